@@ -1,0 +1,436 @@
+//! Helm's own template functions and objects (`include`, `tpl`, `.Files`, certificates, ...).
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use base64::Engine as _;
+
+use super::{want, Func};
+use crate::template::exec::{Exec, ExecError, TemplateDef};
+use crate::template::parse;
+use crate::value::{Object, Value};
+
+type R = Result<Value, ExecError>;
+
+/// Helm's include recursion limit per template name.
+const RECURSION_MAX: usize = 1000;
+
+fn arg(a: &[Value], i: usize) -> &Value {
+    a.get(i).unwrap_or(&Value::Nil)
+}
+
+/// Registers Helm's functions.
+pub fn register(m: &mut HashMap<&'static str, Func>) {
+    m.insert("include", include);
+    m.insert("tpl", tpl);
+    m.insert("required", |_, a| {
+        want(&a, 2, "required")?;
+        let bad = match &a[1] {
+            Value::Nil => true,
+            Value::Str(s) => s.is_empty(),
+            _ => false,
+        };
+        if bad {
+            return Err(ExecError::new(format!("HELM[{}]HELM", a[0].to_str())));
+        }
+        Ok(a[1].clone())
+    });
+    m.insert("fail", |_, a| Err(ExecError::new(format!("HELM[{}]HELM", arg(&a, 0).to_str()))));
+    m.insert("toYaml", |_, a| Ok(Value::from(crate::yaml::to_yaml(arg(&a, 0)).trim_end_matches('\n').to_string())));
+    m.insert("mustToYaml", |_, a| Ok(Value::from(crate::yaml::to_yaml(arg(&a, 0)).trim_end_matches('\n').to_string())));
+    m.insert("toYamlPretty", |_, a| Ok(Value::from(crate::yaml::to_yaml(arg(&a, 0)).trim_end_matches('\n').to_string())));
+    m.insert("fromYaml", |_, a| {
+        Ok(match crate::yaml::parse_yaml(&arg(&a, 0).to_str()) {
+            Ok(Value::Map(m)) => Value::Map(m),
+            Ok(Value::Nil) => Value::new_map(),
+            Ok(_) => error_map("error unmarshaling JSON: json: cannot unmarshal array into Go value of type map[string]interface {}"),
+            Err(e) => error_map(&e),
+        })
+    });
+    m.insert("fromYamlArray", |_, a| {
+        Ok(match crate::yaml::parse_yaml(&arg(&a, 0).to_str()) {
+            Ok(v @ Value::List(_)) => v,
+            Ok(Value::Nil) => Value::from(Vec::new()),
+            Ok(_) => Value::from(vec![Value::from("error unmarshaling JSON: json: cannot unmarshal object into Go value of type []interface {}")]),
+            Err(e) => Value::from(vec![Value::from(e)]),
+        })
+    });
+    m.insert("fromJsonArray", |_, a| {
+        Ok(match crate::yaml::parse_json(&arg(&a, 0).to_str()) {
+            Ok(v @ Value::List(_)) => v,
+            Ok(_) => Value::from(vec![Value::from("json: cannot unmarshal object into Go value of type []interface {}")]),
+            Err(e) => Value::from(vec![Value::from(e)]),
+        })
+    });
+    m.insert("toToml", |_, a| Ok(Value::from(to_toml(arg(&a, 0)))));
+    m.insert("lookup", |_, _| Ok(Value::new_map()));
+    m.insert("getHostByName", |_, _| Ok(Value::from("")));
+    m.insert("htpasswd", |e, a| {
+        want(&a, 2, "htpasswd")?;
+        let user = a[0].to_str();
+        if user.contains(':') {
+            return Ok(Value::from("invalid username: username cannot contain ':'"));
+        }
+        Ok(Value::from(format!("{user}:{}", pseudo_bcrypt(e, &a[1].to_str()))))
+    });
+    m.insert("bcrypt", |e, a| Ok(Value::from(pseudo_bcrypt(e, &arg(&a, 0).to_str()))));
+    m.insert("derivePassword", |e, a| {
+        let mut chars = String::new();
+        for _ in 0..20 {
+            chars.push(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[e.rng.below(62) as usize] as char);
+        }
+        let _ = a;
+        Ok(Value::from(chars))
+    });
+    m.insert("genPrivateKey", |e, _| Ok(Value::from(pseudo_pem(e, "RSA PRIVATE KEY", 1190))));
+    m.insert("genCA", |e, _| Ok(cert_pair(e)));
+    m.insert("genCAWithKey", |e, _| Ok(cert_pair(e)));
+    m.insert("genSelfSignedCert", |e, _| Ok(cert_pair(e)));
+    m.insert("genSelfSignedCertWithKey", |e, _| Ok(cert_pair(e)));
+    m.insert("genSignedCert", |e, _| Ok(cert_pair(e)));
+    m.insert("genSignedCertWithKey", |e, _| Ok(cert_pair(e)));
+    m.insert("encryptAES", |_, a| {
+        Ok(Value::from(base64::engine::general_purpose::STANDARD.encode(arg(&a, 1).to_str().as_bytes())))
+    });
+    m.insert("decryptAES", |_, a| Ok(arg(&a, 1).clone()));
+}
+
+fn error_map(msg: &str) -> Value {
+    let mut m = BTreeMap::new();
+    m.insert("Error".to_string(), Value::from(msg));
+    Value::from(m)
+}
+
+fn include(e: &mut Exec, a: Vec<Value>) -> R {
+    want(&a, 2, "include")?;
+    let name = a[0].to_str();
+    let count = e.include_counts.get(&name).copied().unwrap_or(0);
+    if count > RECURSION_MAX {
+        return Err(ExecError::new(format!(
+            "rendering template has a nested reference name: {name}: unable to execute template"
+        )));
+    }
+    e.include_counts.insert(name.clone(), count + 1);
+    let r = e.execute(&name, a[1].clone());
+    if let Some(c) = e.include_counts.get_mut(&name) {
+        *c = c.saturating_sub(1);
+    }
+    let out = r.map_err(|err| ExecError {
+        message: err.message,
+        located: true,
+    })?;
+    Ok(Value::from(out))
+}
+
+fn tpl(e: &mut Exec, a: Vec<Value>) -> R {
+    want(&a, 2, "tpl")?;
+    let text = a[0].to_str();
+    let parsed = parse::parse(&text, &super::is_func).map_err(|pe| {
+        ExecError::new(format!(
+            "cannot parse template {text:?}: template: gotpl:{}: {}",
+            pe.line, pe.message
+        ))
+    })?;
+    let src: Rc<str> = Rc::from(text.as_str());
+    let file: Rc<str> = Rc::from("gotpl");
+    let mut set = e.templates.borrow().clone();
+    for (name, body) in parsed.defines {
+        set.insert(
+            name,
+            Rc::new(TemplateDef {
+                file: file.clone(),
+                src: src.clone(),
+                body: Rc::new(body),
+            }),
+        );
+    }
+    set.insert(
+        "gotpl".to_string(),
+        Rc::new(TemplateDef {
+            file,
+            src,
+            body: Rc::new(parsed.body),
+        }),
+    );
+    let saved = std::mem::replace(&mut e.templates, Rc::new(std::cell::RefCell::new(set)));
+    let r = e.execute("gotpl", a[1].clone());
+    e.templates = saved;
+    match r {
+        Ok(s) => Ok(Value::from(s.replace("<no value>", ""))),
+        Err(err) => Err(ExecError {
+            message: format!("error during tpl function execution for {text:?}: {}", err.message),
+            located: true,
+        }),
+    }
+}
+
+fn pseudo_bcrypt(e: &mut Exec, password: &str) -> String {
+    // Deterministic bcrypt-shaped hash. NOTE: not a verifiable bcrypt hash (see crate docs).
+    use sha2::{Digest, Sha256};
+    const A: &[u8] = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut salt = [0u8; 16];
+    e.rng.fill(&mut salt);
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(password.as_bytes());
+    let d = h.finalize();
+    let mut out = String::from("$2a$10$");
+    for i in 0..53 {
+        let b = if i < 22 { salt[i % 16] } else { d[i % 32] };
+        out.push(A[(b % 64) as usize] as char);
+    }
+    out
+}
+
+fn pseudo_pem(e: &mut Exec, label: &str, len: usize) -> String {
+    let mut bytes = vec![0u8; len];
+    e.rng.fill(&mut bytes);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+fn cert_pair(e: &mut Exec) -> Value {
+    let cert = pseudo_pem(e, "CERTIFICATE", 800);
+    let key = pseudo_pem(e, "RSA PRIVATE KEY", 1190);
+    let mut m = BTreeMap::new();
+    m.insert("Cert".to_string(), Value::from(cert));
+    m.insert("Key".to_string(), Value::from(key));
+    Value::from(m)
+}
+
+fn to_toml(v: &Value) -> String {
+    fn conv(v: &Value) -> Option<toml::Value> {
+        Some(match v {
+            Value::Nil => return None,
+            Value::Bool(b) => toml::Value::Boolean(*b),
+            Value::Int(i) => toml::Value::Integer(*i),
+            Value::Float(f) => {
+                if f.fract() == 0.0 && f.abs() < 9e15 {
+                    toml::Value::Integer(*f as i64)
+                } else {
+                    toml::Value::Float(*f)
+                }
+            }
+            Value::Str(s) => toml::Value::String(s.to_string()),
+            Value::List(l) => toml::Value::Array(l.iter().filter_map(conv).collect()),
+            Value::Map(m) => {
+                let mut t = toml::map::Map::new();
+                for (k, x) in m.borrow().iter() {
+                    if let Some(c) = conv(x) {
+                        t.insert(k.clone(), c);
+                    }
+                }
+                toml::Value::Table(t)
+            }
+            Value::Bytes(b) => toml::Value::String(String::from_utf8_lossy(b).into_owned()),
+            Value::Object(o) => toml::Value::String(o.display()),
+        })
+    }
+    match conv(v) {
+        Some(t) => toml::to_string(&t).unwrap_or_else(|e| e.to_string()),
+        None => String::new(),
+    }
+}
+
+/// `.Files`: the chart's non-template files.
+pub struct Files {
+    /// Path (relative to the chart) and contents, sorted by path.
+    pub files: Vec<(String, Rc<Vec<u8>>)>,
+}
+
+impl Files {
+    fn find(&self, name: &str) -> Option<&Rc<Vec<u8>>> {
+        self.files.iter().find(|(p, _)| p == name).map(|(_, b)| b)
+    }
+
+    fn as_map(&self, secrets: bool) -> String {
+        if self.files.is_empty() {
+            return String::new();
+        }
+        let mut m = BTreeMap::new();
+        for (p, b) in &self.files {
+            let base = p.rsplit('/').next().unwrap_or(p).to_string();
+            let v = if secrets {
+                base64::engine::general_purpose::STANDARD.encode(b.as_slice())
+            } else {
+                String::from_utf8_lossy(b).into_owned()
+            };
+            m.insert(base, Value::from(v));
+        }
+        crate::yaml::to_yaml(&Value::from(m)).trim_end_matches('\n').to_string()
+    }
+}
+
+impl Object for Files {
+    fn type_name(&self) -> &'static str {
+        "chart.Files"
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        match name {
+            "AsConfig" => Some(Value::from(self.as_map(false))),
+            "AsSecrets" => Some(Value::from(self.as_map(true))),
+            _ => None,
+        }
+    }
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, ExecError>> {
+        let a0 = arg(args, 0).to_str();
+        Some(Ok(match name {
+            "Get" => Value::from(self.find(&a0).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()),
+            "GetBytes" => Value::Bytes(self.find(&a0).cloned().unwrap_or_default()),
+            "Lines" => match self.find(&a0) {
+                Some(b) if !b.is_empty() => {
+                    let s = String::from_utf8_lossy(b).into_owned();
+                    let s = s.strip_suffix('\n').unwrap_or(&s);
+                    Value::from(s.split('\n').map(Value::from).collect::<Vec<_>>())
+                }
+                _ => Value::from(Vec::new()),
+            },
+            "Glob" => {
+                let files = self
+                    .files
+                    .iter()
+                    .filter(|(p, _)| glob_match(&a0, p))
+                    .cloned()
+                    .collect();
+                Value::Object(Rc::new(Files { files }))
+            }
+            "AsConfig" => Value::from(self.as_map(false)),
+            "AsSecrets" => Value::from(self.as_map(true)),
+            _ => return None,
+        }))
+    }
+    fn display(&self) -> String {
+        let parts: Vec<String> = self.files.iter().map(|(p, b)| format!("{p}:{:?}", b.as_slice())).collect();
+        format!("map[{}]", parts.join(" "))
+    }
+}
+
+/// gobwas/glob-style matching with `/` as separator (`*` stays within a segment, `**` crosses).
+pub fn glob_match(pattern: &str, path: &str) -> bool {
+    fn m(p: &[char], s: &[char]) -> bool {
+        if p.is_empty() {
+            return s.is_empty();
+        }
+        match p[0] {
+            '*' => {
+                let double = p.get(1) == Some(&'*');
+                let rest = if double { &p[2..] } else { &p[1..] };
+                for i in 0..=s.len() {
+                    if m(rest, &s[i..]) {
+                        return true;
+                    }
+                    if i < s.len() && !double && s[i] == '/' {
+                        return false;
+                    }
+                }
+                false
+            }
+            '?' => !s.is_empty() && s[0] != '/' && m(&p[1..], &s[1..]),
+            '[' => {
+                let Some(end) = p.iter().position(|c| *c == ']') else { return false };
+                if s.is_empty() {
+                    return false;
+                }
+                let class = &p[1..end];
+                let (neg, class) = match class.first() {
+                    Some('!') | Some('^') => (true, &class[1..]),
+                    _ => (false, class),
+                };
+                let mut hit = false;
+                let mut i = 0;
+                while i < class.len() {
+                    if i + 2 < class.len() && class[i + 1] == '-' {
+                        if class[i] <= s[0] && s[0] <= class[i + 2] {
+                            hit = true;
+                        }
+                        i += 3;
+                    } else {
+                        if class[i] == s[0] {
+                            hit = true;
+                        }
+                        i += 1;
+                    }
+                }
+                hit != neg && m(&p[end + 1..], &s[1..])
+            }
+            '{' => {
+                let Some(end) = p.iter().position(|c| *c == '}') else { return false };
+                let alts: String = p[1..end].iter().collect();
+                let rest = &p[end + 1..];
+                alts.split(',').any(|alt| {
+                    let mut np: Vec<char> = alt.chars().collect();
+                    np.extend_from_slice(rest);
+                    m(&np, s)
+                })
+            }
+            '\\' if p.len() > 1 => !s.is_empty() && s[0] == p[1] && m(&p[2..], &s[1..]),
+            c => !s.is_empty() && s[0] == c && m(&p[1..], &s[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let s: Vec<char> = path.chars().collect();
+    m(&p, &s)
+}
+
+/// `.Capabilities.KubeVersion`.
+pub struct KubeVersion {
+    /// e.g. `v1.20.0`.
+    pub version: String,
+    /// e.g. `1`.
+    pub major: String,
+    /// e.g. `20`.
+    pub minor: String,
+}
+
+impl Object for KubeVersion {
+    fn type_name(&self) -> &'static str {
+        "common.KubeVersion"
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        Some(Value::from(match name {
+            "Version" | "GitVersion" | "String" => self.version.clone(),
+            "Major" => self.major.clone(),
+            "Minor" => self.minor.clone(),
+            _ => return None,
+        }))
+    }
+    fn call(&self, _name: &str, _args: &[Value]) -> Option<Result<Value, ExecError>> {
+        None
+    }
+    fn display(&self) -> String {
+        self.version.clone()
+    }
+}
+
+/// `.Capabilities.APIVersions`.
+pub struct ApiVersions {
+    /// The available group/versions and group/version/kinds.
+    pub versions: Vec<String>,
+}
+
+impl Object for ApiVersions {
+    fn type_name(&self) -> &'static str {
+        "common.VersionSet"
+    }
+    fn field(&self, _name: &str) -> Option<Value> {
+        None
+    }
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, ExecError>> {
+        match name {
+            "Has" => {
+                let want = arg(args, 0).to_str();
+                Some(Ok(Value::Bool(self.versions.iter().any(|v| *v == want))))
+            }
+            _ => None,
+        }
+    }
+    fn display(&self) -> String {
+        format!("[{}]", self.versions.join(" "))
+    }
+}

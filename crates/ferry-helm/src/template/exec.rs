@@ -1,0 +1,566 @@
+//! The evaluator: walks a parsed template with Go's semantics.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::parse::{line_col, Arg, BranchKind, Cmd, List, Node, Pipe, Pos};
+use crate::funcs::{self, Func};
+use crate::rand::DetRng;
+use crate::value::Value;
+
+/// An error while executing a template, worded as Go's text/template words it.
+#[derive(Debug, Clone)]
+pub struct ExecError {
+    /// The message.
+    pub message: String,
+    /// Whether the message is already a full `template: ...` error (from a nested template).
+    pub located: bool,
+}
+
+impl ExecError {
+    /// A plain error message (a function's error).
+    pub fn new(message: impl Into<String>) -> Self {
+        ExecError {
+            message: message.into(),
+            located: false,
+        }
+    }
+}
+
+impl std::fmt::Display for ExecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A named template: its body and where it came from.
+pub struct TemplateDef {
+    /// The file the template was parsed from (Go's ParseName).
+    pub file: Rc<str>,
+    /// The source of that file, for error locations.
+    pub src: Rc<str>,
+    /// The body.
+    pub body: Rc<List>,
+}
+
+/// All named templates visible to an execution.
+pub type TemplateSet = Rc<RefCell<HashMap<String, Rc<TemplateDef>>>>;
+
+enum Flow {
+    Normal,
+    Break,
+    Continue,
+}
+
+/// Limits that stop runaway templates.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Maximum nesting of `template`/`include`/`tpl` calls.
+    pub max_depth: usize,
+    /// Maximum bytes of output of one execution.
+    pub max_output: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 3000,
+            max_output: 256 * 1024 * 1024,
+        }
+    }
+}
+
+/// Execution state shared across nested template calls.
+pub struct Exec {
+    /// Named templates.
+    pub templates: TemplateSet,
+    vars: Vec<(Rc<str>, Value)>,
+    depth: usize,
+    /// Per-name nesting counts of `include`, as Helm keeps them.
+    pub include_counts: HashMap<String, usize>,
+    /// The deterministic random generator for rand*/gen* functions.
+    pub rng: DetRng,
+    /// Limits.
+    pub limits: Limits,
+    cur_name: Rc<str>,
+    cur_def: Option<Rc<TemplateDef>>,
+    total_output: usize,
+    /// Functions.
+    pub funcs: Rc<HashMap<&'static str, Func>>,
+}
+
+impl Exec {
+    /// A new execution state.
+    pub fn new(templates: TemplateSet, rng: DetRng, limits: Limits) -> Self {
+        Exec {
+            templates,
+            vars: Vec::new(),
+            depth: 0,
+            include_counts: HashMap::new(),
+            rng,
+            limits,
+            cur_name: Rc::from(""),
+            cur_def: None,
+            total_output: 0,
+            funcs: Rc::new(funcs::registry()),
+        }
+    }
+
+    /// Executes the named template with `data`, returning its output.
+    pub fn execute(&mut self, name: &str, data: Value) -> Result<String, ExecError> {
+        let def = self.templates.borrow().get(name).cloned();
+        let Some(def) = def else {
+            return Err(ExecError {
+                message: format!("template: no template {name:?} associated with template {:?}", self.cur_name.as_ref()),
+                located: true,
+            });
+        };
+        self.depth += 1;
+        if self.depth > self.limits.max_depth {
+            self.depth -= 1;
+            return Err(ExecError {
+                message: format!(
+                    "template: {name}: exceeded maximum template depth ({})",
+                    self.limits.max_depth
+                ),
+                located: true,
+            });
+        }
+        let saved_vars = std::mem::replace(&mut self.vars, vec![(Rc::from("$"), data.clone())]);
+        let saved_name = std::mem::replace(&mut self.cur_name, Rc::from(name));
+        let saved_def = self.cur_def.replace(def.clone());
+        let mut out = String::new();
+        let r = self.walk_list(&mut out, &def.body, &data);
+        self.vars = saved_vars;
+        self.cur_name = saved_name;
+        self.cur_def = saved_def;
+        self.depth -= 1;
+        r.map(|_| out)
+    }
+
+    fn location(&self, pos: Pos) -> String {
+        match &self.cur_def {
+            Some(d) => {
+                let (l, c) = line_col(&d.src, pos);
+                format!("{}:{l}:{c}", d.file)
+            }
+            None => self.cur_name.to_string(),
+        }
+    }
+
+    fn fail(&self, pos: Pos, node: &dyn std::fmt::Display, msg: &str) -> ExecError {
+        ExecError {
+            message: format!(
+                "template: {}: executing {:?} at <{}>: {}",
+                self.location(pos),
+                self.cur_name.as_ref(),
+                node,
+                msg
+            ),
+            located: true,
+        }
+    }
+
+    fn wrap(&self, pos: Pos, node: &dyn std::fmt::Display, e: ExecError) -> ExecError {
+        if e.located && e.message.starts_with("template: ") && !e.message.contains("error calling") {
+            // errors from nested `template` actions are passed on as they are
+            return e;
+        }
+        self.fail(pos, node, &e.message)
+    }
+
+    fn write(&mut self, out: &mut String, s: &str) -> Result<(), ExecError> {
+        self.total_output += s.len();
+        if self.total_output > self.limits.max_output {
+            return Err(ExecError {
+                message: format!(
+                    "template: {}: output exceeds the limit of {} bytes",
+                    self.cur_name,
+                    self.limits.max_output
+                ),
+                located: true,
+            });
+        }
+        out.push_str(s);
+        Ok(())
+    }
+
+    fn walk_list(&mut self, out: &mut String, list: &List, dot: &Value) -> Result<Flow, ExecError> {
+        for n in list {
+            match self.walk(out, n, dot)? {
+                Flow::Normal => {}
+                f => return Ok(f),
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn walk(&mut self, out: &mut String, node: &Node, dot: &Value) -> Result<Flow, ExecError> {
+        match node {
+            Node::Text(t) => self.write(out, t)?,
+            Node::Action(pipe) => {
+                let v = self.eval_pipe(dot, pipe)?;
+                if pipe.decl.is_empty() {
+                    let s = print_value(&v);
+                    self.write(out, &s)?;
+                }
+            }
+            Node::Break(_) => return Ok(Flow::Break),
+            Node::Continue(_) => return Ok(Flow::Continue),
+            Node::Template { pos, name, pipe } => {
+                let data = match pipe {
+                    Some(p) => self.eval_pipe(dot, p)?,
+                    None => Value::Nil,
+                };
+                let exists = self.templates.borrow().contains_key(name);
+                if !exists {
+                    return Err(self.fail(*pos, &format!("template {name:?}"), &format!("template {name:?} not defined")));
+                }
+                let s = self.execute(name, data)?;
+                self.write(out, &s)?;
+                let _ = pos;
+            }
+            Node::Branch {
+                kind,
+                pipe,
+                list,
+                else_list,
+            } => {
+                let mark = self.vars.len();
+                let r = self.walk_branch(out, *kind, pipe, list, else_list.as_ref(), dot);
+                self.vars.truncate(mark);
+                return r;
+            }
+        }
+        Ok(Flow::Normal)
+    }
+
+    fn walk_branch(
+        &mut self,
+        out: &mut String,
+        kind: BranchKind,
+        pipe: &Pipe,
+        list: &List,
+        else_list: Option<&List>,
+        dot: &Value,
+    ) -> Result<Flow, ExecError> {
+        match kind {
+            BranchKind::If | BranchKind::With => {
+                let v = self.eval_pipe(dot, pipe)?;
+                if v.truthy() {
+                    let d = if kind == BranchKind::With { &v } else { dot };
+                    return self.walk_list(out, list, d);
+                } else if let Some(e) = else_list {
+                    return self.walk_list(out, e, dot);
+                }
+                Ok(Flow::Normal)
+            }
+            BranchKind::Range => {
+                // evaluate without declaring the variables
+                let v = self.eval_pipe_raw(dot, pipe)?;
+                let items: Vec<(Value, Value)> = match &v {
+                    Value::List(l) => l
+                        .iter()
+                        .enumerate()
+                        .map(|(i, x)| (Value::Int(i as i64), x.clone()))
+                        .collect(),
+                    Value::Bytes(b) => b
+                        .iter()
+                        .enumerate()
+                        .map(|(i, x)| (Value::Int(i as i64), Value::Int(i64::from(*x))))
+                        .collect(),
+                    Value::Map(m) => m
+                        .borrow()
+                        .iter()
+                        .map(|(k, x)| (Value::from(k.as_str()), x.clone()))
+                        .collect(),
+                    Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
+                    Value::Float(f) if f.fract() == 0.0 => {
+                        (0..*f as i64).map(|i| (Value::Int(i), Value::Int(i))).collect()
+                    }
+                    Value::Nil => Vec::new(),
+                    other => {
+                        return Err(self.fail(
+                            pipe.pos,
+                            pipe,
+                            &format!("range can't iterate over {}", other.go_string()),
+                        ))
+                    }
+                };
+                if items.is_empty() {
+                    if let Some(e) = else_list {
+                        return self.walk_list(out, e, dot);
+                    }
+                    return Ok(Flow::Normal);
+                }
+                let mark = self.vars.len();
+                for (k, x) in items {
+                    match pipe.decl.len() {
+                        0 => {}
+                        1 => self.vars.push((Rc::from(pipe.decl[0].as_str()), x.clone())),
+                        _ => {
+                            self.vars.push((Rc::from(pipe.decl[0].as_str()), k));
+                            self.vars.push((Rc::from(pipe.decl[1].as_str()), x.clone()));
+                        }
+                    }
+                    let f = self.walk_list(out, list, &x)?;
+                    self.vars.truncate(mark);
+                    if let Flow::Break = f {
+                        break;
+                    }
+                }
+                Ok(Flow::Normal)
+            }
+        }
+    }
+
+    fn eval_pipe(&mut self, dot: &Value, pipe: &Pipe) -> Result<Value, ExecError> {
+        let v = self.eval_pipe_raw(dot, pipe)?;
+        for name in &pipe.decl {
+            if pipe.is_assign {
+                self.set_var(name, v.clone());
+            } else {
+                self.vars.push((Rc::from(name.as_str()), v.clone()));
+            }
+        }
+        Ok(v)
+    }
+
+    fn eval_pipe_raw(&mut self, dot: &Value, pipe: &Pipe) -> Result<Value, ExecError> {
+        let mut final_v: Option<Value> = None;
+        for cmd in &pipe.cmds {
+            let v = self.eval_cmd(dot, cmd, final_v.take())?;
+            final_v = Some(v);
+        }
+        Ok(final_v.unwrap_or(Value::Nil))
+    }
+
+    fn set_var(&mut self, name: &str, v: Value) {
+        for (n, x) in self.vars.iter_mut().rev() {
+            if n.as_ref() == name {
+                *x = v;
+                return;
+            }
+        }
+    }
+
+    fn var(&self, name: &str) -> Value {
+        for (n, x) in self.vars.iter().rev() {
+            if n.as_ref() == name {
+                return x.clone();
+            }
+        }
+        Value::Nil
+    }
+
+    fn eval_cmd(&mut self, dot: &Value, cmd: &Cmd, final_v: Option<Value>) -> Result<Value, ExecError> {
+        let first = &cmd.args[0];
+        let rest = &cmd.args[1..];
+        match first {
+            Arg::Func(pos, name) => self.call_func(dot, *pos, name, cmd, rest, final_v),
+            Arg::Field(pos, fields) => {
+                let r = self.eval_fields(dot, *pos, first, dot.clone(), fields, rest, final_v, true)?;
+                Ok(r)
+            }
+            Arg::Var(pos, name, fields) => {
+                let base = self.var(name);
+                if fields.is_empty() {
+                    self.not_a_function(cmd, &final_v)?;
+                    return Ok(base);
+                }
+                self.eval_fields(dot, *pos, first, base, fields, rest, final_v, false)
+            }
+            Arg::Chain(pos, inner, fields) => {
+                let base = self.eval_arg(dot, inner)?;
+                self.eval_fields(dot, *pos, first, base, fields, rest, final_v, false)
+            }
+            other => {
+                self.not_a_function(cmd, &final_v)?;
+                self.eval_arg(dot, other)
+            }
+        }
+    }
+
+    fn not_a_function(&self, cmd: &Cmd, final_v: &Option<Value>) -> Result<(), ExecError> {
+        if cmd.args.len() > 1 || final_v.is_some() {
+            return Err(self.fail(
+                cmd.pos,
+                cmd,
+                &format!("can't give argument to non-function {}", cmd.args[0]),
+            ));
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn eval_fields(
+        &mut self,
+        dot: &Value,
+        pos: Pos,
+        node: &Arg,
+        mut recv: Value,
+        fields: &[String],
+        args: &[Arg],
+        final_v: Option<Value>,
+        from_dot: bool,
+    ) -> Result<Value, ExecError> {
+        let n = fields.len();
+        for (i, f) in fields.iter().enumerate() {
+            let last = i + 1 == n;
+            let has_args = last && (!args.is_empty() || final_v.is_some());
+            recv = match &recv {
+                Value::Map(m) => {
+                    if has_args {
+                        return Err(self.fail(pos, node, &format!("{f} is not a method but has arguments")));
+                    }
+                    let v = m.borrow().get(f.as_str()).cloned();
+                    v.unwrap_or(Value::Nil)
+                }
+                Value::Object(o) => {
+                    if has_args {
+                        let mut vals = Vec::new();
+                        for a in args {
+                            vals.push(self.eval_arg(dot, a)?);
+                        }
+                        if let Some(fv) = &final_v {
+                            vals.push(fv.clone());
+                        }
+                        match o.call(f, &vals) {
+                            Some(Ok(v)) => v,
+                            Some(Err(e)) => {
+                                return Err(self.fail(pos, node, &format!("error calling {f}: {}", e.message)))
+                            }
+                            None => {
+                                return Err(self.fail(
+                                    pos,
+                                    node,
+                                    &format!("can't evaluate field {f} in type {}", o.type_name()),
+                                ))
+                            }
+                        }
+                    } else {
+                        match o.field(f) {
+                            Some(v) => v,
+                            None => {
+                                return Err(self.fail(
+                                    pos,
+                                    node,
+                                    &format!("can't evaluate field {f} in type {}", o.type_name()),
+                                ))
+                            }
+                        }
+                    }
+                }
+                Value::Nil => {
+                    if from_dot && i == 0 {
+                        Value::Nil
+                    } else {
+                        return Err(self.fail(pos, node, &format!("nil pointer evaluating interface {{}}.{f}")));
+                    }
+                }
+                other => {
+                    return Err(self.fail(
+                        pos,
+                        node,
+                        &format!("can't evaluate field {f} in type {}", other.type_name()),
+                    ))
+                }
+            };
+        }
+        Ok(recv)
+    }
+
+    fn eval_arg(&mut self, dot: &Value, arg: &Arg) -> Result<Value, ExecError> {
+        Ok(match arg {
+            Arg::Dot(_) => dot.clone(),
+            Arg::Nil(_) => Value::Nil,
+            Arg::Bool(_, b) => Value::Bool(*b),
+            Arg::Int(_, i) => Value::Int(*i),
+            Arg::Float(_, f) => Value::Float(*f),
+            Arg::Str(_, s) => Value::Str(s.clone()),
+            Arg::Field(p, fs) => self.eval_fields(dot, *p, arg, dot.clone(), fs, &[], None, true)?,
+            Arg::Var(p, name, fs) => {
+                let base = self.var(name);
+                if fs.is_empty() {
+                    base
+                } else {
+                    self.eval_fields(dot, *p, arg, base, fs, &[], None, false)?
+                }
+            }
+            Arg::Chain(p, inner, fs) => {
+                let base = self.eval_arg(dot, inner)?;
+                self.eval_fields(dot, *p, arg, base, fs, &[], None, false)?
+            }
+            Arg::Pipe(_, p) => {
+                let mark = self.vars.len();
+                let v = self.eval_pipe(dot, p);
+                self.vars.truncate(mark);
+                v?
+            }
+            Arg::Func(p, name) => {
+                let cmd = Cmd {
+                    pos: *p,
+                    args: vec![arg.clone()],
+                };
+                self.call_func(dot, *p, name, &cmd, &[], None)?
+            }
+        })
+    }
+
+    fn call_func(
+        &mut self,
+        dot: &Value,
+        pos: Pos,
+        name: &str,
+        cmd: &Cmd,
+        args: &[Arg],
+        final_v: Option<Value>,
+    ) -> Result<Value, ExecError> {
+        // short-circuit and/or
+        if name == "and" || name == "or" {
+            let total = args.len() + usize::from(final_v.is_some());
+            if total == 0 {
+                return Err(self.fail(pos, cmd, &format!("wrong number of args for {name}: want at least 1 got 0")));
+            }
+            let mut last = Value::Nil;
+            for a in args {
+                last = self.eval_arg(dot, a)?;
+                if (name == "and") != last.truthy() {
+                    return Ok(last);
+                }
+            }
+            if let Some(f) = final_v {
+                last = f;
+            }
+            return Ok(last);
+        }
+        let mut vals = Vec::with_capacity(args.len() + 1);
+        for a in args {
+            vals.push(self.eval_arg(dot, a)?);
+        }
+        if let Some(f) = final_v {
+            vals.push(f);
+        }
+        let f = self.funcs.get(name).copied();
+        let Some(f) = f else {
+            return Err(self.fail(pos, cmd, &format!("function {name:?} not defined")));
+        };
+        let node = &Arg::Func(pos, name.to_string());
+        f(self, vals).map_err(|e| {
+            if e.located {
+                self.fail(pos, node, &format!("error calling {name}: {}", e.message))
+            } else {
+                self.wrap(pos, node, ExecError::new(format!("error calling {name}: {}", e.message)))
+            }
+        })
+    }
+}
+
+/// How an action prints its value: nil prints `<no value>`.
+pub fn print_value(v: &Value) -> String {
+    match v {
+        Value::Nil => "<no value>".into(),
+        other => other.go_string(),
+    }
+}

@@ -1,0 +1,4 @@
+//! Go's text/template: parser and evaluator.
+
+pub mod exec;
+pub mod parse;

@@ -1,0 +1,1059 @@
+//! Lexer and parser for Go's text/template syntax.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// A byte offset into a template's source, for error locations.
+pub type Pos = usize;
+
+/// A parsed template body.
+pub type List = Vec<Node>;
+
+/// A node of a template body.
+#[derive(Debug, Clone)]
+pub enum Node {
+    /// Literal text.
+    Text(Rc<str>),
+    /// `{{ pipeline }}`.
+    Action(Pipe),
+    /// `{{ if }}`, `{{ range }}`, `{{ with }}`.
+    Branch {
+        /// Which control structure.
+        kind: BranchKind,
+        /// The condition/range pipeline.
+        pipe: Pipe,
+        /// The body.
+        list: List,
+        /// The else branch.
+        else_list: Option<List>,
+    },
+    /// `{{ template "name" pipe }}`.
+    Template {
+        /// Position of the action.
+        pos: Pos,
+        /// The template called.
+        name: String,
+        /// Its data.
+        pipe: Option<Pipe>,
+    },
+    /// `{{ break }}`.
+    Break(Pos),
+    /// `{{ continue }}`.
+    Continue(Pos),
+}
+
+/// The kind of a control structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BranchKind {
+    /// `if`.
+    If,
+    /// `range`.
+    Range,
+    /// `with`.
+    With,
+}
+
+/// A pipeline: optional variable declarations and commands joined by `|`.
+#[derive(Debug, Clone)]
+pub struct Pipe {
+    /// Position of the pipeline.
+    pub pos: Pos,
+    /// Whether the declarations are assignments (`=`) rather than declarations (`:=`).
+    pub is_assign: bool,
+    /// Declared variables.
+    pub decl: Vec<String>,
+    /// Commands.
+    pub cmds: Vec<Cmd>,
+}
+
+/// One command of a pipeline: an operand followed by arguments.
+#[derive(Debug, Clone)]
+pub struct Cmd {
+    /// Position of the command.
+    pub pos: Pos,
+    /// Operands.
+    pub args: Vec<Arg>,
+}
+
+/// An operand.
+#[derive(Debug, Clone)]
+pub enum Arg {
+    /// `.` itself.
+    Dot(Pos),
+    /// `.A.B`.
+    Field(Pos, Vec<String>),
+    /// `$x.A.B`.
+    Var(Pos, String, Vec<String>),
+    /// A function name.
+    Func(Pos, String),
+    /// `(pipe).A.B` or a term followed by fields.
+    Chain(Pos, Box<Arg>, Vec<String>),
+    /// `(pipe)`.
+    Pipe(Pos, Box<Pipe>),
+    /// A string constant.
+    Str(Pos, Rc<str>),
+    /// An integer constant.
+    Int(Pos, i64),
+    /// A float constant.
+    Float(Pos, f64),
+    /// `true`/`false`.
+    Bool(Pos, bool),
+    /// `nil`.
+    Nil(Pos),
+}
+
+impl Arg {
+    /// Position of the operand.
+    pub fn pos(&self) -> Pos {
+        match self {
+            Arg::Dot(p)
+            | Arg::Field(p, _)
+            | Arg::Var(p, _, _)
+            | Arg::Func(p, _)
+            | Arg::Chain(p, _, _)
+            | Arg::Pipe(p, _)
+            | Arg::Str(p, _)
+            | Arg::Int(p, _)
+            | Arg::Float(p, _)
+            | Arg::Bool(p, _)
+            | Arg::Nil(p) => *p,
+        }
+    }
+}
+
+impl std::fmt::Display for Arg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Arg::Dot(_) => f.write_str("."),
+            Arg::Field(_, fs) => {
+                for x in fs {
+                    write!(f, ".{x}")?;
+                }
+                Ok(())
+            }
+            Arg::Var(_, v, fs) => {
+                f.write_str(v)?;
+                for x in fs {
+                    write!(f, ".{x}")?;
+                }
+                Ok(())
+            }
+            Arg::Func(_, n) => f.write_str(n),
+            Arg::Chain(_, a, fs) => {
+                if matches!(**a, Arg::Pipe(..)) {
+                    write!(f, "{a}")?;
+                } else {
+                    write!(f, "{a}")?;
+                }
+                for x in fs {
+                    write!(f, ".{x}")?;
+                }
+                Ok(())
+            }
+            Arg::Pipe(_, p) => write!(f, "({p})"),
+            Arg::Str(_, s) => write!(f, "{s:?}"),
+            Arg::Int(_, i) => write!(f, "{i}"),
+            Arg::Float(_, x) => write!(f, "{}", crate::value::format_float_g(*x)),
+            Arg::Bool(_, b) => write!(f, "{b}"),
+            Arg::Nil(_) => f.write_str("nil"),
+        }
+    }
+}
+
+impl std::fmt::Display for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, a) in self.args.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{a}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Pipe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.decl.is_empty() {
+            f.write_str(&self.decl.join(", "))?;
+            f.write_str(if self.is_assign { " = " } else { " := " })?;
+        }
+        for (i, c) in self.cmds.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" | ")?;
+            }
+            write!(f, "{c}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Text(String),
+    Left,
+    Right,
+    Space,
+    Ident(String),
+    Field(String),
+    Var(String),
+    Str(String),
+    Char(i64),
+    Number(String),
+    LParen,
+    RParen,
+    Pipe,
+    Declare,
+    Assign,
+    Comma,
+    Dot,
+    Bool(bool),
+    Nil,
+    Eof,
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    tok: Tok,
+    pos: Pos,
+}
+
+/// A parse error: message and the line it was found on.
+#[derive(Debug, Clone)]
+pub struct ParseError {
+    /// 1-based line number.
+    pub line: usize,
+    /// The message, as Go words it.
+    pub message: String,
+}
+
+fn line_of(src: &str, pos: Pos) -> usize {
+    1 + src.as_bytes()[..pos.min(src.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+}
+
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
+    let b = src.as_bytes();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    let mut trim_next = false;
+    let err = |pos: Pos, m: String| ParseError {
+        line: line_of(src, pos),
+        message: m,
+    };
+    while i < b.len() {
+        // text
+        let start = i;
+        let next = src[i..].find("{{").map(|x| x + i).unwrap_or(b.len());
+        let trim_left = next + 3 < b.len() && b[next + 2] == b'-' && is_space(b[next + 3]);
+        let action_start = if trim_left { next + 4 } else { next + 2 };
+        let mut text = &src[start..next];
+        if trim_next {
+            text = text.trim_start_matches([' ', '\t', '\r', '\n']);
+        }
+        if trim_left {
+            text = text.trim_end_matches([' ', '\t', '\r', '\n']);
+        }
+        if !text.is_empty() {
+            toks.push(Token {
+                tok: Tok::Text(text.to_string()),
+                pos: start,
+            });
+        }
+        trim_next = false;
+        if next >= b.len() {
+            break;
+        }
+        i = action_start;
+        if src[i..].starts_with("/*") {
+            let j = i;
+            let Some(end) = src[j + 2..].find("*/") else {
+                return Err(err(j, "unclosed comment".into()));
+            };
+            let k = j + 2 + end + 2;
+            if src[k..].starts_with("}}") {
+                i = k + 2;
+                continue;
+            }
+            if k < b.len() && is_space(b[k]) && src[k + 1..].starts_with("-}}") {
+                trim_next = true;
+                i = k + 4;
+                continue;
+            }
+            return Err(err(k, "comment ends before closing delimiter".into()));
+        }
+        toks.push(Token {
+            tok: Tok::Left,
+            pos: next,
+        });
+        // inside action
+        let mut paren = 0i32;
+        loop {
+            if i >= b.len() {
+                return Err(err(i, "unclosed action".into()));
+            }
+            let c = b[i];
+            // right delim?
+            if is_space(c) && src[i + 1..].starts_with("-}}") {
+                toks.push(Token {
+                    tok: Tok::Right,
+                    pos: i,
+                });
+                trim_next = true;
+                i += 4;
+                break;
+            }
+            if src[i..].starts_with("}}") {
+                if paren > 0 {
+                    return Err(err(i, "unclosed left paren".into()));
+                }
+                toks.push(Token {
+                    tok: Tok::Right,
+                    pos: i,
+                });
+                i += 2;
+                break;
+            }
+            let pos = i;
+            if is_space(c) {
+                let mut k = i;
+                while k < b.len() && is_space(b[k]) {
+                    k += 1;
+                }
+                if src[k..].starts_with("-}}") {
+                    k -= 1;
+                }
+                toks.push(Token { tok: Tok::Space, pos });
+                i = k;
+                continue;
+            }
+            match c {
+                b'(' => {
+                    paren += 1;
+                    toks.push(Token {
+                        tok: Tok::LParen,
+                        pos,
+                    });
+                    i += 1;
+                }
+                b')' => {
+                    paren -= 1;
+                    if paren < 0 {
+                        return Err(err(pos, "unexpected right paren".into()));
+                    }
+                    toks.push(Token {
+                        tok: Tok::RParen,
+                        pos,
+                    });
+                    i += 1;
+                }
+                b'|' => {
+                    toks.push(Token { tok: Tok::Pipe, pos });
+                    i += 1;
+                }
+                b',' => {
+                    toks.push(Token {
+                        tok: Tok::Comma,
+                        pos,
+                    });
+                    i += 1;
+                }
+                b':' => {
+                    if b.get(i + 1) == Some(&b'=') {
+                        toks.push(Token {
+                            tok: Tok::Declare,
+                            pos,
+                        });
+                        i += 2;
+                    } else {
+                        return Err(err(pos, "expected :=".into()));
+                    }
+                }
+                b'=' => {
+                    toks.push(Token {
+                        tok: Tok::Assign,
+                        pos,
+                    });
+                    i += 1;
+                }
+                b'"' => {
+                    let mut k = i + 1;
+                    let mut s = String::new();
+                    loop {
+                        if k >= b.len() || b[k] == b'\n' {
+                            return Err(err(pos, "unterminated quoted string".into()));
+                        }
+                        match b[k] {
+                            b'"' => break,
+                            b'\\' => {
+                                k += 1;
+                                let e = *b.get(k).unwrap_or(&b'\\');
+                                match e {
+                                    b'n' => s.push('\n'),
+                                    b't' => s.push('\t'),
+                                    b'r' => s.push('\r'),
+                                    b'a' => s.push('\x07'),
+                                    b'b' => s.push('\x08'),
+                                    b'f' => s.push('\x0c'),
+                                    b'v' => s.push('\x0b'),
+                                    b'\\' => s.push('\\'),
+                                    b'"' => s.push('"'),
+                                    b'\'' => s.push('\''),
+                                    b'x' | b'u' | b'U' => {
+                                        let n = match e {
+                                            b'x' => 2,
+                                            b'u' => 4,
+                                            _ => 8,
+                                        };
+                                        let h = src.get(k + 1..k + 1 + n).unwrap_or("");
+                                        let v = u32::from_str_radix(h, 16).map_err(|_| {
+                                            err(pos, format!("invalid syntax: {}", &src[pos..k]))
+                                        })?;
+                                        if e == b'x' {
+                                            s.push(char::from(v as u8));
+                                        } else {
+                                            s.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+                                        }
+                                        k += n;
+                                    }
+                                    b'0'..=b'7' => {
+                                        let h = src.get(k..k + 3).unwrap_or("");
+                                        let v = u32::from_str_radix(h, 8).unwrap_or(0);
+                                        s.push(char::from_u32(v).unwrap_or('\u{fffd}'));
+                                        k += 2;
+                                    }
+                                    _ => return Err(err(pos, "invalid syntax".into())),
+                                }
+                                k += 1;
+                            }
+                            _ => {
+                                let ch_len = utf8_len(b[k]);
+                                s.push_str(&src[k..k + ch_len]);
+                                k += ch_len;
+                            }
+                        }
+                    }
+                    toks.push(Token {
+                        tok: Tok::Str(s),
+                        pos,
+                    });
+                    i = k + 1;
+                }
+                b'`' => {
+                    let Some(end) = src[i + 1..].find('`') else {
+                        return Err(err(pos, "unterminated raw quoted string".into()));
+                    };
+                    toks.push(Token {
+                        tok: Tok::Str(src[i + 1..i + 1 + end].to_string()),
+                        pos,
+                    });
+                    i = i + 1 + end + 1;
+                }
+                b'\'' => {
+                    let rest = &src[i + 1..];
+                    let mut chars = rest.char_indices();
+                    let (v, len) = match chars.next() {
+                        Some((_, '\\')) => match chars.next() {
+                            Some((_, 'n')) => ('\n', 2),
+                            Some((_, 't')) => ('\t', 2),
+                            Some((_, '\\')) => ('\\', 2),
+                            Some((_, '\'')) => ('\'', 2),
+                            Some((_, 'r')) => ('\r', 2),
+                            _ => return Err(err(pos, "unterminated character constant".into())),
+                        },
+                        Some((_, ch)) => (ch, ch.len_utf8()),
+                        None => return Err(err(pos, "unterminated character constant".into())),
+                    };
+                    if !rest[len..].starts_with('\'') {
+                        return Err(err(pos, "unterminated character constant".into()));
+                    }
+                    toks.push(Token {
+                        tok: Tok::Char(v as i64),
+                        pos,
+                    });
+                    i += 1 + len + 1;
+                }
+                b'$' | b'.' | b'_' | b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'+' | b'-' => {
+                    if (c == b'.' && b.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
+                        || c.is_ascii_digit()
+                        || ((c == b'+' || c == b'-')
+                            && b.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == b'.'))
+                    {
+                        let mut k = i + 1;
+                        while k < b.len()
+                            && (b[k].is_ascii_alphanumeric()
+                                || b[k] == b'.'
+                                || b[k] == b'_'
+                                || ((b[k] == b'+' || b[k] == b'-')
+                                    && matches!(b[k - 1], b'e' | b'E' | b'p' | b'P')))
+                        {
+                            k += 1;
+                        }
+                        toks.push(Token {
+                            tok: Tok::Number(src[i..k].to_string()),
+                            pos,
+                        });
+                        i = k;
+                        continue;
+                    }
+                    if c == b'+' || c == b'-' {
+                        return Err(err(pos, format!("bad character U+{:04X} '{}'", c, c as char)));
+                    }
+                    let mut k = i + 1;
+                    while k < b.len() && (b[k].is_ascii_alphanumeric() || b[k] == b'_' || b[k] >= 0x80) {
+                        k += 1;
+                    }
+                    let word = &src[i..k];
+                    let tok = if c == b'$' {
+                        Tok::Var(word.to_string())
+                    } else if c == b'.' {
+                        if word == "." {
+                            Tok::Dot
+                        } else {
+                            Tok::Field(word[1..].to_string())
+                        }
+                    } else {
+                        match word {
+                            "true" => Tok::Bool(true),
+                            "false" => Tok::Bool(false),
+                            "nil" => Tok::Nil,
+                            _ => Tok::Ident(word.to_string()),
+                        }
+                    };
+                    toks.push(Token { tok, pos });
+                    i = k;
+                }
+                _ => {
+                    let ch = src[i..].chars().next().unwrap_or('?');
+                    return Err(err(pos, format!("unexpected {ch:?} in command")));
+                }
+            }
+        }
+    }
+    toks.push(Token {
+        tok: Tok::Eof,
+        pos: b.len(),
+    });
+    Ok(toks)
+}
+
+fn utf8_len(b: u8) -> usize {
+    match b {
+        0..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
+    }
+}
+
+/// The result of parsing one source: its body and the templates it defines.
+pub struct Parsed {
+    /// The main body.
+    pub body: List,
+    /// `{{ define }}`d and `{{ block }}` templates.
+    pub defines: Vec<(String, List)>,
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    toks: Vec<Token>,
+    i: usize,
+    vars: Vec<String>,
+    is_func: &'a dyn Fn(&str) -> bool,
+    defines: Vec<(String, List)>,
+    range_depth: usize,
+    depth: usize,
+}
+
+/// Parses a template source. `is_func` says which function names exist.
+pub fn parse(src: &str, is_func: &dyn Fn(&str) -> bool) -> Result<Parsed, ParseError> {
+    let toks = lex(src)?;
+    let mut p = Parser {
+        src,
+        toks,
+        i: 0,
+        vars: vec!["$".into()],
+        is_func,
+        defines: Vec::new(),
+        range_depth: 0,
+        depth: 0,
+    };
+    let (body, end) = p.list(true)?;
+    if let Some((e, pos)) = end {
+        return Err(p.err(pos, format!("unexpected {{{{{e}}}}}")));
+    }
+    Ok(Parsed {
+        body,
+        defines: p.defines,
+    })
+}
+
+enum End {
+    End,
+    Else,
+}
+
+impl<'a> Parser<'a> {
+    fn err(&self, pos: Pos, m: String) -> ParseError {
+        ParseError {
+            line: line_of(self.src, pos),
+            message: m,
+        }
+    }
+    fn peek(&self) -> &Token {
+        &self.toks[self.i.min(self.toks.len() - 1)]
+    }
+    fn next(&mut self) -> Token {
+        let t = self.peek().clone();
+        self.i += 1;
+        t
+    }
+    fn peek_non_space(&mut self) -> Token {
+        while self.peek().tok == Tok::Space {
+            self.i += 1;
+        }
+        self.peek().clone()
+    }
+    fn next_non_space(&mut self) -> Token {
+        self.peek_non_space();
+        self.next()
+    }
+
+    /// Parses a list until `{{end}}`/`{{else}}` (returned) or EOF (top only).
+    fn list(&mut self, top: bool) -> Result<(List, Option<(String, Pos)>), ParseError> {
+        self.depth += 1;
+        if self.depth > 5000 {
+            return Err(self.err(self.peek().pos, "template nesting too deep".into()));
+        }
+        let mut out = Vec::new();
+        loop {
+            let t = self.next();
+            match t.tok {
+                Tok::Eof => {
+                    self.depth -= 1;
+                    if top {
+                        return Ok((out, None));
+                    }
+                    return Err(self.err(t.pos, "unexpected EOF".into()));
+                }
+                Tok::Text(s) => out.push(Node::Text(Rc::from(s))),
+                Tok::Left => {
+                    let k = self.peek_non_space();
+                    if let Tok::Ident(word) = &k.tok {
+                        let word = word.clone();
+                        match word.as_str() {
+                            "end" | "else" => {
+                                self.next_non_space();
+                                if top {
+                                    return Err(self.err(k.pos, format!("unexpected {{{{{word}}}}}")));
+                                }
+                                self.depth -= 1;
+                                return Ok((out, Some((word, k.pos))));
+                            }
+                            "if" | "range" | "with" => {
+                                self.next_non_space();
+                                let kind = match word.as_str() {
+                                    "if" => BranchKind::If,
+                                    "range" => BranchKind::Range,
+                                    _ => BranchKind::With,
+                                };
+                                out.push(self.branch(kind, k.pos)?);
+                                continue;
+                            }
+                            "define" | "block" => {
+                                self.next_non_space();
+                                let name_tok = self.next_non_space();
+                                let Tok::Str(name) = name_tok.tok else {
+                                    return Err(self.err(name_tok.pos, format!("unexpected {:?} in {word} clause", name_tok.tok)));
+                                };
+                                if word == "define" {
+                                    if !top || self.depth > 1 {
+                                        return Err(self.err(k.pos, "unexpected <define> in command".into()));
+                                    }
+                                    let r = self.next_non_space();
+                                    if r.tok != Tok::Right {
+                                        return Err(self.err(r.pos, "unexpected token in define clause".into()));
+                                    }
+                                    let saved = std::mem::replace(&mut self.vars, vec!["$".into()]);
+                                    let (body, end) = self.list(false)?;
+                                    self.vars = saved;
+                                    match end {
+                                        Some((e, _)) if e == "end" => {
+                                            self.expect_right()?;
+                                        }
+                                        _ => return Err(self.err(k.pos, "unexpected {{else}} in define".into())),
+                                    }
+                                    self.defines.push((name, body));
+                                } else {
+                                    let pipe = self.pipeline("block", false)?;
+                                    let saved = std::mem::replace(&mut self.vars, vec!["$".into()]);
+                                    let (body, end) = self.list(false)?;
+                                    self.vars = saved;
+                                    match end {
+                                        Some((e, _)) if e == "end" => self.expect_right()?,
+                                        _ => return Err(self.err(k.pos, "unexpected {{else}} in block".into())),
+                                    }
+                                    self.defines.push((name.clone(), body));
+                                    out.push(Node::Template {
+                                        pos: k.pos,
+                                        name,
+                                        pipe: Some(pipe),
+                                    });
+                                }
+                                continue;
+                            }
+                            "template" => {
+                                self.next_non_space();
+                                let name_tok = self.next_non_space();
+                                let Tok::Str(name) = name_tok.tok else {
+                                    return Err(self.err(name_tok.pos, "unexpected token in template clause".into()));
+                                };
+                                let r = self.peek_non_space();
+                                let pipe = if r.tok == Tok::Right {
+                                    self.next();
+                                    None
+                                } else {
+                                    Some(self.pipeline("template clause", false)?)
+                                };
+                                out.push(Node::Template {
+                                    pos: k.pos,
+                                    name,
+                                    pipe,
+                                });
+                                continue;
+                            }
+                            "break" | "continue" => {
+                                self.next_non_space();
+                                if self.range_depth == 0 {
+                                    return Err(self.err(k.pos, format!("{{{{{word}}}}} outside {{{{range}}}}")));
+                                }
+                                self.expect_right()?;
+                                out.push(if word == "break" {
+                                    Node::Break(k.pos)
+                                } else {
+                                    Node::Continue(k.pos)
+                                });
+                                continue;
+                            }
+                            _ => {}
+                        }
+                    }
+                    let pipe = self.pipeline("command", false)?;
+                    out.push(Node::Action(pipe));
+                }
+                other => {
+                    return Err(self.err(t.pos, format!("unexpected {other:?}")));
+                }
+            }
+        }
+    }
+
+    fn expect_right(&mut self) -> Result<(), ParseError> {
+        let r = self.next_non_space();
+        if r.tok != Tok::Right {
+            return Err(self.err(r.pos, format!("unexpected {:?} in end", r.tok)));
+        }
+        Ok(())
+    }
+
+    fn branch(&mut self, kind: BranchKind, pos: Pos) -> Result<Node, ParseError> {
+        let mark = self.vars.len();
+        let ctx = match kind {
+            BranchKind::If => "if",
+            BranchKind::Range => "range",
+            BranchKind::With => "with",
+        };
+        let pipe = self.pipeline(ctx, false)?;
+        if kind == BranchKind::Range {
+            self.range_depth += 1;
+        }
+        let (list, end) = self.list(false)?;
+        if kind == BranchKind::Range {
+            self.range_depth -= 1;
+        }
+        let mut else_list = None;
+        match end {
+            Some((e, _)) if e == "end" => self.expect_right()?,
+            Some((_, epos)) => {
+                // else: maybe `else if` / `else with`
+                let k = self.peek_non_space();
+                let chained = match &k.tok {
+                    Tok::Ident(w) if w == "if" && kind == BranchKind::If => Some(BranchKind::If),
+                    Tok::Ident(w) if w == "with" && kind == BranchKind::With => Some(BranchKind::With),
+                    _ => None,
+                };
+                if let Some(ck) = chained {
+                    self.next_non_space();
+                    self.vars.truncate(mark);
+                    let inner = self.branch(ck, epos)?;
+                    else_list = Some(vec![inner]);
+                    self.vars.truncate(mark);
+                    return Ok(Node::Branch {
+                        kind,
+                        pipe,
+                        list,
+                        else_list,
+                    });
+                }
+                self.expect_right()?;
+                let (el, end2) = self.list(false)?;
+                match end2 {
+                    Some((e, _)) if e == "end" => self.expect_right()?,
+                    _ => return Err(self.err(pos, "expected end; found {{else}}".into())),
+                }
+                else_list = Some(el);
+            }
+            None => return Err(self.err(pos, "unexpected EOF".into())),
+        }
+        self.vars.truncate(mark);
+        Ok(Node::Branch {
+            kind,
+            pipe,
+            list,
+            else_list,
+        })
+    }
+
+    fn pipeline(&mut self, context: &str, in_paren: bool) -> Result<Pipe, ParseError> {
+        let start = self.peek_non_space();
+        let mut pipe = Pipe {
+            pos: start.pos,
+            is_assign: false,
+            decl: Vec::new(),
+            cmds: Vec::new(),
+        };
+        // declarations
+        loop {
+            let v = self.peek_non_space();
+            let Tok::Var(name) = v.tok.clone() else { break };
+            let save = self.i;
+            self.next();
+            let n = self.peek_non_space();
+            match n.tok {
+                Tok::Declare | Tok::Assign => {
+                    pipe.is_assign = n.tok == Tok::Assign;
+                    self.next_non_space();
+                    if pipe.is_assign && !self.vars.contains(&name) {
+                        return Err(self.err(v.pos, format!("undefined variable \"{name}\"")));
+                    }
+                    pipe.decl.push(name.clone());
+                    self.vars.push(name);
+                    break;
+                }
+                Tok::Comma => {
+                    self.next_non_space();
+                    pipe.decl.push(name.clone());
+                    self.vars.push(name);
+                    if context == "range" && pipe.decl.len() < 2 {
+                        continue;
+                    }
+                    return Err(self.err(v.pos, format!("too many declarations in {context}")));
+                }
+                _ => {
+                    self.i = save;
+                    break;
+                }
+            }
+        }
+        let end = if in_paren { Tok::RParen } else { Tok::Right };
+        loop {
+            let t = self.peek_non_space();
+            if t.tok == end {
+                self.next();
+                if pipe.cmds.is_empty() {
+                    return Err(self.err(t.pos, format!("missing value for {context}")));
+                }
+                return Ok(pipe);
+            }
+            match t.tok {
+                Tok::Bool(_)
+                | Tok::Char(_)
+                | Tok::Dot
+                | Tok::Field(_)
+                | Tok::Ident(_)
+                | Tok::Number(_)
+                | Tok::Nil
+                | Tok::Str(_)
+                | Tok::Var(_)
+                | Tok::LParen => {
+                    let c = self.command(in_paren)?;
+                    pipe.cmds.push(c);
+                }
+                Tok::Pipe if !pipe.cmds.is_empty() => {
+                    self.next();
+                }
+                Tok::Eof => return Err(self.err(t.pos, format!("unclosed action"))),
+                _ => {
+                    return Err(self.err(t.pos, format!("unexpected {} in {context}", tok_desc(&t.tok))));
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, in_paren: bool) -> Result<Cmd, ParseError> {
+        let start = self.peek_non_space();
+        let mut cmd = Cmd {
+            pos: start.pos,
+            args: Vec::new(),
+        };
+        loop {
+            self.peek_non_space();
+            if let Some(op) = self.operand()? {
+                cmd.args.push(op);
+            }
+            let t = self.next();
+            match t.tok {
+                Tok::Space => continue,
+                Tok::Right | Tok::RParen => {
+                    self.i -= 1;
+                }
+                Tok::Pipe => {
+                    self.i -= 1;
+                }
+                _ => return Err(self.err(t.pos, format!("unexpected {} in operand", tok_desc(&t.tok)))),
+            }
+            break;
+        }
+        let _ = in_paren;
+        if cmd.args.is_empty() {
+            return Err(self.err(cmd.pos, "empty command".into()));
+        }
+        Ok(cmd)
+    }
+
+    fn operand(&mut self) -> Result<Option<Arg>, ParseError> {
+        let Some(term) = self.term()? else {
+            return Ok(None);
+        };
+        if let Tok::Field(_) = self.peek().tok {
+            let mut fields = Vec::new();
+            while let Tok::Field(f) = self.peek().tok.clone() {
+                fields.push(f);
+                self.next();
+            }
+            return Ok(Some(match term {
+                Arg::Field(p, mut fs) => {
+                    fs.extend(fields);
+                    Arg::Field(p, fs)
+                }
+                Arg::Var(p, v, mut fs) => {
+                    fs.extend(fields);
+                    Arg::Var(p, v, fs)
+                }
+                Arg::Bool(p, _) | Arg::Str(p, _) | Arg::Int(p, _) | Arg::Float(p, _) | Arg::Nil(p) | Arg::Dot(p) => {
+                    return Err(self.err(p, format!("unexpected . after term {:?}", term.to_string())));
+                }
+                other => Arg::Chain(other.pos(), Box::new(other), fields),
+            }));
+        }
+        Ok(Some(term))
+    }
+
+    fn term(&mut self) -> Result<Option<Arg>, ParseError> {
+        let t = self.next_non_space();
+        let pos = t.pos;
+        Ok(Some(match t.tok {
+            Tok::Ident(name) => {
+                if matches!(name.as_str(), "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block" | "break" | "continue") {
+                    return Err(self.err(pos, format!("unexpected <{name}> in command")));
+                }
+                if !(self.is_func)(&name) {
+                    return Err(self.err(pos, format!("function {name:?} not defined")));
+                }
+                Arg::Func(pos, name)
+            }
+            Tok::Dot => Arg::Dot(pos),
+            Tok::Nil => Arg::Nil(pos),
+            Tok::Var(v) => {
+                if !self.vars.contains(&v) {
+                    return Err(self.err(pos, format!("undefined variable {v:?}")));
+                }
+                Arg::Var(pos, v, Vec::new())
+            }
+            Tok::Field(f) => Arg::Field(pos, vec![f]),
+            Tok::Bool(b) => Arg::Bool(pos, b),
+            Tok::Char(c) => Arg::Int(pos, c),
+            Tok::Number(n) => self.number(pos, &n)?,
+            Tok::LParen => {
+                let p = self.pipeline("parenthesized pipeline", true)?;
+                Arg::Pipe(pos, Box::new(p))
+            }
+            Tok::Str(s) => Arg::Str(pos, Rc::from(s)),
+            _ => {
+                self.i -= 1;
+                return Ok(None);
+            }
+        }))
+    }
+
+    fn number(&self, pos: Pos, n: &str) -> Result<Arg, ParseError> {
+        let clean: String = n.chars().filter(|c| *c != '_').collect();
+        let (neg, body) = match clean.strip_prefix('-') {
+            Some(r) => (true, r.to_string()),
+            None => (false, clean.trim_start_matches('+').to_string()),
+        };
+        let lower = body.to_ascii_lowercase();
+        let int = if let Some(h) = lower.strip_prefix("0x") {
+            i64::from_str_radix(h, 16).ok()
+        } else if let Some(o) = lower.strip_prefix("0o") {
+            i64::from_str_radix(o, 8).ok()
+        } else if let Some(bn) = lower.strip_prefix("0b") {
+            i64::from_str_radix(bn, 2).ok()
+        } else if lower.len() > 1 && lower.starts_with('0') && lower.chars().all(|c| c.is_ascii_digit()) {
+            i64::from_str_radix(&lower[1..], 8).ok()
+        } else {
+            lower.parse::<i64>().ok()
+        };
+        if let Some(i) = int {
+            return Ok(Arg::Int(pos, if neg { -i } else { i }));
+        }
+        match lower.parse::<f64>() {
+            Ok(f) => {
+                let f = if neg { -f } else { f };
+                // Go: a float constant with an integral value is also an int
+                if f.fract() == 0.0 && f.abs() < 9.0e18 && !lower.contains('.') {
+                    return Ok(Arg::Int(pos, f as i64));
+                }
+                Ok(Arg::Float(pos, f))
+            }
+            Err(_) => Err(self.err(pos, format!("bad number syntax: {n:?}"))),
+        }
+    }
+}
+
+fn tok_desc(t: &Tok) -> String {
+    match t {
+        Tok::Right => "<}}>".into(),
+        Tok::RParen => "<)>".into(),
+        Tok::LParen => "<(>".into(),
+        Tok::Ident(s) | Tok::Field(s) | Tok::Var(s) | Tok::Number(s) => format!("<{s}>"),
+        Tok::Str(s) => format!("{s:?}"),
+        Tok::Eof => "EOF".into(),
+        Tok::Pipe => "<|>".into(),
+        Tok::Comma => "<,>".into(),
+        Tok::Declare => "<:=>".into(),
+        Tok::Assign => "<=>".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// Converts a byte offset into `line:col` (col 0-based, as Go prints it).
+pub fn line_col(src: &str, pos: Pos) -> (usize, usize) {
+    let pos = pos.min(src.len());
+    let before = &src.as_bytes()[..pos];
+    let line = 1 + before.iter().filter(|b| **b == b'\n').count();
+    let col = match before.iter().rposition(|b| *b == b'\n') {
+        Some(i) => pos - i - 1,
+        None => pos,
+    };
+    (line, col)
+}
+
+/// Map of named templates.
+pub type Defines = HashMap<String, Rc<List>>;

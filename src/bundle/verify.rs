@@ -1,0 +1,379 @@
+//! Verification and inspection of a scanned bundle: the manifest graph from
+//! the root, checked against the embedded lock, with every problem named.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::scan::{scan, ScanError, ScanOptions, Scanned};
+use super::*;
+use crate::lock::Lock;
+use crate::oci::{Digest, ImageIndex, ManifestView, ANNOTATION_REF_NAME};
+use crate::progress::Progress;
+
+/// One thing wrong with a bundle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+pub enum Problem {
+    /// A blob's content does not match its name.
+    Altered {
+        /// The digest its path names.
+        digest: Digest,
+        /// What it hashes to.
+        actual: Digest,
+        /// Who references it.
+        used_by: String,
+    },
+    /// A referenced blob is absent.
+    Missing {
+        /// The blob.
+        digest: Digest,
+        /// Who references it.
+        used_by: String,
+    },
+    /// A blob has another size than its descriptor says.
+    WrongSize {
+        /// The blob.
+        digest: Digest,
+        /// Descriptor size.
+        expected: u64,
+        /// Actual size.
+        actual: u64,
+        /// Who references it.
+        used_by: String,
+    },
+    /// A blob nothing references.
+    Extra {
+        /// The blob.
+        digest: Digest,
+    },
+    /// An entry that does not belong in an OCI layout (stray file, link, `..`).
+    UnexpectedEntry {
+        /// Its name.
+        name: String,
+    },
+    /// `index.json`, `oci-layout`, the root or the lock is invalid or disagrees.
+    Invalid {
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Altered { digest, actual, used_by } => write!(f, "blob {digest} ({used_by}) was altered: its content hashes to {actual}"),
+            Self::Missing { digest, used_by } => write!(f, "blob {digest} ({used_by}) is missing"),
+            Self::WrongSize { digest, expected, actual, used_by } => write!(f, "blob {digest} ({used_by}) is {actual} bytes, its descriptor says {expected}"),
+            Self::Extra { digest } => write!(f, "blob {digest} is not referenced by the bundle (extra content)"),
+            Self::UnexpectedEntry { name } => write!(f, "entry `{name}` does not belong in a bundle"),
+            Self::Invalid { detail } => f.write_str(detail),
+        }
+    }
+}
+
+/// Verification failed or could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The bundle could not be read.
+    #[error(transparent)]
+    Scan(#[from] ScanError),
+    /// The bundle has problems.
+    #[error("bundle {path} failed verification ({} problem{}):{}", problems.len(), if problems.len() == 1 { "" } else { "s" }, problems.iter().map(|p| format!("\n  - {p}")).collect::<String>())]
+    Problems {
+        /// The bundle.
+        path: String,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+}
+
+/// A bundle that verified.
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifyReport {
+    /// Bundle name.
+    pub bundle: String,
+    /// Root digest (the bundle's identity).
+    pub root: Digest,
+    /// Blobs checked.
+    pub blobs: usize,
+    /// Bytes hashed.
+    pub bytes: u64,
+    /// Images, charts and files.
+    pub images: usize,
+    /// Charts.
+    pub charts: usize,
+    /// Files.
+    pub files: usize,
+}
+
+/// Scans with re-hashing (optionally extracting) and checks the whole graph.
+pub fn verify(path: &Path, extract_to: Option<&Path>, progress: &dyn Progress) -> Result<(VerifyReport, Lock), VerifyError> {
+    let options = ScanOptions {
+        hash: true,
+        extract_to: extract_to.map(Path::to_owned),
+    };
+    let scanned = scan(path, &options, progress)?;
+    let problems_of = |problems: Vec<Problem>| VerifyError::Problems {
+        path: path.display().to_string(),
+        problems,
+    };
+    let graph = Graph::check(&scanned).map_err(problems_of)?;
+    Ok((
+        VerifyReport {
+            bundle: graph.lock.bundle.clone(),
+            root: graph.root.clone(),
+            blobs: scanned.blobs.len(),
+            bytes: scanned.bytes,
+            images: graph.lock.images.len(),
+            charts: graph.lock.charts.len(),
+            files: graph.lock.files.len(),
+        },
+        graph.lock,
+    ))
+}
+
+/// What a bundle carries, for people and for `--json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Inspection {
+    /// Bundle name.
+    pub bundle: String,
+    /// Bundle version.
+    pub version: Option<String>,
+    /// Root digest.
+    pub root: Digest,
+    /// Total blob bytes.
+    pub bytes: u64,
+    /// Blobs.
+    pub blobs: usize,
+    /// Components (name, version, licence).
+    pub components: Vec<crate::lock::LockedComponent>,
+    /// Images with sizes.
+    pub images: Vec<InspectedImage>,
+    /// Charts.
+    pub charts: Vec<crate::lock::LockedChart>,
+    /// Files.
+    pub files: Vec<crate::lock::LockedFile>,
+}
+
+/// An image in a bundle.
+#[derive(Clone, Debug, Serialize)]
+pub struct InspectedImage {
+    /// Component.
+    pub component: String,
+    /// Original reference.
+    pub reference: String,
+    /// Manifest or index digest.
+    pub digest: Digest,
+    /// Platforms carried.
+    pub platforms: Vec<String>,
+    /// Bytes of all blobs the carried platforms use.
+    pub size: u64,
+}
+
+/// Reads a bundle's contents without re-hashing blobs.
+pub fn inspect(path: &Path, progress: &dyn Progress) -> Result<Inspection, VerifyError> {
+    let scanned = scan(path, &ScanOptions::default(), progress)?;
+    let graph = Graph::check(&scanned).map_err(|problems| VerifyError::Problems {
+        path: path.display().to_string(),
+        problems,
+    })?;
+    let images = graph
+        .lock
+        .images
+        .iter()
+        .map(|image| {
+            let mut blobs = BTreeSet::new();
+            for platform in &image.platforms {
+                blobs.insert(platform.digest.clone());
+                if let Some(view) = scanned.small.get(&platform.digest).and_then(|b| ManifestView::parse(b).ok()) {
+                    blobs.extend(view.blob_descriptors().map(|d| d.digest.clone()));
+                }
+            }
+            blobs.insert(image.digest.clone());
+            InspectedImage {
+                component: image.component.clone(),
+                reference: image.reference.clone(),
+                digest: image.digest.clone(),
+                platforms: image.platforms.iter().map(|p| p.platform.clone()).collect(),
+                size: blobs.iter().filter_map(|d| scanned.blobs.get(d)).map(|b| b.size).sum(),
+            }
+        })
+        .collect();
+    Ok(Inspection {
+        bundle: graph.lock.bundle.clone(),
+        version: graph.lock.bundle_version.clone(),
+        root: graph.root.clone(),
+        bytes: scanned.bytes,
+        blobs: scanned.blobs.len(),
+        components: graph.lock.components.clone(),
+        images,
+        charts: graph.lock.charts.clone(),
+        files: graph.lock.files.clone(),
+    })
+}
+
+/// The checked manifest graph.
+struct Graph {
+    root: Digest,
+    lock: Lock,
+}
+
+impl Graph {
+    fn check(scanned: &Scanned) -> Result<Self, Vec<Problem>> {
+        let mut problems: Vec<Problem> = scanned
+            .unexpected
+            .iter()
+            .map(|name| Problem::UnexpectedEntry { name: name.clone() })
+            .collect();
+        let invalid = |detail: String| Problem::Invalid { detail };
+        match scanned.oci_layout.as_deref().map(serde_json::from_slice::<serde_json::Value>) {
+            Some(Ok(value)) if value.get("imageLayoutVersion").is_some() => {}
+            Some(_) => problems.push(invalid("`oci-layout` is not a valid layout marker".to_owned())),
+            None => problems.push(invalid("`oci-layout` is missing: not an OCI image layout".to_owned())),
+        }
+        let index: ImageIndex = match scanned.index_json.as_deref().map(serde_json::from_slice) {
+            Some(Ok(index)) => index,
+            Some(Err(e)) => {
+                problems.push(invalid(format!("`index.json` is not a valid OCI index: {e}")));
+                return Err(problems);
+            }
+            None => {
+                problems.push(invalid("`index.json` is missing".to_owned()));
+                return Err(problems);
+            }
+        };
+        let roots: Vec<_> = index
+            .manifests
+            .iter()
+            .filter(|d| d.artifact_type.as_deref() == Some(ROOT_ARTIFACT_TYPE))
+            .collect();
+        let [root_descriptor] = roots.as_slice() else {
+            problems.push(invalid(format!("`index.json` must list exactly one bundle root, found {}", roots.len())));
+            return Err(problems);
+        };
+        let root = root_descriptor.digest.clone();
+        let altered_or_missing = |digest: &Digest, used_by: &str, problems: &mut Vec<Problem>| -> bool {
+            match scanned.blobs.get(digest) {
+                None => {
+                    problems.push(Problem::Missing { digest: digest.clone(), used_by: used_by.to_owned() });
+                    true
+                }
+                Some(entry) => match &entry.altered {
+                    Some(actual) => {
+                        problems.push(Problem::Altered { digest: digest.clone(), actual: actual.clone(), used_by: used_by.to_owned() });
+                        true
+                    }
+                    None => false,
+                },
+            }
+        };
+        if altered_or_missing(&root, "the bundle root", &mut problems) {
+            return Err(problems);
+        }
+        let Some(root_index) = scanned.small.get(&root).and_then(|b| serde_json::from_slice::<ImageIndex>(b).ok()) else {
+            problems.push(invalid(format!("bundle root {root} is not an OCI index")));
+            return Err(problems);
+        };
+        // index.json must list exactly what the root lists (with the same names).
+        let named = |d: &crate::oci::Descriptor| (d.digest.clone(), d.annotations.get(ANNOTATION_REF_NAME).cloned());
+        let in_root: BTreeSet<_> = root_index.manifests.iter().filter(|d| d.annotations.get(ANNOTATION_KIND).map(String::as_str) != Some("metadata")).map(named).collect();
+        let in_index: BTreeSet<_> = index.manifests.iter().filter(|d| d.digest != root).map(named).collect();
+        for (digest, name) in in_index.difference(&in_root) {
+            problems.push(invalid(format!("`index.json` lists {} ({digest}), which the bundle root does not", name.as_deref().unwrap_or("an unnamed manifest"))));
+        }
+        for (digest, name) in in_root.difference(&in_index) {
+            problems.push(invalid(format!("the bundle root lists {} ({digest}), which `index.json` does not", name.as_deref().unwrap_or("an unnamed manifest"))));
+        }
+        // The embedded lock says which platform manifests of each index are carried.
+        let lock = Self::lock(scanned, &root_index, &mut problems, &altered_or_missing);
+        let Some(lock) = lock else {
+            return Err(problems);
+        };
+        let kept: BTreeSet<&Digest> = lock.images.iter().flat_map(|i| i.platforms.iter().map(|p| &p.digest)).collect();
+        for image in &lock.images {
+            if !root_index.manifests.iter().any(|d| d.digest == image.digest) {
+                problems.push(invalid(format!("the lock pins {} at {}, which the bundle root does not carry", image.reference, image.digest)));
+            }
+        }
+        // Walk the graph: every referenced blob present, intact, of the right size.
+        let mut required: BTreeSet<Digest> = BTreeSet::from([root.clone()]);
+        let mut queue: Vec<(crate::oci::Descriptor, String)> = root_index
+            .manifests
+            .iter()
+            .map(|d| (d.clone(), d.annotations.get(ANNOTATION_REF_NAME).cloned().unwrap_or_else(|| "bundle metadata".to_owned())))
+            .collect();
+        let mut visited = BTreeSet::new();
+        while let Some((descriptor, used_by)) = queue.pop() {
+            required.insert(descriptor.digest.clone());
+            if !visited.insert(descriptor.digest.clone()) {
+                continue;
+            }
+            if altered_or_missing(&descriptor.digest, &used_by, &mut problems) {
+                continue;
+            }
+            if let Some(entry) = scanned.blobs.get(&descriptor.digest) {
+                if entry.size != descriptor.size {
+                    problems.push(Problem::WrongSize { digest: descriptor.digest.clone(), expected: descriptor.size, actual: entry.size, used_by: used_by.clone() });
+                    continue;
+                }
+            }
+            if !crate::oci::is_manifest_media_type(&descriptor.media_type) {
+                continue;
+            }
+            let Some(view) = scanned.small.get(&descriptor.digest).and_then(|b| ManifestView::parse(b).ok()) else {
+                problems.push(invalid(format!("manifest {} ({used_by}) cannot be parsed", descriptor.digest)));
+                continue;
+            };
+            for child in &view.manifests {
+                if kept.contains(&child.digest) {
+                    queue.push((child.clone(), used_by.clone()));
+                }
+            }
+            for blob in view.blob_descriptors() {
+                queue.push((blob.clone(), used_by.clone()));
+            }
+        }
+        for digest in scanned.blobs.keys() {
+            if !required.contains(digest) {
+                problems.push(Problem::Extra { digest: digest.clone() });
+            }
+        }
+        if problems.is_empty() {
+            Ok(Self { root, lock })
+        } else {
+            Err(problems)
+        }
+    }
+
+    fn lock(
+        scanned: &Scanned,
+        root_index: &ImageIndex,
+        problems: &mut Vec<Problem>,
+        altered_or_missing: &dyn Fn(&Digest, &str, &mut Vec<Problem>) -> bool,
+    ) -> Option<Lock> {
+        let invalid = |detail: String| Problem::Invalid { detail };
+        let Some(metadata) = root_index.manifests.iter().find(|d| d.artifact_type.as_deref() == Some(METADATA_ARTIFACT_TYPE)) else {
+            problems.push(invalid("the bundle root has no metadata manifest (lock and spec)".to_owned()));
+            return None;
+        };
+        if altered_or_missing(&metadata.digest, "bundle metadata", problems) {
+            return None;
+        }
+        let view = scanned.small.get(&metadata.digest).and_then(|b| ManifestView::parse(b).ok())?;
+        let lock_layer = view.layers.iter().find(|l| l.media_type == LOCK_MEDIA_TYPE)?;
+        if altered_or_missing(&lock_layer.digest, "the embedded lock", problems) {
+            return None;
+        }
+        let text = scanned.small.get(&lock_layer.digest).and_then(|b| std::str::from_utf8(b).ok())?;
+        match Lock::parse(text, Path::new("<embedded lock>")) {
+            Ok(lock) => Some(lock),
+            Err(e) => {
+                problems.push(invalid(e.to_string()));
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! ferry carries a Kubernetes platform release across an air gap.
+//!
+//! Data flows one way through the stages:
+//! [`spec`] (what to carry) → [`lock`] (every artifact pinned by digest) →
+//! [`bundle`] (a deterministic, verifiable OCI layout archive). The
+//! [`registry`] client, the [`store`] cache and local [`source`]s serve lock
+//! and build; [`oci`] holds the value types every stage shares.
+
+pub mod bundle;
+pub mod lock;
+pub mod oci;
+pub mod progress;
+pub mod registry;
+pub mod source;
+pub mod spec;
+pub mod store;

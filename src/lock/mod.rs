@@ -1,0 +1,329 @@
+//! The lockfile: every image, chart and file of a spec pinned by digest.
+//!
+//! A lock separates intent (the spec, fingerprinted) from resolution (the
+//! pinned entries). Entries are sorted by (component, address), so an
+//! unchanged spec against unchanged upstreams rewrites a byte-identical file,
+//! and a diff of two locks reads as the change it is.
+
+mod resolve;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub use self::resolve::{resolve, ResolveError, ResolveOptions};
+use crate::oci::Digest;
+use crate::spec::Spec;
+
+/// Lockfile format version; bumped on breaking changes.
+pub const LOCK_VERSION: u32 = 1;
+
+/// A resolved lock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Lock {
+    /// Format version, [`LOCK_VERSION`].
+    pub version: u32,
+    /// Bundle name.
+    pub bundle: String,
+    /// Bundle release version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_version: Option<String>,
+    /// SHA-256 of the composed spec's canonical JSON.
+    pub spec_fingerprint: Digest,
+    /// Platforms carried.
+    pub platforms: Vec<String>,
+    /// Components with their licences and fingerprints.
+    #[serde(default, rename = "component")]
+    pub components: Vec<LockedComponent>,
+    /// Images.
+    #[serde(default, rename = "image")]
+    pub images: Vec<LockedImage>,
+    /// Charts.
+    #[serde(default, rename = "chart")]
+    pub charts: Vec<LockedChart>,
+    /// Files.
+    #[serde(default, rename = "file")]
+    pub files: Vec<LockedFile>,
+}
+
+/// A component as locked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedComponent {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// SPDX licence.
+    pub license: String,
+    /// SHA-256 of the component's canonical JSON (manifest and values).
+    pub fingerprint: Digest,
+}
+
+/// An image pinned to its manifest or index digest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedImage {
+    /// Component carrying it.
+    pub component: String,
+    /// Original reference (normalised), as written in the spec.
+    pub reference: String,
+    /// Digest of the manifest or index the reference resolved to.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Local source (`layout:<dir>#<ref>`), absent for registry images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The per-platform manifests kept (for a single manifest: itself).
+    #[serde(default, rename = "platform")]
+    pub platforms: Vec<LockedPlatform>,
+}
+
+/// One platform's manifest of an image.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedPlatform {
+    /// `linux/amd64`, or `unknown` for a manifest whose config names none.
+    pub platform: String,
+    /// Manifest digest.
+    pub digest: Digest,
+    /// Manifest media type.
+    pub media_type: String,
+    /// Manifest size.
+    pub size: u64,
+}
+
+/// A chart pinned to its archive's SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedChart {
+    /// Component carrying it.
+    pub component: String,
+    /// Chart name.
+    pub name: String,
+    /// Chart version.
+    pub version: String,
+    /// Repository as written in the spec (`oci://…`, URL, or local directory).
+    pub repo: String,
+    /// Where the archive was downloaded from (`file:` for local repositories,
+    /// the manifest reference for OCI charts).
+    pub url: String,
+    /// SHA-256 of the chart archive (`.tgz`).
+    pub sha256: Digest,
+    /// Archive size.
+    pub size: u64,
+    /// For `oci://` charts: the chart manifest's digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci_digest: Option<Digest>,
+}
+
+/// A file pinned to its SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedFile {
+    /// Component carrying it.
+    pub component: String,
+    /// File name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// Platform, absent when one file serves all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// Download URL (or `file:` path relative to the spec).
+    pub url: String,
+    /// SHA-256 of the content.
+    pub sha256: Digest,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// Errors reading, writing or trusting a lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// The lockfile could not be read or written.
+    #[error("lockfile {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The lockfile is not valid.
+    #[error("lockfile {path} is invalid: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with line and column.
+        message: String,
+    },
+    /// The lock no longer describes the spec.
+    #[error("lockfile {path} is stale: {reason}\nhint: run `ferry lock {spec}` to update it")]
+    Stale {
+        /// The lockfile.
+        path: PathBuf,
+        /// The spec.
+        spec: String,
+        /// Which entry is stale.
+        reason: String,
+    },
+}
+
+const HEADER: &str = "# This file is written by `ferry lock`. Do not edit it by hand.\n";
+
+impl Lock {
+    /// The default lockfile for a spec: `<spec dir>/../lockfiles/<name>.lock`.
+    pub fn default_path(spec: &Spec) -> PathBuf {
+        crate::spec::normalize(
+            &spec
+                .root
+                .join("..")
+                .join("lockfiles")
+                .join(format!("{}.lock", spec.name)),
+        )
+    }
+
+    /// Reads and validates a lockfile.
+    pub fn read(path: &Path) -> Result<Self, LockError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LockError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses lockfile text (`path` is for messages).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, LockError> {
+        let lock: Self = toml::from_str(text).map_err(|error| LockError::Invalid {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })?;
+        if lock.version != LOCK_VERSION {
+            return Err(LockError::Invalid {
+                path: path.to_owned(),
+                message: format!(
+                    "lock format version {} is not supported (this ferry writes {LOCK_VERSION})",
+                    lock.version
+                ),
+            });
+        }
+        Ok(lock)
+    }
+
+    /// The canonical text of the lock.
+    pub fn to_text(&self) -> String {
+        // Serialising these plain structs to TOML cannot fail.
+        let body = toml::to_string(self).unwrap_or_default();
+        format!("{HEADER}{body}")
+    }
+
+    /// Writes the lock atomically (temporary file, then rename).
+    pub fn write(&self, path: &Path) -> Result<(), LockError> {
+        let io = |source| LockError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+        std::io::Write::write_all(&mut temp, self.to_text().as_bytes()).map_err(io)?;
+        temp.persist(path).map_err(|error| io(error.error))?;
+        Ok(())
+    }
+
+    /// Fails, naming the first stale entry, when the lock no longer matches the spec.
+    pub fn check_fresh(&self, spec: &Spec, path: &Path) -> Result<(), LockError> {
+        if self.spec_fingerprint == spec.fingerprint() {
+            return Ok(());
+        }
+        let stale = |reason: String| LockError::Stale {
+            path: path.to_owned(),
+            spec: spec.path.display().to_string(),
+            reason,
+        };
+        if self.bundle != spec.name {
+            return Err(stale(format!(
+                "it locks bundle `{}`, the spec is `{}`",
+                self.bundle, spec.name
+            )));
+        }
+        let platforms: Vec<String> = spec.platforms.iter().map(ToString::to_string).collect();
+        if platforms != self.platforms {
+            return Err(stale(format!(
+                "platforms changed from [{}] to [{}]",
+                self.platforms.join(", "),
+                platforms.join(", ")
+            )));
+        }
+        for component in &spec.components {
+            match self.components.iter().find(|c| c.name == component.name) {
+                None => {
+                    return Err(stale(format!(
+                        "component `{}` is in the spec but not in the lock",
+                        component.name
+                    )))
+                }
+                Some(locked) if locked.version != component.version => {
+                    return Err(stale(format!(
+                        "component `{}` is {} in the spec but {} in the lock",
+                        component.name, component.version, locked.version
+                    )))
+                }
+                Some(locked) if locked.fingerprint != component.fingerprint() => {
+                    let detail = self.first_missing_entry(component).unwrap_or_else(|| {
+                        "its manifest or values changed".to_owned()
+                    });
+                    return Err(stale(format!("component `{}`: {detail}", component.name)));
+                }
+                Some(_) => {}
+            }
+        }
+        for locked in &self.components {
+            if !spec.components.iter().any(|c| c.name == locked.name) {
+                return Err(stale(format!(
+                    "component `{}` is in the lock but no longer in the spec",
+                    locked.name
+                )));
+            }
+        }
+        Err(stale("the spec's fingerprint changed".to_owned()))
+    }
+
+    fn first_missing_entry(&self, component: &crate::spec::Component) -> Option<String> {
+        for image in &component.images {
+            let reference = image.reference.to_string();
+            if !self
+                .images
+                .iter()
+                .any(|i| i.component == component.name && i.reference == reference)
+            {
+                return Some(format!("image {reference} is not in the lock"));
+            }
+        }
+        for chart in &component.charts {
+            if !self.charts.iter().any(|c| {
+                c.component == component.name && c.name == chart.name && c.version == chart.version
+            }) {
+                return Some(format!(
+                    "chart {} {} is not in the lock",
+                    chart.name, chart.version
+                ));
+            }
+        }
+        for file in &component.files {
+            if !self
+                .files
+                .iter()
+                .any(|f| f.component == component.name && f.url == file.url)
+            {
+                return Some(format!("file {} ({}) is not in the lock", file.name, file.url));
+            }
+        }
+        None
+    }
+}

@@ -1,0 +1,150 @@
+//! The on-disk shapes of bundle specs and component manifests, exactly as
+//! written by people. Unknown keys are errors.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The `apiVersion` every ferry document carries.
+pub const API_VERSION: &str = "ferry/v1";
+
+/// A bundle spec file (`bundles/<name>.yaml`), or an overlay of one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BundleFile {
+    /// Must be [`API_VERSION`].
+    pub api_version: String,
+    /// Must be `Bundle`.
+    pub kind: String,
+    /// Bundle name; names the lockfile.
+    pub name: String,
+    /// Release version of the bundle.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// A base spec this file overlays (path relative to this file).
+    #[serde(default)]
+    pub base: Option<String>,
+    /// Platforms to carry (`linux/amd64`).
+    #[serde(default)]
+    pub platforms: Option<Vec<String>>,
+    /// Directory of component manifests (relative to this file).
+    #[serde(default)]
+    pub manifests: Option<String>,
+    /// Components, or overrides of the base's components.
+    #[serde(default)]
+    pub components: Vec<ComponentEntry>,
+    /// Components of the base that this overlay drops.
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+/// One component named by a bundle spec.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ComponentEntry {
+    /// Component name: the folder under the manifests directory.
+    pub name: String,
+    /// Version: the manifest file name (required unless overriding a base component).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Namespace the component installs into.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Chart values for this component (merged over the base's).
+    #[serde(default)]
+    pub values: Option<serde_json::Value>,
+    /// Extra images a site carries with this component.
+    #[serde(default)]
+    pub images: Vec<ImageEntry>,
+}
+
+/// A component manifest (`vendor-manifests/<name>/<version>.yaml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ComponentFile {
+    /// Must be [`API_VERSION`].
+    pub api_version: String,
+    /// Must be `Component`.
+    pub kind: String,
+    /// Component name (must match its folder).
+    pub name: String,
+    /// Upstream version (must match the file name).
+    pub version: String,
+    /// SPDX licence expression.
+    pub license: String,
+    /// Upstream project (home page or repository).
+    #[serde(default)]
+    pub upstream: Option<String>,
+    /// The upstream file this manifest was taken from.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// What the component is.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Components this one needs in the same bundle.
+    #[serde(default)]
+    pub dependencies: Vec<String>,
+    /// Images.
+    #[serde(default)]
+    pub images: Vec<ImageEntry>,
+    /// Helm charts.
+    #[serde(default)]
+    pub charts: Vec<ChartEntry>,
+    /// Files (node binaries, tarballs).
+    #[serde(default)]
+    pub files: Vec<FileEntry>,
+}
+
+/// An image: a reference, optionally with a local source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ImageEntry {
+    /// The reference the image has (and keeps) in the bundle, with tag and/or digest.
+    #[serde(rename = "ref")]
+    pub reference: String,
+    /// A local OCI image layout to take it from (path relative to the file).
+    #[serde(default)]
+    pub layout: Option<String>,
+    /// The `org.opencontainers.image.ref.name` inside `layout` (default: `ref`).
+    #[serde(default)]
+    pub layout_ref: Option<String>,
+}
+
+/// A Helm chart.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChartEntry {
+    /// Chart name.
+    pub name: String,
+    /// Chart version (exact).
+    pub version: String,
+    /// `https://…` chart repository, `oci://host/path` (without the chart
+    /// name), or a local repository directory (relative path) with an `index.yaml`.
+    pub repo: String,
+}
+
+/// A known SHA-256: one for every architecture, or one per architecture.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Sha256Entry {
+    /// One hash (the file does not vary by architecture).
+    One(String),
+    /// Hash per architecture (`amd64: …`).
+    PerArch(BTreeMap<String, String>),
+}
+
+/// A file to carry: a URL template over `{version}`, `{arch}`, `{os}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FileEntry {
+    /// File name in the bundle (`kubelet`).
+    pub name: String,
+    /// Version substituted for `{version}` (default: the component's version).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// URL template, or a path relative to the manifest for a local file.
+    pub url: String,
+    /// Known SHA-256, checked when locking.
+    #[serde(default)]
+    pub sha256: Option<Sha256Entry>,
+}
