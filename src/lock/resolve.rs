@@ -443,16 +443,24 @@ impl Context<'_> {
     }
 
     async fn file(&self, component: &str, file: &FileSpec) -> Result<LockedFile, BoxError> {
-        let (sha256, size) = match file.local_path() {
+        let result: Result<(Digest, u64), BoxError> = match file.local_path() {
             Some(path) => self
                 .store
-                .ingest_file(&self.spec.root.join(path), file.sha256.as_ref().map(|d| (d, None)))?,
-            None => {
-                self.client
-                    .fetch_url(&file.url, file.sha256.as_ref(), self.store, &|n| self.progress.bytes(n))
-                    .await?
-            }
+                .ingest_file(&self.spec.root.join(path), file.sha256.as_ref().map(|d| (d, None)))
+                .map_err(|e| match e {
+                    crate::store::StoreError::DigestMismatch { expected, actual, .. } => hash_mismatch(&file.url, &expected, &actual),
+                    other => other.into(),
+                }),
+            None => self
+                .client
+                .fetch_url(&file.url, file.sha256.as_ref(), self.store, &|n| self.progress.bytes(n))
+                .await
+                .map_err(|e| match e {
+                    crate::registry::RegistryError::DigestMismatch { expected, actual, .. } => hash_mismatch(&file.url, &expected, &actual),
+                    other => other.into(),
+                }),
         };
+        let (sha256, size) = result?;
         Ok(LockedFile {
             component: component.to_owned(),
             name: file.name.clone(),
@@ -463,6 +471,12 @@ impl Context<'_> {
             size,
         })
     }
+}
+
+fn hash_mismatch(url: &str, expected: &Digest, actual: &Digest) -> BoxError {
+    message(format!(
+        "sha256 mismatch for {url}: the manifest pins {expected}, the content hashes to {actual} (nothing was stored; fix the manifest or find out who changed the file)"
+    ))
 }
 
 /// Where an image's manifests and blobs are read from.

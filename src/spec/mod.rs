@@ -73,13 +73,18 @@ impl Source {
             let (line, column) = error
                 .location()
                 .map_or((1, 1), |at| (at.line(), at.column()));
+            let mut message = error.to_string();
+            // The location is already in front; drop serde's copy of it.
+            if let Some(at) = message.rfind(" at line ") {
+                message.truncate(at);
+            }
             SpecError {
                 location: Location {
                     path: self.path.clone(),
                     line,
                     column,
                 },
-                message: error.to_string(),
+                message,
             }
         })
     }

@@ -1,0 +1,345 @@
+//! Loading charts from directories and `.tgz` archives.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// A loaded chart (templates, values, files and its dependencies under `charts/`).
+#[derive(Debug, Clone)]
+pub struct Chart {
+    /// `Chart.yaml`, parsed.
+    pub metadata: Metadata,
+    /// `Chart.yaml` as YAML (for `.Chart`).
+    pub metadata_yaml: serde_norway::Value,
+    /// `values.yaml` text, if any.
+    pub values_yaml: Option<String>,
+    /// `values.schema.json` text, if any.
+    pub schema: Option<String>,
+    /// Templates: path relative to the chart (`templates/x.yaml`) and text.
+    pub templates: Vec<(String, String)>,
+    /// Every other file (for `.Files`, `crds/`), path relative to the chart.
+    pub files: Vec<(String, Vec<u8>)>,
+    /// Charts under `charts/`.
+    pub dependencies: Vec<Chart>,
+}
+
+/// The fields of `Chart.yaml` the renderer needs.
+#[derive(Debug, Clone, Default)]
+pub struct Metadata {
+    /// `apiVersion`.
+    pub api_version: String,
+    /// `name`.
+    pub name: String,
+    /// `version`.
+    pub version: String,
+    /// `appVersion`.
+    pub app_version: String,
+    /// `type` (`application`, `library` or empty).
+    pub chart_type: String,
+    /// `kubeVersion` constraint.
+    pub kube_version: String,
+    /// `dependencies`.
+    pub dependencies: Vec<Dependency>,
+    /// `annotations`.
+    pub annotations: Vec<(String, String)>,
+}
+
+/// One entry of `dependencies` in `Chart.yaml`.
+#[derive(Debug, Clone, Default)]
+pub struct Dependency {
+    /// `name`.
+    pub name: String,
+    /// `alias`.
+    pub alias: String,
+    /// `condition` (comma-separated value paths).
+    pub condition: String,
+    /// `tags`.
+    pub tags: Vec<String>,
+    /// `import-values`: (child path, parent path).
+    pub import_values: Vec<(String, String)>,
+}
+
+fn ystr(v: Option<&serde_norway::Value>) -> String {
+    match v {
+        Some(serde_norway::Value::String(s)) => s.clone(),
+        Some(serde_norway::Value::Number(n)) => n.to_string(),
+        Some(serde_norway::Value::Bool(b)) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
+impl Chart {
+    /// Loads a chart from a directory or a `.tgz`/`.tar.gz` archive.
+    pub fn load(path: impl AsRef<Path>) -> Result<Chart, Error> {
+        let path = path.as_ref();
+        let meta = std::fs::metadata(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            walk(path, path, &mut files)?;
+            Chart::from_files(files, &path.display().to_string())
+        } else {
+            let data = std::fs::read(path).map_err(|e| Error::Io {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+            Chart::from_archive(&data, &path.display().to_string())
+        }
+    }
+
+    /// Loads a chart from the bytes of a `.tgz` archive.
+    pub fn from_archive(data: &[u8], origin: &str) -> Result<Chart, Error> {
+        let gz = flate2::read::GzDecoder::new(data);
+        let mut ar = tar::Archive::new(gz);
+        let mut files = Vec::new();
+        let entries = ar.entries().map_err(|e| Error::Chart(format!("{origin}: {e}")))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| Error::Chart(format!("{origin}: {e}")))?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let p = entry
+                .path()
+                .map_err(|e| Error::Chart(format!("{origin}: {e}")))?
+                .to_string_lossy()
+                .replace('\\', "/");
+            // strip the top-level directory
+            let Some((_, rest)) = p.split_once('/') else { continue };
+            if rest.split('/').any(|s| s == "..") {
+                return Err(Error::Chart(format!("{origin}: chart illegally contains path {p}")));
+            }
+            let mut buf = Vec::new();
+            entry
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::Chart(format!("{origin}: {e}")))?;
+            files.push((rest.to_string(), buf));
+        }
+        Chart::from_files(files, origin)
+    }
+
+    /// Builds a chart from its files (paths relative to the chart root, `/`-separated).
+    pub fn from_files(files: Vec<(String, Vec<u8>)>, origin: &str) -> Result<Chart, Error> {
+        let ignore = files
+            .iter()
+            .find(|(p, _)| p == ".helmignore")
+            .map(|(_, b)| IgnoreRules::parse(&String::from_utf8_lossy(b)))
+            .unwrap_or_default();
+        let files: Vec<(String, Vec<u8>)> = files.into_iter().filter(|(p, _)| !ignore.ignored(p)).collect();
+        Chart::from_filtered(files, origin)
+    }
+
+    fn from_filtered(files: Vec<(String, Vec<u8>)>, origin: &str) -> Result<Chart, Error> {
+        let mut chart_yaml = None;
+        let mut values_yaml = None;
+        let mut schema = None;
+        let mut templates = Vec::new();
+        let mut other = Vec::new();
+        let mut sub_dirs: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> = Default::default();
+        let mut sub_archives = Vec::new();
+        for (p, data) in files {
+            if p == "Chart.yaml" {
+                chart_yaml = Some(String::from_utf8_lossy(&data).into_owned());
+            } else if p == "values.yaml" {
+                values_yaml = Some(String::from_utf8_lossy(&data).into_owned());
+            } else if p == "values.schema.json" {
+                schema = Some(String::from_utf8_lossy(&data).into_owned());
+            } else if p == "requirements.yaml" || p == "requirements.lock" || p == "Chart.lock" || p == ".helmignore" {
+                continue;
+            } else if let Some(rest) = p.strip_prefix("templates/") {
+                let _ = rest;
+                templates.push((p, String::from_utf8_lossy(&data).into_owned()));
+            } else if let Some(rest) = p.strip_prefix("charts/") {
+                match rest.split_once('/') {
+                    Some((dir, inner)) => sub_dirs.entry(dir.to_string()).or_default().push((inner.to_string(), data)),
+                    None => {
+                        if rest.ends_with(".tgz") || rest.ends_with(".tar.gz") {
+                            sub_archives.push((rest.to_string(), data));
+                        }
+                    }
+                }
+            } else {
+                other.push((p, data));
+            }
+        }
+        let Some(chart_yaml) = chart_yaml else {
+            return Err(Error::Chart(format!("{origin}: Chart.yaml file is missing")));
+        };
+        let metadata_yaml: serde_norway::Value =
+            serde_norway::from_str(&chart_yaml).map_err(|e| Error::Chart(format!("{origin}/Chart.yaml: {e}")))?;
+        let metadata = parse_metadata(&metadata_yaml);
+        if metadata.api_version.is_empty() {
+            return Err(Error::Validation("chart.metadata.apiVersion is required".into()));
+        }
+        if metadata.name.is_empty() {
+            return Err(Error::Validation("chart.metadata.name is required".into()));
+        }
+        if metadata.version.is_empty() {
+            return Err(Error::Validation("chart.metadata.version is required".into()));
+        }
+        if !matches!(metadata.chart_type.as_str(), "" | "application" | "library") {
+            return Err(Error::Validation("chart.metadata.type must be application or library".into()));
+        }
+        let mut dependencies = Vec::new();
+        for (dir, fs) in sub_dirs {
+            if !fs.iter().any(|(p, _)| p == "Chart.yaml") {
+                continue;
+            }
+            dependencies.push(Chart::from_files(fs, &format!("{origin}/charts/{dir}"))?);
+        }
+        for (name, data) in sub_archives {
+            dependencies.push(Chart::from_archive(&data, &format!("{origin}/charts/{name}"))?);
+        }
+        templates.sort();
+        other.sort();
+        Ok(Chart {
+            metadata,
+            metadata_yaml,
+            values_yaml,
+            schema,
+            templates,
+            files: other,
+            dependencies,
+        })
+    }
+
+    /// The chart's name.
+    pub fn name(&self) -> &str {
+        &self.metadata.name
+    }
+
+    /// Whether this is a library chart.
+    pub fn is_library(&self) -> bool {
+        self.metadata.chart_type == "library"
+    }
+}
+
+fn parse_metadata(y: &serde_norway::Value) -> Metadata {
+    let mut m = Metadata {
+        api_version: ystr(y.get("apiVersion")),
+        name: ystr(y.get("name")),
+        version: ystr(y.get("version")),
+        app_version: ystr(y.get("appVersion")),
+        chart_type: ystr(y.get("type")),
+        kube_version: ystr(y.get("kubeVersion")),
+        ..Default::default()
+    };
+    if let Some(serde_norway::Value::Mapping(a)) = y.get("annotations") {
+        for (k, v) in a {
+            m.annotations.push((ystr(Some(k)), ystr(Some(v))));
+        }
+    }
+    if let Some(serde_norway::Value::Sequence(deps)) = y.get("dependencies") {
+        for d in deps {
+            let mut dep = Dependency {
+                name: ystr(d.get("name")),
+                alias: ystr(d.get("alias")),
+                condition: ystr(d.get("condition")),
+                ..Default::default()
+            };
+            if let Some(serde_norway::Value::Sequence(t)) = d.get("tags") {
+                dep.tags = t.iter().map(|x| ystr(Some(x))).collect();
+            }
+            if let Some(serde_norway::Value::Sequence(iv)) = d.get("import-values") {
+                for x in iv {
+                    match x {
+                        serde_norway::Value::String(s) => dep.import_values.push((format!("exports.{s}"), String::new())),
+                        other => dep
+                            .import_values
+                            .push((ystr(other.get("child")), ystr(other.get("parent")))),
+                    }
+                }
+            }
+            m.dependencies.push(dep);
+        }
+    }
+    m
+}
+
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(), Error> {
+    let io = |p: &Path, e: std::io::Error| Error::Io {
+        path: p.to_path_buf(),
+        source: e,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let md = std::fs::metadata(&p).map_err(|e| io(&p, e))?;
+        if md.is_dir() {
+            walk(root, &p, out)?;
+        } else {
+            let rel = p
+                .strip_prefix(root)
+                .map(|r| r.to_string_lossy().replace('\\', "/"))
+                .unwrap_or_default();
+            let data = std::fs::read(&p).map_err(|e| io(&p, e))?;
+            out.push((rel, data));
+        }
+    }
+    Ok(())
+}
+
+/// `.helmignore` rules (a subset of gitignore, as Helm reads them).
+#[derive(Debug, Default)]
+struct IgnoreRules {
+    rules: Vec<(String, bool, bool)>, // pattern, negate, dir only
+}
+
+impl IgnoreRules {
+    fn parse(text: &str) -> Self {
+        let mut rules = vec![("templates/.?*".to_string(), false, false)];
+        for line in text.lines() {
+            let l = line.trim();
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            let (neg, l) = match l.strip_prefix('!') {
+                Some(r) => (true, r),
+                None => (false, l),
+            };
+            let (dir_only, l) = match l.strip_suffix('/') {
+                Some(r) => (true, r),
+                None => (false, l),
+            };
+            let l = l.strip_prefix('/').unwrap_or(l);
+            rules.push((l.to_string(), neg, dir_only));
+        }
+        IgnoreRules { rules }
+    }
+
+    fn ignored(&self, path: &str) -> bool {
+        if self.rules.is_empty() {
+            return false;
+        }
+        // a file is ignored if it or any parent directory matches
+        let parts: Vec<&str> = path.split('/').collect();
+        let mut ignored = false;
+        for i in 0..parts.len() {
+            let sub = parts[..=i].join("/");
+            let is_dir = i + 1 < parts.len();
+            let base = parts[i];
+            for (pat, neg, dir_only) in &self.rules {
+                if *dir_only && !is_dir {
+                    continue;
+                }
+                let hit = if pat.contains('/') {
+                    crate::funcs::helm::glob_match(pat, &sub)
+                } else {
+                    crate::funcs::helm::glob_match(pat, base)
+                };
+                if hit {
+                    ignored = !neg;
+                }
+            }
+            if ignored && is_dir {
+                return true;
+            }
+        }
+        ignored
+    }
+}

@@ -1,0 +1,94 @@
+//! Helpers shared by the CLI tests: run the `ferry` binary, copy the example.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The result of one `ferry` run.
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Panics with the whole output unless the run succeeded.
+    pub fn ok(self) -> Self {
+        assert_eq!(self.status, 0, "ferry failed:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Panics unless the run failed; returns it for message checks.
+    pub fn failed(self) -> Self {
+        assert_ne!(self.status, 0, "ferry unexpectedly succeeded:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// The stdout parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+fn to_run(output: Output) -> Run {
+    Run {
+        status: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs `ferry ARGS` with a private cache and extra environment.
+pub fn ferry_env(cache: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    command.args(args).env("FERRY_CACHE_DIR", cache).env_remove("SOURCE_DATE_EPOCH");
+    command.env("DOCKER_CONFIG", cache.join("no-docker-config"));
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    to_run(command.output().expect("run ferry"))
+}
+
+/// Runs `ferry ARGS` with a private cache.
+pub fn ferry(cache: &Path, args: &[&str]) -> Run {
+    ferry_env(cache, &[], args)
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Copies `examples/` into `dir/examples` (so a test may edit it); returns the spec path.
+pub fn copy_example(dir: &Path) -> PathBuf {
+    let target = dir.join("examples");
+    for sub in ["bundles", "vendor-manifests", "lockfiles", "upstream"] {
+        copy_dir(&repo_root().join("examples").join(sub), &target.join(sub));
+    }
+    target.join("bundles").join("example.yaml")
+}
+
+/// SHA-256 of a file, hex.
+pub fn sha256_file(path: &Path) -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).unwrap();
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// A path as `&str`.
+pub fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
