@@ -104,6 +104,9 @@ struct BuildArgs {
     /// Compress the archive with zstd.
     #[arg(long)]
     zstd: bool,
+    /// fsync the archive before it appears under its name (survives power loss).
+    #[arg(long)]
+    fsync: bool,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -404,6 +407,7 @@ fn build_command(cli: &Cli, args: &BuildArgs, progress: &Bars) -> Result<()> {
         archive: ArchiveOptions {
             compression: if args.zstd { Compression::Zstd } else { Compression::None },
             mtime,
+            fsync: args.fsync,
         },
     };
     let outcome = runtime.block_on(bundle::build(

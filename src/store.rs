@@ -3,8 +3,15 @@
 //! ```text
 //! <root>/                      $FERRY_CACHE_DIR, else $XDG_CACHE_HOME/ferry, else ~/.cache/ferry
 //!   blobs-v1/sha256/<hex>      verified content, never modified once renamed into place
+//!   packs-v1/<name>.tar        bundle archives built here (read-only); their blobs count as cached
+//!   packs-v1/<name>.idx        "<hex> <offset> <size>" per blob inside the pack
 //!   tmp/                       in-flight writes, one uniquely named file each
 //! ```
+//!
+//! Packs exist so that a build writes each downloaded byte once: blobs
+//! stream straight into the archive, which then stays in the cache and is
+//! hard-linked to the output path. A blob read from a pack is re-hashed by
+//! whoever trusts it, like any cached blob.
 //!
 //! A blob reaches `blobs-v1` only through [`BlobWriter::commit`], which
 //! renames the temporary file into place after its digest (and size, when
@@ -64,20 +71,155 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     }
 }
 
+/// Where a blob sits inside a pack.
+#[derive(Clone, Debug)]
+struct Packed {
+    pack: std::sync::Arc<PathBuf>,
+    offset: u64,
+    size: u64,
+}
+
 /// The content-addressed cache rooted at one directory.
 #[derive(Clone, Debug)]
 pub struct Store {
     root: PathBuf,
+    packs: std::sync::Arc<std::sync::RwLock<std::collections::HashMap<Digest, Packed>>>,
 }
+
+/// A cached blob opened for reading: a loose file or a region of a pack.
+pub type BlobReader = io::Take<File>;
 
 impl Store {
     /// Opens (creating if needed) a cache at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let root = root.into();
-        for dir in [root.join("blobs-v1").join("sha256"), root.join("tmp")] {
+        for dir in [
+            root.join("blobs-v1").join("sha256"),
+            root.join("packs-v1"),
+            root.join("tmp"),
+        ] {
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         }
-        Ok(Self { root })
+        let store = Self {
+            root,
+            packs: std::sync::Arc::default(),
+        };
+        store.load_packs()?;
+        Ok(store)
+    }
+
+    fn load_packs(&self) -> Result<(), StoreError> {
+        let dir = self.root.join("packs-v1");
+        let mut loaded = std::collections::HashMap::new();
+        for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
+            let path = entry.map_err(io_err(&dir))?.path();
+            if path.extension().and_then(|e| e.to_str()) != Some("idx") {
+                continue;
+            }
+            let pack = std::sync::Arc::new(path.with_extension("tar"));
+            let Ok(pack_len) = fs::metadata(pack.as_path()).map(|m| m.len()) else {
+                continue; // an index whose pack was removed
+            };
+            let Ok(text) = fs::read_to_string(&path) else {
+                continue;
+            };
+            for line in text.lines() {
+                let mut fields = line.split(' ');
+                let (Some(hex), Some(offset), Some(size)) = (fields.next(), fields.next(), fields.next()) else {
+                    continue;
+                };
+                let (Ok(digest), Ok(offset), Ok(size)) =
+                    (Digest::from_hex(hex), offset.parse::<u64>(), size.parse::<u64>())
+                else {
+                    continue;
+                };
+                if offset.saturating_add(size) <= pack_len {
+                    loaded.insert(
+                        digest,
+                        Packed {
+                            pack: pack.clone(),
+                            offset,
+                            size,
+                        },
+                    );
+                }
+            }
+        }
+        if let Ok(mut packs) = self.packs.write() {
+            *packs = loaded;
+        }
+        Ok(())
+    }
+
+    fn packed(&self, digest: &Digest) -> Option<Packed> {
+        self.packs.read().ok()?.get(digest).cloned()
+    }
+
+    /// A temporary file on the cache's filesystem to build a pack in.
+    pub fn pack_temp(&self) -> Result<tempfile::NamedTempFile, StoreError> {
+        let dir = self.root.join("packs-v1");
+        tempfile::Builder::new()
+            .prefix(".pack-")
+            .tempfile_in(&dir)
+            .map_err(io_err(&dir))
+    }
+
+    /// Publishes a finished pack under `name` with the blobs it holds
+    /// (digest, offset, size); returns its path. The pack is made read-only.
+    pub fn persist_pack(
+        &self,
+        temp: tempfile::NamedTempFile,
+        name: &str,
+        blobs: &[(Digest, u64, u64)],
+    ) -> Result<PathBuf, StoreError> {
+        let dir = self.root.join("packs-v1");
+        let pack = dir.join(format!("{name}.tar"));
+        let index = dir.join(format!("{name}.idx"));
+        let mut permissions = temp
+            .as_file()
+            .metadata()
+            .map_err(io_err(temp.path()))?
+            .permissions();
+        permissions.set_readonly(true);
+        temp.as_file()
+            .set_permissions(permissions)
+            .map_err(io_err(temp.path()))?;
+        // The old index goes first so no reader pairs it with the new pack.
+        let _ = fs::remove_file(&index);
+        temp.persist(&pack).map_err(|e| io_err(&pack)(e.error))?;
+        let mut text = String::new();
+        for (digest, offset, size) in blobs {
+            text.push_str(&format!("{} {offset} {size}\n", digest.hex()));
+        }
+        let mut index_temp = tempfile::NamedTempFile::new_in(&dir).map_err(io_err(&dir))?;
+        index_temp
+            .write_all(text.as_bytes())
+            .map_err(io_err(&index))?;
+        index_temp
+            .persist(&index)
+            .map_err(|e| io_err(&index)(e.error))?;
+        self.load_packs()?;
+        Ok(pack)
+    }
+
+    /// Removes packs none of whose blobs are in `keep`; returns bytes freed.
+    pub fn remove_packs_except(&self, keep: &BTreeSet<Digest>) -> Result<u64, StoreError> {
+        let mut by_pack: std::collections::HashMap<PathBuf, bool> = std::collections::HashMap::new();
+        if let Ok(packs) = self.packs.read() {
+            for (digest, packed) in packs.iter() {
+                *by_pack.entry(packed.pack.as_ref().clone()).or_default() |= keep.contains(digest);
+            }
+        }
+        let mut freed = 0;
+        for (pack, used) in by_pack {
+            if !used {
+                freed += fs::metadata(&pack).map(|m| m.len()).unwrap_or_default();
+                fs::remove_file(&pack).map_err(io_err(&pack))?;
+                let _ = fs::remove_file(pack.with_extension("idx"));
+            }
+        }
+        self.load_packs()?;
+        Ok(freed)
     }
 
     /// The default cache location: `$FERRY_CACHE_DIR`, `$XDG_CACHE_HOME/ferry` or `~/.cache/ferry`.
@@ -112,6 +254,7 @@ impl Store {
             .ok()
             .filter(|meta| meta.is_file())
             .map(|meta| meta.len())
+            .or_else(|| self.packed(digest).map(|p| p.size))
     }
 
     /// Whether a blob is cached (with the expected size, when given).
@@ -124,15 +267,29 @@ impl Store {
     }
 
     /// Opens a cached blob for reading.
-    pub fn open_blob(&self, digest: &Digest) -> Result<File, StoreError> {
+    pub fn open_blob(&self, digest: &Digest) -> Result<BlobReader, StoreError> {
         let path = self.blob_path(digest);
-        File::open(&path).map_err(io_err(&path))
+        match File::open(&path) {
+            Ok(file) => Ok(file.take(u64::MAX)),
+            Err(error) => match self.packed(digest) {
+                Some(packed) => {
+                    let mut file = File::open(packed.pack.as_path()).map_err(io_err(&packed.pack))?;
+                    io::Seek::seek(&mut file, io::SeekFrom::Start(packed.offset))
+                        .map_err(io_err(&packed.pack))?;
+                    Ok(file.take(packed.size))
+                }
+                None => Err(io_err(&path)(error)),
+            },
+        }
     }
 
     /// Reads a small cached blob (a manifest or config) whole.
     pub fn read_small(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
-        let path = self.blob_path(digest);
-        fs::read(&path).map_err(io_err(&path))
+        let mut bytes = Vec::new();
+        self.open_blob(digest)?
+            .read_to_end(&mut bytes)
+            .map_err(io_err(&self.blob_path(digest)))?;
+        Ok(bytes)
     }
 
     /// Starts writing a blob; nothing is visible until [`BlobWriter::commit`].
@@ -207,13 +364,16 @@ impl Store {
                 out.insert(digest);
             }
         }
+        if let Ok(packs) = self.packs.read() {
+            out.extend(packs.keys().cloned());
+        }
         Ok(out)
     }
 
-    /// Removes a cached blob; returns the bytes freed.
+    /// Removes a loose cached blob; returns the bytes freed (packed blobs go with their pack).
     pub fn remove(&self, digest: &Digest) -> Result<u64, StoreError> {
         let path = self.blob_path(digest);
-        let size = self.size_of(digest).unwrap_or_default();
+        let size = fs::metadata(&path).map(|m| m.len()).unwrap_or_default();
         match fs::remove_file(&path) {
             Ok(()) => Ok(size),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(0),

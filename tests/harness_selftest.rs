@@ -268,6 +268,9 @@ fn token_auth_registry() {
         Some(("admin", "Harbor12345")),
     );
     assert_eq!(d2, d);
+    // 401 challenges are logged too; count_success skips them.
+    assert!(reg.count(RequestKind::Any) > reg.count_success(RequestKind::Any));
+    assert_eq!(reg.count_success(RequestKind::ManifestPut), 2);
     let log = std::fs::read_to_string(reg.token_log_path().unwrap()).unwrap();
     assert!(log.contains("GRANT sub='ferry'"), "{log}");
 }
@@ -505,6 +508,13 @@ fn fault_proxy_modes_on_file_server() {
     assert_eq!(code(), "500");
     assert_eq!(code(), "200");
 
+    // A method-qualified pattern only hits that method.
+    proxy.set_mode(FaultMode::status(503, 1, "HEAD /big.bin"));
+    assert_eq!(code(), "200");
+    let h = run_ok(curl().arg("-I").arg(&url));
+    assert!(h.starts_with("HTTP/1.1 503"), "{h}");
+    assert_eq!(proxy.count("HEAD /big"), 2);
+
     // 429 with Retry-After.
     proxy.set_mode(FaultMode::rate_limit(1));
     let h = run_ok(
@@ -527,8 +537,8 @@ fn fault_proxy_modes_on_file_server() {
     assert_eq!(got.len(), data.len());
     assert_ne!(got, data);
 
-    assert_eq!(proxy.count_method("HEAD", "big.bin"), 1);
-    assert_eq!(proxy.faults_injected(), 6);
+    assert_eq!(proxy.count_method("HEAD", "big.bin"), 2);
+    assert_eq!(proxy.faults_injected(), 7);
     assert!(proxy.count("big.bin") >= 10);
 }
 

@@ -2,6 +2,7 @@
 //! (mtime `SOURCE_DATE_EPOCH` or 0, uid/gid 0, modes 0644/0755, no names, no
 //! extended attributes), optional zstd at a fixed level. Same inputs, same bytes.
 
+use std::collections::HashSet;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 
@@ -27,6 +28,10 @@ pub struct ArchiveOptions {
     pub compression: Compression,
     /// Modification time written on every entry (`SOURCE_DATE_EPOCH`, default 0).
     pub mtime: u64,
+    /// Flush the archive to stable storage before renaming it into place.
+    /// Without it a crash of ferry still never leaves a partial archive under
+    /// the output name; a power loss might.
+    pub fsync: bool,
 }
 
 /// The archive written.
@@ -72,6 +77,28 @@ impl<R: Read> Read for HashingReader<'_, R> {
     }
 }
 
+/// Reports progress of what is read.
+struct CountingReader<'a, R> {
+    inner: R,
+    progress: &'a dyn Progress,
+}
+
+impl<R: Read> Read for CountingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.bytes(n as u64);
+        Ok(n)
+    }
+}
+
+/// The content of the `oci-layout` entry.
+pub(super) const LAYOUT_MARKER: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+/// The 512 bytes of a deterministic ustar header.
+pub(super) fn tar_header(path: &str, size: u64, directory: bool, mtime: u64) -> io::Result<[u8; 512]> {
+    Ok(*header(path, size, directory, mtime)?.as_bytes())
+}
+
 fn header(path: &str, size: u64, directory: bool, mtime: u64) -> io::Result<tar::Header> {
     let mut header = tar::Header::new_ustar();
     header.set_path(path)?;
@@ -91,7 +118,7 @@ fn header(path: &str, size: u64, directory: bool, mtime: u64) -> io::Result<tar:
     Ok(header)
 }
 
-/// Writes the layout archive: `oci-layout`, `index.json`, the blob
+/// Writes the layout archive as one stream (used with compression): `oci-layout`, `index.json`, the blob
 /// directories, then every blob of `order` from the store. The file appears
 /// at `out` only once complete.
 pub fn write_archive(
@@ -99,6 +126,7 @@ pub fn write_archive(
     index_json: &[u8],
     order: &[Digest],
     store: &Store,
+    verified: &HashSet<Digest>,
     options: &ArchiveOptions,
     progress: &dyn Progress,
 ) -> Result<Written, BuildError> {
@@ -123,12 +151,12 @@ pub fn write_archive(
     };
     match options.compression {
         Compression::None => {
-            write_entries(&mut sink, index_json, order, store, options.mtime, progress)?;
+            write_entries(&mut sink, index_json, order, store, verified, options.mtime, progress)?;
         }
         Compression::Zstd => {
             let mut encoder = zstd::Encoder::new(&mut sink, 3).map_err(write_error)?;
             encoder.include_checksum(true).map_err(write_error)?;
-            write_entries(&mut encoder, index_json, order, store, options.mtime, progress)?;
+            write_entries(&mut encoder, index_json, order, store, verified, options.mtime, progress)?;
             encoder.finish().map_err(write_error)?;
         }
     }
@@ -139,7 +167,9 @@ pub fn write_archive(
         written,
     } = sink;
     let file = inner.into_inner().map_err(|e| write_error(e.into_error()))?;
-    file.sync_all().map_err(write_error)?;
+    if options.fsync {
+        file.sync_all().map_err(write_error)?;
+    }
     temp.persist(out).map_err(|e| write_error(e.error))?;
     Ok(Written {
         sha256: hasher.finish(),
@@ -152,6 +182,7 @@ fn write_entries<W: Write>(
     index_json: &[u8],
     order: &[Digest],
     store: &Store,
+    verified: &HashSet<Digest>,
     mtime: u64,
     progress: &dyn Progress,
 ) -> Result<(), BuildError> {
@@ -160,8 +191,7 @@ fn write_entries<W: Write>(
         source,
     };
     let mut builder = tar::Builder::new(sink);
-    let layout = br#"{"imageLayoutVersion":"1.0.0"}"#;
-    for (path, bytes) in [("oci-layout", &layout[..]), ("index.json", index_json)] {
+    for (path, bytes) in [("oci-layout", LAYOUT_MARKER), ("index.json", index_json)] {
         let header = header(path, bytes.len() as u64, false, mtime).map_err(io_error)?;
         builder.append(&header, bytes).map_err(io_error)?;
     }
@@ -175,6 +205,17 @@ fn write_entries<W: Write>(
             .ok_or_else(|| BuildError::Invalid(format!("blob {digest} vanished from the cache")))?;
         let path = format!("blobs/sha256/{}", digest.hex());
         let header = header(&path, size, false, mtime).map_err(io_error)?;
+        if verified.contains(digest) {
+            let mut reader = CountingReader {
+                inner: store.open_blob(digest)?,
+                progress,
+            };
+            builder.append(&header, &mut reader).map_err(io_error)?;
+            progress.item(&path);
+            continue;
+        }
+        // A blob cached by an earlier run is hashed again on its way into the
+        // archive: the cache is trusted for presence, not for integrity.
         let mut reader = HashingReader {
             inner: store.open_blob(digest)?,
             hasher: Hasher::new(),

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use futures_util::{stream, StreamExt, TryStreamExt};
 
-use super::archive::{write_archive, ArchiveOptions};
+use super::archive::{write_archive, ArchiveOptions, Compression};
 use super::*;
 use crate::lock::{Lock, LockedChart, LockedFile, LockedImage};
 use crate::oci::{
@@ -83,16 +83,16 @@ pub enum BuildError {
 
 /// Where a blob can be fetched from when the cache lacks it.
 #[derive(Clone, Debug)]
-enum Origin {
+pub(super) enum Origin {
     Registry { registry: String, repository: String },
     Layout(PathBuf),
     Url(String),
     LocalFile(PathBuf),
 }
 
-struct Needed {
-    size: Option<u64>,
-    origin: Origin,
+pub(super) struct Needed {
+    pub(super) size: Option<u64>,
+    pub(super) origin: Origin,
 }
 
 /// Builds the bundle of `lock` into the archive `out`.
@@ -156,10 +156,18 @@ pub async fn build(
         });
     }
 
-    // Blobs, concurrently, each only if the cache lacks it.
-    let total_bytes: u64 = needed.values().filter_map(|n| n.size).sum();
-    progress.stage("blobs", needed.len() as u64, total_bytes);
-    stream::iter(needed.iter())
+    // The chart archives are read to derive their manifests, so they go to
+    // the cache first; with compression everything does (the archive is one
+    // stream), without it blobs stream straight into their place in the archive.
+    let streamed = options.archive.compression == Compression::None;
+    let chart_archives: BTreeSet<&Digest> = lock.charts.iter().filter(|c| c.oci_digest.is_none()).map(|c| &c.sha256).collect();
+    let prefetch: Vec<(&Digest, &Needed)> = needed
+        .iter()
+        .filter(|(digest, _)| !streamed || chart_archives.contains(digest))
+        .collect();
+    let total_bytes: u64 = prefetch.iter().filter_map(|(_, n)| n.size).sum();
+    progress.stage("blobs", prefetch.len() as u64, total_bytes);
+    stream::iter(prefetch)
         .map(|(digest, need)| fetch_blob(digest, need, client, store, &fetched, progress))
         .buffer_unordered(options.jobs.max(1))
         .try_collect::<Vec<()>>()
@@ -205,9 +213,24 @@ pub async fn build(
     });
 
     let order = blob_order(&root, lock, store)?;
-    progress.stage("archive", order.len() as u64, 0);
-    let written = write_archive(out, &index_json, &order, store, &options.archive, progress)?;
-    progress.finish_stage();
+    let sized: Vec<(Digest, u64)> = order
+        .iter()
+        .map(|digest| {
+            store
+                .size_of(digest)
+                .or_else(|| needed.get(digest).and_then(|n| n.size))
+                .map(|size| (digest.clone(), size))
+                .ok_or_else(|| BuildError::Invalid(format!("the size of blob {digest} is unknown")))
+        })
+        .collect::<Result<_, _>>()?;
+    let written = if streamed {
+        super::direct::write_direct(out, &index_json, &sized, &needed, store, client, &fetched, options.jobs, &options.archive, progress).await?
+    } else {
+        progress.stage("archive", order.len() as u64, 0);
+        let written = write_archive(out, &index_json, &order, store, &fetched.verified(), &options.archive, progress)?;
+        progress.finish_stage();
+        written
+    };
     Ok(BuildOutcome {
         root,
         archive_sha256: written.sha256,
@@ -219,9 +242,27 @@ pub async fn build(
 }
 
 #[derive(Default)]
-struct Counters {
+pub(super) struct Counters {
     blobs: AtomicUsize,
     bytes: AtomicU64,
+    /// Blobs hashed on their way into the cache during this build: the
+    /// archive writer need not hash them again.
+    verified: std::sync::Mutex<std::collections::HashSet<Digest>>,
+}
+
+impl Counters {
+    /// The blobs verified on their way in during this build.
+    pub(super) fn verified(&self) -> std::collections::HashSet<Digest> {
+        self.verified.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    pub(super) fn fetched(&self, digest: &Digest, size: u64) {
+        self.blobs.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(size, Ordering::Relaxed);
+        if let Ok(mut verified) = self.verified.lock() {
+            verified.insert(digest.clone());
+        }
+    }
 }
 
 fn push_entry(
@@ -302,8 +343,7 @@ async fn fetch_image_manifests(
                 }
                 Origin::Url(_) | Origin::LocalFile(_) => {}
             }
-            fetched.blobs.fetch_add(1, Ordering::Relaxed);
-            fetched.bytes.fetch_add(size, Ordering::Relaxed);
+            fetched.fetched(&digest, size);
         }
         let view = ManifestView::parse(&store.read_small(&digest)?)
             .map_err(|e| BuildError::Invalid(format!("manifest {digest} of {}: {e}", image.reference)))?;
@@ -336,7 +376,7 @@ async fn chart_blobs(
                     source,
                 })?;
             store.put_bytes(&got.bytes)?;
-            fetched.blobs.fetch_add(1, Ordering::Relaxed);
+            fetched.fetched(manifest_digest, got.bytes.len() as u64);
         }
         let view = ManifestView::parse(&store.read_small(manifest_digest)?)
             .map_err(|e| BuildError::Invalid(format!("chart {}: {e}", chart.url)))?;
@@ -391,8 +431,7 @@ async fn fetch_blob(
         Origin::Layout(dir) => Layout::new(dir).ingest(store, digest, need.size)?,
         Origin::LocalFile(path) => store.ingest_file(path, Some((digest, need.size)))?.1,
     };
-    fetched.blobs.fetch_add(1, Ordering::Relaxed);
-    fetched.bytes.fetch_add(size, Ordering::Relaxed);
+    fetched.fetched(digest, size);
     progress.item(&digest.to_string());
     Ok(())
 }

@@ -14,6 +14,7 @@
 
 mod archive;
 mod build;
+mod direct;
 mod scan;
 mod verify;
 

@@ -91,6 +91,15 @@ pub enum RegistryError {
         #[source]
         source: ManifestError,
     },
+    /// Writing a streamed blob to its destination failed.
+    #[error("{what}: cannot write the content")]
+    Sink {
+        /// What was fetched.
+        what: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The blob cache failed.
     #[error(transparent)]
     Store(#[from] StoreError),

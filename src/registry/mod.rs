@@ -214,6 +214,57 @@ impl Client {
         }
     }
 
+    /// Streams a blob into `sink`, verifying its size and digest; retries
+    /// transient failures from the start.
+    pub async fn fetch_blob_into(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &Digest,
+        size: Option<u64>,
+        sink: &mut dyn BlobSink,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<u64, RegistryError> {
+        let (host, repo) = self.config.endpoint(registry, repository);
+        let path = format!("/v2/{repo}/blobs/{digest}");
+        let what = format!("blob {digest} of {registry}/{repository}");
+        let mut attempt = 0;
+        loop {
+            let response = self
+                .send(&host, &repo, Method::GET, &path, None, &what)
+                .await?;
+            match stream_into_sink(response, digest, size, sink, progress, &what).await {
+                Err(error) if error.is_transient() && attempt < self.config.retries => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Streams a URL into `sink`, verifying size and digest; retries transient failures.
+    pub async fn fetch_url_into(
+        &self,
+        url: &str,
+        digest: &Digest,
+        size: Option<u64>,
+        sink: &mut dyn BlobSink,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<u64, RegistryError> {
+        let mut attempt = 0;
+        loop {
+            let response = self.send_url(url).await?;
+            match stream_into_sink(response, digest, size, sink, progress, url).await {
+                Err(error) if error.is_transient() && attempt < self.config.retries => {
+                    attempt += 1;
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Fetches a small text document (a chart repository's `index.yaml`).
     pub async fn get_text(&self, url: &str, limit: u64) -> Result<String, RegistryError> {
         let response = self.send_url(url).await?;
@@ -543,33 +594,36 @@ async fn read_limited(response: Response, limit: u64, url: &str) -> Result<Vec<u
     Ok(out)
 }
 
-async fn stream_to_writer(
+/// Streams a response body chunk by chunk into `write`; checks the announced length.
+async fn stream_body(
     response: Response,
-    writer: &mut crate::store::BlobWriter,
+    write: &mut (dyn FnMut(&[u8]) -> Result<(), RegistryError> + Send),
     progress: &(dyn Fn(u64) + Sync),
     what: &str,
-) -> Result<(), RegistryError> {
+) -> Result<u64, RegistryError> {
     let expected_length = response.content_length();
     let mut stream = response.bytes_stream();
+    let mut received = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|source| RegistryError::Interrupted {
             url: what.to_owned(),
-            received: writer.written(),
+            received,
             source: Box::new(source),
         })?;
-        writer.write_chunk(&chunk)?;
+        write(&chunk)?;
+        received += chunk.len() as u64;
         progress(chunk.len() as u64);
     }
     if let Some(length) = expected_length {
-        if writer.written() != length {
+        if received != length {
             return Err(RegistryError::Truncated {
                 what: what.to_owned(),
                 expected: length,
-                received: writer.written(),
+                received,
             });
         }
     }
-    Ok(())
+    Ok(received)
 }
 
 async fn stream_into_store(
@@ -581,7 +635,7 @@ async fn stream_into_store(
     what: &str,
 ) -> Result<u64, RegistryError> {
     let mut writer = store.writer()?;
-    stream_to_writer(response, &mut writer, progress, what).await?;
+    stream_body(response, &mut |chunk| Ok(writer.write_chunk(chunk)?), progress, what).await?;
     writer.commit(digest, size).map_err(|error| match error {
         crate::store::StoreError::DigestMismatch { actual, .. } => RegistryError::DigestMismatch {
             what: what.to_owned(),
@@ -599,8 +653,70 @@ async fn stream_into_store_computed(
     what: &str,
 ) -> Result<(Digest, u64), RegistryError> {
     let mut writer = store.writer()?;
-    stream_to_writer(response, &mut writer, progress, what).await?;
+    stream_body(response, &mut |chunk| Ok(writer.write_chunk(chunk)?), progress, what).await?;
     Ok(writer.commit_as_computed()?)
+}
+
+/// Streams a response into a [`BlobSink`], hashing on the way; verifies size and digest.
+async fn stream_into_sink(
+    response: Response,
+    digest: &Digest,
+    size: Option<u64>,
+    sink: &mut dyn BlobSink,
+    progress: &(dyn Fn(u64) + Sync),
+    what: &str,
+) -> Result<u64, RegistryError> {
+    let sink_error = |source: std::io::Error| RegistryError::Sink {
+        what: what.to_owned(),
+        source,
+    };
+    sink.reset().map_err(sink_error)?;
+    let mut hasher = Hasher::new();
+    let received = stream_body(
+        response,
+        &mut |chunk| {
+            if size.is_some_and(|size| sink.written() + chunk.len() as u64 > size) {
+                return Err(RegistryError::TooLarge {
+                    url: what.to_owned(),
+                    limit: size.unwrap_or_default(),
+                });
+            }
+            hasher.update(chunk);
+            sink.write_chunk(chunk).map_err(sink_error)
+        },
+        progress,
+        what,
+    )
+    .await?;
+    if let Some(size) = size {
+        if received != size {
+            return Err(RegistryError::Truncated {
+                what: what.to_owned(),
+                expected: size,
+                received,
+            });
+        }
+    }
+    let actual = hasher.finish();
+    if &actual != digest {
+        return Err(RegistryError::DigestMismatch {
+            what: what.to_owned(),
+            expected: digest.clone(),
+            actual,
+        });
+    }
+    Ok(received)
+}
+
+/// A destination for a blob streamed by [`Client::fetch_blob_into`]: a region
+/// of an archive being built, for instance. The client hashes and verifies.
+pub trait BlobSink: Send {
+    /// Appends bytes.
+    fn write_chunk(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    /// Bytes written since the last reset.
+    fn written(&self) -> u64;
+    /// Starts over (before a retry).
+    fn reset(&mut self) -> std::io::Result<()>;
 }
 
 /// Hashes a reader fully (used for local sources); returns digest and size.

@@ -41,7 +41,9 @@ pub use images::{
 pub use proxy::{FaultMode, FaultProxy, SeenRequest};
 pub use registry::{Auth, LoggedRequest, Registry, RegistryOptions, RequestKind, TOKEN_USERS};
 pub use skopeo::{
-    seed, skopeo_copy_from_oci_layout, skopeo_inspect_digest, skopeo_inspect_raw, SeedFormat,
+    seed, seed_as, skopeo_copy_from_oci_layout, skopeo_copy_from_oci_layout_all,
+    skopeo_inspect_digest, skopeo_inspect_digest_as, skopeo_inspect_media_type, skopeo_inspect_raw,
+    skopeo_list_tags, SeedFormat,
 };
 pub use tls::TestCerts;
 

@@ -15,6 +15,10 @@ use std::time::Duration;
 
 /// What the proxy does to matching requests. Every fault mode fires `times` times on matching
 /// requests, then the proxy reverts to [`FaultMode::PassThrough`] by itself.
+///
+/// A `path_contains` pattern matches when the request target contains it; a pattern that
+/// starts with a method and a space (`"GET /blobs/"`, `"PUT /manifests/"`) also requires that
+/// method. See [`request_matches`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaultMode {
     /// Forward everything unchanged.
@@ -22,7 +26,7 @@ pub enum FaultMode {
     /// Send the response head with the full Content-Length, then close after `after_bytes`
     /// body bytes (only responses that have a body: not HEAD, not empty).
     DieMidBody {
-        /// Substring of the request target (path + query) to match.
+        /// Request pattern: target substring, optionally prefixed by a method (`"GET /x"`).
         path_contains: String,
         /// Body bytes to send before closing the connection.
         after_bytes: usize,
@@ -35,14 +39,14 @@ pub enum FaultMode {
         code: u16,
         /// How many matching requests get the status.
         times: usize,
-        /// Substring of the request target to match ("" matches all).
+        /// Request pattern: target substring ("" = all), optionally `"METHOD substring"`.
         path_contains: String,
     },
     /// Corrupt the body of matching responses, keeping its length: in JSON the first hex digit
     /// after the last `sha256:` is changed (the JSON stays valid); otherwise the middle byte is
     /// XORed with 1.
     TamperBody {
-        /// Substring of the request target to match, e.g. `/manifests/sha256:`.
+        /// Request pattern, e.g. `/manifests/sha256:` or `"GET /manifests/"`.
         path_contains: String,
         /// How many responses to corrupt.
         times: usize,
@@ -56,14 +60,14 @@ pub enum FaultMode {
     },
     /// Read the request, then close the connection without any response.
     CloseWithoutResponse {
-        /// Substring of the request target to match ("" matches all).
+        /// Request pattern: target substring ("" = all), optionally `"METHOD substring"`.
         path_contains: String,
         /// How many matching requests get dropped.
         times: usize,
     },
     /// Wait `millis` before forwarding matching requests (for client timeout tests).
     Delay {
-        /// Substring of the request target to match ("" matches all).
+        /// Request pattern: target substring ("" = all), optionally `"METHOD substring"`.
         path_contains: String,
         /// Delay in milliseconds.
         millis: u64,
@@ -225,12 +229,12 @@ impl FaultProxy {
         self.lock().seen.clone()
     }
 
-    /// Number of requests whose target contains `path_contains`.
-    pub fn count(&self, path_contains: &str) -> usize {
+    /// Number of requests matching a pattern (see [`request_matches`], e.g. `"GET /blobs/"`).
+    pub fn count(&self, pattern: &str) -> usize {
         self.lock()
             .seen
             .iter()
-            .filter(|r| r.target.contains(path_contains))
+            .filter(|r| request_matches(pattern, &r.method, &r.target))
             .count()
     }
 
@@ -325,6 +329,18 @@ fn is_hop_header(name: &str) -> bool {
     .any(|h| name.eq_ignore_ascii_case(h))
 }
 
+/// Whether a request matches a pattern: `"METHOD part"` (method must be equal and the target
+/// contain `part`) or just `part` (target contains it; "" matches everything).
+pub fn request_matches(pattern: &str, method: &str, target: &str) -> bool {
+    const METHODS: &[&str] = &["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE", "OPTIONS"];
+    if let Some((m, rest)) = pattern.split_once(' ') {
+        if METHODS.contains(&m) {
+            return method.eq_ignore_ascii_case(m) && target.contains(rest);
+        }
+    }
+    target.contains(pattern)
+}
+
 /// Changes one byte of `body` (keeping its length); see [`FaultMode::TamperBody`].
 pub fn tamper(body: &mut [u8]) {
     if body.is_empty() {
@@ -401,7 +417,7 @@ fn handle_conn(mut conn: TcpStream, upstream: &str, state: &Mutex<State>) {
                 code,
                 times,
                 path_contains,
-            } if *times > 0 && target.contains(path_contains.as_str()) => {
+            } if *times > 0 && request_matches(path_contains, &method, &target) => {
                 take(times);
                 Pre::Respond(*code, String::new(), "status")
             }
@@ -415,7 +431,7 @@ fn handle_conn(mut conn: TcpStream, upstream: &str, state: &Mutex<State>) {
             FaultMode::CloseWithoutResponse {
                 path_contains,
                 times,
-            } if *times > 0 && target.contains(path_contains.as_str()) => {
+            } if *times > 0 && request_matches(path_contains, &method, &target) => {
                 take(times);
                 Pre::Close
             }
@@ -423,7 +439,7 @@ fn handle_conn(mut conn: TcpStream, upstream: &str, state: &Mutex<State>) {
                 path_contains,
                 millis,
                 times,
-            } if *times > 0 && target.contains(path_contains.as_str()) => {
+            } if *times > 0 && request_matches(path_contains, &method, &target) => {
                 take(times);
                 Pre::Delay(*millis)
             }
@@ -455,8 +471,8 @@ fn handle_conn(mut conn: TcpStream, upstream: &str, state: &Mutex<State>) {
 
     // Forward upstream.
     let Some((rhead, mut rbody, status)) = forward(upstream, &head, &method, &target, &body) else {
+        record(502, fault_name);
         write_error(&mut conn, 502, "", head_only);
-        record(502, None);
         return;
     };
 
@@ -469,7 +485,10 @@ fn handle_conn(mut conn: TcpStream, upstream: &str, state: &Mutex<State>) {
                 path_contains,
                 after_bytes,
                 times,
-            } if *times > 0 && !rbody.is_empty() && target.contains(path_contains.as_str()) => {
+            } if *times > 0
+                && !rbody.is_empty()
+                && request_matches(path_contains, &method, &target) =>
+            {
                 *times -= 1;
                 exhausted = *times == 0;
                 Post::Die(*after_bytes)
@@ -477,7 +496,10 @@ fn handle_conn(mut conn: TcpStream, upstream: &str, state: &Mutex<State>) {
             FaultMode::TamperBody {
                 path_contains,
                 times,
-            } if *times > 0 && !rbody.is_empty() && target.contains(path_contains.as_str()) => {
+            } if *times > 0
+                && !rbody.is_empty()
+                && request_matches(path_contains, &method, &target) =>
+            {
                 *times -= 1;
                 exhausted = *times == 0;
                 Post::Tamper

@@ -344,6 +344,14 @@ impl Registry {
         self.requests().iter().filter(|r| kind.matches(r)).count()
     }
 
+    /// Number of logged requests of a kind that succeeded (status < 400; skips 401 challenges).
+    pub fn count_success(&self, kind: RequestKind) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.status < 400 && kind.matches(r))
+            .count()
+    }
+
     /// Number of logged requests with this method whose URI contains `uri_contains`.
     pub fn count_requests(&self, method: &str, uri_contains: &str) -> usize {
         self.requests()

@@ -1,11 +1,32 @@
 //! Helm chart rendering: Go text/template, Sprig and Helm semantics, image discovery.
 //!
-//! No helm binary and no Go at run time. The main entry points are [`Chart::load`],
-//! [`render`] with [`RenderOptions`], [`Rendered::to_helm_output`] and [`discover_images`].
+//! No helm binary and no Go at run time, and no dependency on the rest of ferry.
+//!
+//! ```no_run
+//! use ferry_helm::{discover_images, render, Chart, RenderOptions};
+//! let chart = Chart::load("charts/ingress-nginx")?;
+//! let opts = RenderOptions { release_name: "rel".into(), namespace: "ns".into(), ..Default::default() };
+//! let rendered = render(&chart, &opts)?;
+//! print!("{}", rendered.to_helm_output());
+//! let images = discover_images(&rendered.to_helm_output())?;
+//! # Ok::<(), ferry_helm::Error>(())
+//! ```
 
+pub mod chart;
+pub mod error;
 pub mod funcs;
+pub mod images;
 pub mod rand;
+pub mod render;
 pub mod semver;
 pub mod template;
 pub mod value;
+pub mod values;
 pub mod yaml;
+pub mod yaml11;
+
+pub use chart::Chart;
+pub use error::{Error, Result};
+pub use images::{annotation_images, discover_images};
+pub use render::{render, render_template_string, render_templates, Manifest, ManifestSplit, RenderOptions, Rendered};
+pub use template::exec::Limits;

@@ -20,6 +20,10 @@ pub trait Object {
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, ExecError>>;
     /// What `{{ . }}` prints.
     fn display(&self) -> String;
+    /// The entries when ranged over (Go maps such as `.Files`); `None` when not rangeable.
+    fn entries(&self) -> Option<Vec<(String, Value)>> {
+        None
+    }
     /// Whether this object has a method or field called `name`.
     fn has_method(&self, name: &str) -> bool {
         self.field(name).is_some()

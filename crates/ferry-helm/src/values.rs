@@ -69,9 +69,27 @@ fn coalesce_values(dest: &Value, defaults: &Value) {
             }
             Some(_) => {}
             None => {
-                d.borrow_mut().insert(key, val.deep_copy());
+                if !matches!(val, Value::Nil) {
+                    d.borrow_mut().insert(key, strip_nulls(&val));
+                }
             }
         }
+    }
+}
+
+/// A deep copy without null map entries: a null in a chart's defaults means "no value".
+fn strip_nulls(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => {
+            let c: BTreeMap<String, Value> = m
+                .borrow()
+                .iter()
+                .filter(|(_, x)| !matches!(x, Value::Nil))
+                .map(|(k, x)| (k.clone(), strip_nulls(x)))
+                .collect();
+            Value::from(c)
+        }
+        other => other.deep_copy(),
     }
 }
 
@@ -86,7 +104,9 @@ fn coalesce_tables(dst: &Value, src: &Value, merge: bool) {
                 d.borrow_mut().remove(&key);
             }
             None => {
-                d.borrow_mut().insert(key, val.deep_copy());
+                if !matches!(val, Value::Nil) || merge {
+                    d.borrow_mut().insert(key, if merge { val.deep_copy() } else { strip_nulls(&val) });
+                }
             }
             Some(dv @ Value::Map(_)) if matches!(val, Value::Map(_)) => coalesce_tables(&dv, &val, merge),
             Some(_) => {}

@@ -8,9 +8,7 @@ use crate::value::{format_float_g, Value};
 
 /// Parses one YAML document into a [`Value`] (numbers become float64, as Helm's values do).
 pub fn parse_yaml(text: &str) -> Result<Value, String> {
-    let mut v: serde_norway::Value = serde_norway::from_str(text).map_err(|e| e.to_string())?;
-    v.apply_merge().map_err(|e| e.to_string())?;
-    Ok(from_yaml_value(&v))
+    crate::yaml11::parse(text)
 }
 
 /// Converts a serde YAML value.
@@ -835,7 +833,7 @@ fn is_timestamp(s: &str) -> bool {
     // 2006-1-2 with optional time part
     let b = s.as_bytes();
     let mut i = 0;
-    let mut field = |i: &mut usize, min: usize, max: usize| {
+    let field = |i: &mut usize, min: usize, max: usize| {
         let st = *i;
         while *i < b.len() && b[*i].is_ascii_digit() {
             *i += 1;

@@ -250,7 +250,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
             chars.next();
         }
-        let mut num = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>, ai: &mut usize| -> Option<usize> {
+        let num = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>, ai: &mut usize| -> Option<usize> {
             if chars.peek() == Some(&'*') {
                 chars.next();
                 let v = args.get(*ai).map(Value::to_i64);

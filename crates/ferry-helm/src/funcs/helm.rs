@@ -306,8 +306,15 @@ impl Object for Files {
         }))
     }
     fn display(&self) -> String {
-        let parts: Vec<String> = self.files.iter().map(|(p, b)| format!("{p}:{:?}", b.as_slice())).collect();
+        let parts: Vec<String> = self
+            .files
+            .iter()
+            .map(|(p, b)| format!("{p}:{}", Value::Bytes(b.clone()).go_string()))
+            .collect();
         format!("map[{}]", parts.join(" "))
+    }
+    fn entries(&self) -> Option<Vec<(String, Value)>> {
+        Some(self.files.iter().map(|(p, b)| (p.clone(), Value::Bytes(b.clone()))).collect())
     }
 }
 

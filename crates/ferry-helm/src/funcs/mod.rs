@@ -1,7 +1,7 @@
 //! Template functions: Go's builtins, Sprig's and Helm's.
 
 mod fmt;
-mod helm;
+pub mod helm;
 mod sprig;
 
 use std::collections::HashMap;
@@ -96,28 +96,23 @@ fn builtins(m: &mut HashMap<&'static str, Func>) {
         }
         Ok(v)
     });
+    // Sprig's `slice` replaces Go's builtin: lists only
     m.insert("slice", |_, a| {
         want_min(&a, 1, "slice")?;
         let idx: Vec<i64> = a[1..].iter().map(Value::to_i64).collect();
         match &a[0] {
-            Value::Str(s) => {
-                let lo = idx.first().copied().unwrap_or(0).max(0) as usize;
-                let hi = idx.get(1).copied().map(|x| x as usize).unwrap_or(s.len());
-                if lo > hi || hi > s.len() {
-                    return Err(ExecError::new(format!("index out of range: {hi}")));
-                }
-                Ok(Value::from(s.get(lo..hi).unwrap_or("")))
-            }
             Value::List(l) => {
                 let lo = idx.first().copied().unwrap_or(0).max(0) as usize;
-                let hi = idx.get(1).copied().map(|x| x as usize).unwrap_or(l.len());
+                let hi = idx.get(1).copied().map(|x| x.max(0) as usize).unwrap_or(l.len());
                 if lo > hi || hi > l.len() {
-                    return Err(ExecError::new(format!("index out of range: {hi}")));
+                    return Err(ExecError::new(format!("runtime error: slice bounds out of range [{lo}:{hi}]")));
                 }
                 Ok(Value::from(l[lo..hi].to_vec()))
             }
-            Value::Nil => Ok(Value::Nil),
-            other => Err(ExecError::new(format!("can't slice item of type {}", other.type_name()))),
+            other => Err(ExecError::new(format!(
+                "list should be type of slice or array but {}",
+                other.type_name()
+            ))),
         }
     });
     m.insert("print", |_, a| Ok(Value::from(go_sprint(&a))));

@@ -732,14 +732,26 @@ pub fn merge_into(dst: &Value, src: &Value, overwrite: bool) {
     for (k, sv) in src_entries {
         let existing = d.borrow().get(&k).cloned();
         match existing {
-            Some(dv @ Value::Map(_)) if matches!(sv, Value::Map(_)) => merge_into(&dv, &sv, overwrite),
+            Some(dv @ Value::Map(_)) if matches!(sv, Value::Map(_)) => {
+                let was_empty = !dv.truthy();
+                merge_into(&dv, &sv, overwrite);
+                if was_empty && !dv.truthy() {
+                    d.borrow_mut().insert(k, sv);
+                }
+            }
             Some(dv) => {
-                let replace = if overwrite { sv.truthy() } else { !dv.truthy() };
-                if replace {
+                // mergo: with override every source value replaces; without, only empty ones are filled
+                if overwrite || !dv.truthy() {
+                    if matches!(sv, Value::Nil) && !overwrite {
+                        continue;
+                    }
                     d.borrow_mut().insert(k, sv);
                 }
             }
             None => {
+                if matches!(sv, Value::Nil) && !overwrite {
+                    continue;
+                }
                 d.borrow_mut().insert(k, sv);
             }
         }

@@ -280,6 +280,12 @@ impl Exec {
                         (0..*f as i64).map(|i| (Value::Int(i), Value::Int(i))).collect()
                     }
                     Value::Nil => Vec::new(),
+                    Value::Object(o) if o.entries().is_some() => o
+                        .entries()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(k, x)| (Value::from(k), x))
+                        .collect(),
                     other => {
                         return Err(self.fail(
                             pipe.pos,
@@ -406,6 +412,10 @@ impl Exec {
         from_dot: bool,
     ) -> Result<Value, ExecError> {
         let n = fields.len();
+        // Go: a nil base (dot, variable, parenthesized pipeline) is an invalid value, and fields
+        // of it are nil without error; a nil found in a map is a typed nil and errors.
+        let mut untyped = matches!(recv, Value::Nil);
+        let _ = from_dot;
         for (i, f) in fields.iter().enumerate() {
             let last = i + 1 == n;
             let has_args = last && (!args.is_empty() || final_v.is_some());
@@ -415,6 +425,7 @@ impl Exec {
                         return Err(self.fail(pos, node, &format!("{f} is not a method but has arguments")));
                     }
                     let v = m.borrow().get(f.as_str()).cloned();
+                    untyped = false;
                     v.unwrap_or(Value::Nil)
                 }
                 Value::Object(o) => {
@@ -453,7 +464,7 @@ impl Exec {
                     }
                 }
                 Value::Nil => {
-                    if from_dot && i == 0 {
+                    if untyped {
                         Value::Nil
                     } else {
                         return Err(self.fail(pos, node, &format!("nil pointer evaluating interface {{}}.{f}")));

@@ -594,11 +594,6 @@ pub fn parse(src: &str, is_func: &dyn Fn(&str) -> bool) -> Result<Parsed, ParseE
     })
 }
 
-enum End {
-    End,
-    Else,
-}
-
 impl<'a> Parser<'a> {
     fn err(&self, pos: Pos, m: String) -> ParseError {
         ParseError {

@@ -1,0 +1,727 @@
+//! Rendering a chart the way `helm template` does.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use crate::chart::Chart;
+use crate::error::Error;
+use crate::funcs::helm::{ApiVersions, Files, KubeVersion};
+use crate::rand::DetRng;
+use crate::template::exec::{Exec, Limits, TemplateDef};
+use crate::template::parse;
+use crate::value::Value;
+use crate::values;
+
+/// Kubernetes version used when none is given (Helm v4.2's client-only default).
+pub const DEFAULT_KUBE_VERSION: &str = "v1.36.0";
+
+/// Helm's default API versions for a client-only render.
+pub const DEFAULT_API_VERSIONS: &[&str] = &[
+    "v1", "admissionregistration.k8s.io/v1", "admissionregistration.k8s.io/v1alpha1",
+    "admissionregistration.k8s.io/v1beta1", "internal.apiserver.k8s.io/v1alpha1", "apps/v1", "apps/v1beta1",
+    "apps/v1beta2", "authentication.k8s.io/v1", "authentication.k8s.io/v1alpha1",
+    "authentication.k8s.io/v1beta1", "authorization.k8s.io/v1", "authorization.k8s.io/v1beta1",
+    "autoscaling/v1", "autoscaling/v2", "batch/v1", "batch/v1beta1", "certificates.k8s.io/v1",
+    "certificates.k8s.io/v1beta1", "certificates.k8s.io/v1alpha1", "coordination.k8s.io/v1alpha2",
+    "coordination.k8s.io/v1beta1", "coordination.k8s.io/v1", "discovery.k8s.io/v1", "discovery.k8s.io/v1beta1",
+    "events.k8s.io/v1", "events.k8s.io/v1beta1", "extensions/v1beta1", "flowcontrol.apiserver.k8s.io/v1",
+    "flowcontrol.apiserver.k8s.io/v1beta1", "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta3", "networking.k8s.io/v1", "networking.k8s.io/v1beta1",
+    "node.k8s.io/v1", "node.k8s.io/v1alpha1", "node.k8s.io/v1beta1", "policy/v1", "policy/v1beta1",
+    "rbac.authorization.k8s.io/v1", "rbac.authorization.k8s.io/v1beta1", "rbac.authorization.k8s.io/v1alpha1",
+    "resource.k8s.io/v1", "resource.k8s.io/v1beta2", "resource.k8s.io/v1beta1", "resource.k8s.io/v1alpha3",
+    "scheduling.k8s.io/v1alpha2", "scheduling.k8s.io/v1beta1", "scheduling.k8s.io/v1", "storage.k8s.io/v1beta1",
+    "storage.k8s.io/v1", "storage.k8s.io/v1alpha1", "storagemigration.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1beta1", "apiextensions.k8s.io/v1",
+];
+
+/// Helm's InstallOrder for kinds.
+const INSTALL_ORDER: &[&str] = &[
+    "PriorityClass", "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy",
+    "PodDisruptionBudget", "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass",
+    "PersistentVolume", "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole", "ClusterRoleList",
+    "ClusterRoleBinding", "ClusterRoleBindingList", "Role", "RoleList", "RoleBinding", "RoleBindingList",
+    "Service", "DaemonSet", "Pod", "ReplicationController", "ReplicaSet", "Deployment",
+    "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "IngressClass", "Ingress", "APIService",
+    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+];
+
+const HOOK_EVENTS: &[&str] = &[
+    "pre-install", "post-install", "pre-delete", "post-delete", "pre-upgrade", "post-upgrade",
+    "pre-rollback", "post-rollback", "test", "test-success",
+];
+
+/// What to render and how (the flags of `helm template`).
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// `.Release.Name`.
+    pub release_name: String,
+    /// `.Release.Namespace`.
+    pub namespace: String,
+    /// Values files (`-f`), YAML or JSON, applied in order.
+    pub values_files: Vec<PathBuf>,
+    /// Inline values documents (YAML or JSON text), applied after the files.
+    pub values_documents: Vec<String>,
+    /// `--set` expressions, applied after the files.
+    pub set_values: Vec<String>,
+    /// `--set-string` expressions, applied after `--set`.
+    pub set_string_values: Vec<String>,
+    /// `--kube-version` (`1.20.0` or `v1.20.0`); Helm's default when `None`.
+    pub kube_version: Option<String>,
+    /// `--api-versions`, added to Helm's defaults.
+    pub api_versions: Vec<String>,
+    /// `--show-only` globs (`templates/x.yaml`).
+    pub show_only: Vec<String>,
+    /// `--include-crds`.
+    pub include_crds: bool,
+    /// `--skip-tests`.
+    pub skip_tests: bool,
+    /// `.Release.IsUpgrade` (and not `IsInstall`).
+    pub is_upgrade: bool,
+    /// The site secret seeding every random function (randAlphaNum, uuidv4, genCA, ...).
+    /// The same seed renders identical manifests every run.
+    pub seed: Vec<u8>,
+    /// Limits on template nesting and output size.
+    pub limits: Limits,
+    /// How documents are split (Helm changed it between v4.2 and v4.3).
+    pub manifest_split: ManifestSplit,
+}
+
+/// Helm's rule for splitting a template's output into documents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ManifestSplit {
+    /// Helm v4.3 and current main (`(?m)^---[ \t]*`): blank lines at the end of a document
+    /// followed by another document in the same file are kept. Helm's own goldens use this.
+    #[default]
+    Current,
+    /// Helm v4.2.3 (`(?:^|\s*\n)---\s*`): such blank lines are dropped.
+    Helm42,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        RenderOptions {
+            release_name: "release-name".into(),
+            namespace: "default".into(),
+            values_files: Vec::new(),
+            values_documents: Vec::new(),
+            set_values: Vec::new(),
+            set_string_values: Vec::new(),
+            kube_version: None,
+            api_versions: Vec::new(),
+            show_only: Vec::new(),
+            include_crds: false,
+            skip_tests: false,
+            is_upgrade: false,
+            seed: Vec::new(),
+            limits: Limits::default(),
+            manifest_split: ManifestSplit::Current,
+        }
+    }
+}
+
+/// One rendered document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The template it came from (`chart/templates/x.yaml`).
+    pub source: String,
+    /// The document text.
+    pub content: String,
+    /// Its `kind`.
+    pub kind: String,
+    /// Its hook events (`helm.sh/hook`), empty for ordinary manifests.
+    pub hook_events: Vec<String>,
+}
+
+/// The result of rendering a chart.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// Raw output of each template (partials and NOTES.txt excluded), by full template name.
+    pub templates: BTreeMap<String, String>,
+    /// Ordinary manifests, in Helm's install order.
+    pub manifests: Vec<Manifest>,
+    /// Hook manifests, in Helm's order.
+    pub hooks: Vec<Manifest>,
+    output: String,
+}
+
+impl Rendered {
+    /// Exactly what `helm template` prints.
+    pub fn to_helm_output(&self) -> String {
+        self.output.clone()
+    }
+}
+
+/// Renders `chart` with `opts`. Runs on a thread with a large stack so deep templates cannot
+/// overflow; recursion and output size are limited by [`RenderOptions::limits`].
+pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> {
+    std::thread::scope(|s| {
+        let h = std::thread::Builder::new()
+            .stack_size(512 * 1024 * 1024)
+            .spawn_scoped(s, || render_inner(chart, opts))
+            .map_err(|e| Error::Execution(format!("cannot start render thread: {e}")))?;
+        h.join()
+            .unwrap_or_else(|_| Err(Error::Execution("render thread panicked".into())))
+    })
+}
+
+fn read_values(opts: &RenderOptions) -> Result<Value, Error> {
+    let user = Value::new_map();
+    let mut docs: Vec<(String, String)> = Vec::new();
+    for f in &opts.values_files {
+        let text = std::fs::read_to_string(f).map_err(|e| Error::Io {
+            path: f.clone(),
+            source: e,
+        })?;
+        docs.push((f.display().to_string(), text));
+    }
+    for (i, d) in opts.values_documents.iter().enumerate() {
+        docs.push((format!("values document {}", i + 1), d.clone()));
+    }
+    for (name, text) in docs {
+        let v = crate::yaml::parse_yaml(&text).map_err(|e| Error::Values(format!("failed to parse {name}: {e}")))?;
+        match v {
+            Value::Map(_) => values::merge_maps(&user, &v),
+            Value::Nil => {}
+            _ => return Err(Error::Values(format!("failed to parse {name}: not a map"))),
+        }
+    }
+    for s in &opts.set_values {
+        values::apply_set(&user, s, false)?;
+    }
+    for s in &opts.set_string_values {
+        values::apply_set(&user, s, true)?;
+    }
+    Ok(user)
+}
+
+fn kube_version(opts: &RenderOptions) -> Result<(String, String, String), Error> {
+    let raw = opts.kube_version.clone().unwrap_or_else(|| DEFAULT_KUBE_VERSION.into());
+    let v = crate::semver::Version::parse(&raw).map_err(|_| Error::Values(format!("invalid kube version {raw:?}")))?;
+    Ok((format!("v{}.{}.{}", v.major, v.minor, v.patch), v.major.to_string(), v.minor.to_string()))
+}
+
+fn yaml_to_value_capitalized(y: &serde_norway::Value) -> Value {
+    let v = crate::yaml::from_yaml_value(y);
+    let mut out = BTreeMap::new();
+    for (k, d) in [
+        ("APIVersion", "apiVersion"),
+        ("Annotations", "annotations"),
+        ("AppVersion", "appVersion"),
+        ("Condition", "condition"),
+        ("Dependencies", "dependencies"),
+        ("Deprecated", "deprecated"),
+        ("Description", "description"),
+        ("Home", "home"),
+        ("Icon", "icon"),
+        ("Keywords", "keywords"),
+        ("KubeVersion", "kubeVersion"),
+        ("Maintainers", "maintainers"),
+        ("Name", "name"),
+        ("Sources", "sources"),
+        ("Tags", "tags"),
+        ("Type", "type"),
+        ("Version", "version"),
+    ] {
+        let x = v.get(d).unwrap_or(Value::Nil);
+        let x = match (k, x) {
+            ("Deprecated", Value::Nil) => Value::Bool(false),
+            ("Annotations", Value::Nil) => Value::new_map(),
+            ("Keywords" | "Maintainers" | "Sources" | "Dependencies", Value::Nil) => Value::from(Vec::new()),
+            (_, Value::Nil) => Value::from(""),
+            (_, Value::Float(f)) => Value::from(crate::value::format_float_g(f)),
+            (_, x) => x,
+        };
+        out.insert(k.to_string(), x);
+    }
+    Value::from(out)
+}
+
+struct Renderable {
+    name: String,
+    chart_index: usize,
+}
+
+struct ChartCtx {
+    dot: Value,
+    base_path: String,
+    chart_name: String,
+}
+
+fn sort_key(a: &str, b: &str) -> std::cmp::Ordering {
+    // Helm's sortTemplates: deeper paths first, then reverse lexicographic
+    let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
+    cb.cmp(&ca).then_with(|| b.cmp(a))
+}
+
+#[allow(clippy::too_many_lines)]
+fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
+    if chart.is_library() {
+        return Err(Error::Library);
+    }
+    let (kv, major, minor) = kube_version(opts)?;
+    if !chart.metadata.kube_version.is_empty()
+        && !crate::semver::compare(&chart.metadata.kube_version, &kv).unwrap_or(true)
+    {
+        return Err(Error::KubeVersion {
+            constraint: chart.metadata.kube_version.clone(),
+            version: kv,
+        });
+    }
+    let user = read_values(opts)?;
+    let chart = values::process_dependencies(chart, &user)?;
+    let vals = user.deep_copy();
+    values::coalesce(&chart, &vals)?;
+
+    let mut api: Vec<String> = DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).collect();
+    api.extend(opts.api_versions.iter().cloned());
+    let mut caps = BTreeMap::new();
+    caps.insert(
+        "KubeVersion".to_string(),
+        Value::Object(Rc::new(KubeVersion {
+            version: kv,
+            major,
+            minor,
+        })),
+    );
+    caps.insert("APIVersions".to_string(), Value::Object(Rc::new(ApiVersions { versions: api })));
+    let mut hv = BTreeMap::new();
+    hv.insert("Version".to_string(), Value::from("v4.2"));
+    hv.insert("GitCommit".to_string(), Value::from(""));
+    hv.insert("GitTreeState".to_string(), Value::from(""));
+    hv.insert("GoVersion".to_string(), Value::from("go1.26.6"));
+    hv.insert("KubeClientVersion".to_string(), Value::from("v1.36"));
+    caps.insert("HelmVersion".to_string(), Value::from(hv));
+    let caps = Value::from(caps);
+    let mut rel = BTreeMap::new();
+    rel.insert("Name".to_string(), Value::from(opts.release_name.as_str()));
+    rel.insert("Namespace".to_string(), Value::from(opts.namespace.as_str()));
+    rel.insert("IsInstall".to_string(), Value::Bool(!opts.is_upgrade));
+    rel.insert("IsUpgrade".to_string(), Value::Bool(opts.is_upgrade));
+    rel.insert("Revision".to_string(), Value::Int(1));
+    rel.insert("Service".to_string(), Value::from("Helm"));
+    let rel = Value::from(rel);
+
+    // collect templates and per-chart contexts
+    let mut contexts: Vec<ChartCtx> = Vec::new();
+    let mut sources: Vec<(String, String, usize)> = Vec::new(); // full name, text, chart index
+    fn collect(
+        c: &Chart,
+        parent_path: Option<&str>,
+        values: &Value,
+        is_root: bool,
+        rel: &Value,
+        caps: &Value,
+        contexts: &mut Vec<ChartCtx>,
+        sources: &mut Vec<(String, String, usize)>,
+    ) -> Value {
+        let path = match parent_path {
+            Some(p) => format!("{p}/charts/{}", c.name()),
+            None => c.name().to_string(),
+        };
+        let chart_v = yaml_to_value_capitalized(&c.metadata_yaml);
+        if let Value::Map(m) = &chart_v {
+            m.borrow_mut().insert("Name".into(), Value::from(c.name()));
+            m.borrow_mut().insert("IsRoot".into(), Value::Bool(is_root));
+        }
+        let files = Files {
+            files: c.files.iter().map(|(p, b)| (p.clone(), Rc::new(b.clone()))).collect(),
+        };
+        let dot = Value::new_map();
+        let subcharts = Value::new_map();
+        if let Value::Map(m) = &dot {
+            let mut m = m.borrow_mut();
+            m.insert("Chart".into(), chart_v);
+            m.insert("Files".into(), Value::Object(Rc::new(files)));
+            m.insert("Release".into(), rel.clone());
+            m.insert("Capabilities".into(), caps.clone());
+            m.insert("Values".into(), values.clone());
+            m.insert("Subcharts".into(), subcharts.clone());
+        }
+        let idx = contexts.len();
+        contexts.push(ChartCtx {
+            dot: dot.clone(),
+            base_path: format!("{path}/templates"),
+            chart_name: c.name().to_string(),
+        });
+        for (p, text) in &c.templates {
+            let base = p.rsplit('/').next().unwrap_or(p);
+            if c.is_library() && !base.starts_with('_') {
+                continue;
+            }
+            sources.push((format!("{path}/{p}"), text.clone(), idx));
+        }
+        for d in &c.dependencies {
+            let sub_vals = match values.get(d.name()) {
+                Some(v @ Value::Map(_)) => v,
+                _ => Value::new_map(),
+            };
+            let sub_dot = collect(d, Some(&path), &sub_vals, false, rel, caps, contexts, sources);
+            if let Value::Map(m) = &subcharts {
+                m.borrow_mut().insert(d.name().to_string(), sub_dot);
+            }
+        }
+        dot
+    }
+    collect(&chart, None, &vals, true, &rel, &caps, &mut contexts, &mut sources);
+    sources.sort_by(|a, b| sort_key(&a.0, &b.0));
+
+    // parse everything into one template set
+    let set: HashMap<String, Rc<TemplateDef>> = HashMap::new();
+    let set = Rc::new(RefCell::new(set));
+    let mut renderables = Vec::new();
+    for (name, text, idx) in &sources {
+        let parsed = parse::parse(text, &crate::funcs::is_func).map_err(|e| Error::Parse {
+            template: name.clone(),
+            line: e.line,
+            message: e.message,
+        })?;
+        let file: Rc<str> = Rc::from(name.as_str());
+        let src: Rc<str> = Rc::from(text.as_str());
+        let mut s = set.borrow_mut();
+        for (dname, body) in parsed.defines {
+            let empty = body.iter().all(|n| matches!(n, parse::Node::Text(t) if t.trim().is_empty()));
+            if empty && s.contains_key(&dname) {
+                continue;
+            }
+            s.insert(
+                dname,
+                Rc::new(TemplateDef {
+                    file: file.clone(),
+                    src: src.clone(),
+                    body: Rc::new(body),
+                }),
+            );
+        }
+        s.insert(
+            name.clone(),
+            Rc::new(TemplateDef {
+                file,
+                src,
+                body: Rc::new(parsed.body),
+            }),
+        );
+        renderables.push(Renderable {
+            name: name.clone(),
+            chart_index: *idx,
+        });
+    }
+
+    // execute
+    let mut exec = Exec::new(set, DetRng::new(&[]), opts.limits);
+    let mut outputs: BTreeMap<String, String> = BTreeMap::new();
+    for r in &renderables {
+        let base = r.name.rsplit('/').next().unwrap_or(&r.name);
+        if base.starts_with('_') {
+            continue;
+        }
+        let ctx = &contexts[r.chart_index];
+        exec.rng = DetRng::new(&[
+            &opts.seed,
+            opts.release_name.as_bytes(),
+            ctx.chart_name.as_bytes(),
+            r.name.as_bytes(),
+        ]);
+        if let Value::Map(m) = &ctx.dot {
+            let mut t = BTreeMap::new();
+            t.insert("Name".to_string(), Value::from(r.name.as_str()));
+            t.insert("BasePath".to_string(), Value::from(ctx.base_path.as_str()));
+            m.borrow_mut().insert("Template".into(), Value::from(t));
+        }
+        let out = exec
+            .execute(&r.name, ctx.dot.clone())
+            .map_err(|e| Error::Execution(cleanup_exec_error(&r.name, &e.message)))?;
+        outputs.insert(r.name.clone(), out.replace("<no value>", ""));
+    }
+    Ok(Engine { chart, outputs })
+}
+
+struct Engine {
+    chart: Chart,
+    outputs: BTreeMap<String, String>,
+}
+
+/// Renders every template and returns each one's raw output (what Helm's engine returns, before
+/// documents are split and sorted; partials excluded, NOTES.txt included).
+pub fn render_templates(chart: &Chart, opts: &RenderOptions) -> Result<BTreeMap<String, String>, Error> {
+    std::thread::scope(|s| {
+        let h = std::thread::Builder::new()
+            .stack_size(512 * 1024 * 1024)
+            .spawn_scoped(s, || render_engine(chart, opts).map(|e| e.outputs))
+            .map_err(|e| Error::Execution(format!("cannot start render thread: {e}")))?;
+        h.join()
+            .unwrap_or_else(|_| Err(Error::Execution("render thread panicked".into())))
+    })
+}
+
+fn render_inner(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> {
+    let Engine { chart, mut outputs } = render_engine(chart, opts)?;
+    outputs.retain(|k, _| !k.ends_with("NOTES.txt"));
+
+    // split and sort
+    let (hooks, manifests) = sort_manifests(&outputs, opts.manifest_split)?;
+    let mut b = String::new();
+    if opts.include_crds {
+        fn crds(c: &Chart, parent: Option<&str>, b: &mut String) {
+            let path = match parent {
+                Some(p) => format!("{p}/charts/{}", c.name()),
+                None => c.name().to_string(),
+            };
+            for (p, data) in &c.files {
+                if p.starts_with("crds/") && (p.ends_with(".yaml") || p.ends_with(".yml") || p.ends_with(".json")) {
+                    b.push_str(&format!("---\n# Source: {path}/{p}\n{}\n", String::from_utf8_lossy(data)));
+                }
+            }
+            for d in &c.dependencies {
+                crds(d, Some(&path), b);
+            }
+        }
+        crds(&chart, None, &mut b);
+    }
+    for m in &manifests {
+        b.push_str(&format!("---\n# Source: {}\n{}\n", m.source, m.content));
+    }
+    let mut out = b.trim_matches(is_go_space).to_string();
+    out.push('\n');
+    for h in &hooks {
+        if opts.skip_tests && h.hook_events.iter().any(|e| e == "test" || e == "test-success") {
+            continue;
+        }
+        out.push_str(&format!("---\n# Source: {}\n{}\n", h.source, h.content));
+    }
+    if !opts.show_only.is_empty() {
+        out = show_only(&out, &opts.show_only, opts.manifest_split)?;
+    }
+    Ok(Rendered {
+        templates: outputs,
+        manifests,
+        hooks,
+        output: out,
+    })
+}
+
+fn is_go_space(c: char) -> bool {
+    c.is_whitespace() || c == '\u{85}' || c == '\u{a0}'
+}
+
+fn show_only(all: &str, show: &[String], style: ManifestSplit) -> Result<String, Error> {
+    let docs = split_manifests(all, style);
+    let mut out = String::new();
+    for f in show {
+        let mut missing = true;
+        for d in &docs {
+            let Some(rest) = d.strip_prefix("# Source: ") else { continue };
+            let line = rest.lines().next().unwrap_or("");
+            let Some((_, name)) = line.split_once('/') else { continue };
+            if !crate::funcs::helm::glob_match(f, name) {
+                continue;
+            }
+            out.push_str(&format!("---\n{d}\n"));
+            missing = false;
+        }
+        if missing {
+            return Err(Error::ShowOnly(f.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// Helm v4.2.3's SplitManifests: separators `(?:^|\s*\n)---\s*`, documents left-trimmed.
+fn split_manifests(big: &str, style: ManifestSplit) -> Vec<String> {
+    if style == ManifestSplit::Current {
+        return split_manifests_current(big);
+    }
+    let big = big.trim_start_matches(is_go_space);
+    let mut out = Vec::new();
+    let b = big.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    let is_sp = |c: u8| matches!(c, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ');
+    let mut pieces = Vec::new();
+    while i < b.len() {
+        // find a separator starting at i: either at ^ (i==0) or whitespace* \n
+        let sep_start;
+        let mut j;
+        if i == 0 && big.starts_with("---") {
+            sep_start = 0;
+            j = 3;
+        } else if b[i] == b'\n' && big[i + 1..].starts_with("---") {
+            // extend backwards over whitespace
+            let mut k = i;
+            while k > start && is_sp(b[k - 1]) {
+                k -= 1;
+            }
+            sep_start = k;
+            j = i + 4;
+        } else {
+            i += 1;
+            continue;
+        }
+        while j < b.len() && is_sp(b[j]) {
+            j += 1;
+        }
+        pieces.push(&big[start..sep_start]);
+        start = j;
+        i = j.max(i + 1);
+    }
+    pieces.push(&big[start..]);
+    for d in pieces {
+        if d.trim_matches(is_go_space).is_empty() {
+            continue;
+        }
+        out.push(d.trim_start_matches(is_go_space).to_string());
+    }
+    out
+}
+
+/// Helm's current SplitManifests: documents separated by lines starting with `---`.
+fn split_manifests_current(big: &str) -> Vec<String> {
+    let mut pieces: Vec<&str> = Vec::new();
+    let mut start = 0;
+    let mut line_start = 0;
+    let b = big.as_bytes();
+    while line_start <= b.len() {
+        if big[line_start..].starts_with("---") {
+            pieces.push(&big[start..line_start]);
+            let mut j = line_start + 3;
+            while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
+                j += 1;
+            }
+            start = j;
+        }
+        match big[line_start..].find('\n') {
+            Some(i) => line_start += i + 1,
+            None => break,
+        }
+    }
+    pieces.push(&big[start..]);
+    pieces
+        .into_iter()
+        .filter(|d| !d.trim_matches(is_go_space).is_empty())
+        .map(|d| d.trim_start_matches(is_go_space).to_string())
+        .collect()
+}
+
+fn kind_rank(kind: &str) -> (usize, usize, String) {
+    match INSTALL_ORDER.iter().position(|k| *k == kind) {
+        Some(i) => (0, i, String::new()),
+        None => (1, 0, kind.to_string()),
+    }
+}
+
+fn sort_manifests(
+    files: &BTreeMap<String, String>,
+    style: ManifestSplit,
+) -> Result<(Vec<Manifest>, Vec<Manifest>), Error> {
+    let mut hooks = Vec::new();
+    let mut generic = Vec::new();
+    for (path, content) in files {
+        let base = path.rsplit('/').next().unwrap_or(path);
+        if base.starts_with('_') || content.trim_matches(is_go_space).is_empty() {
+            continue;
+        }
+        for d in split_manifests(content, style) {
+            let head: Result<serde_norway::Value, _> = match serde_norway::Deserializer::from_str(&d).next() {
+                Some(doc) => serde::Deserialize::deserialize(doc),
+                None => Ok(serde_norway::Value::Null),
+            };
+            let head = match head {
+                Ok(v) => v,
+                Err(e) => {
+                    return Err(Error::Yaml {
+                        template: path.clone(),
+                        message: go_yaml_message(&e.to_string()),
+                    })
+                }
+            };
+            let kind = match head.get("kind") {
+                Some(serde_norway::Value::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let hook = head
+                .get("metadata")
+                .and_then(|m| m.get("annotations"))
+                .and_then(|a| a.get("helm.sh/hook"))
+                .map(|h| match h {
+                    serde_norway::Value::String(s) => s.clone(),
+                    other => serde_norway::to_string(other).unwrap_or_default().trim().to_string(),
+                });
+            match hook {
+                None => generic.push(Manifest {
+                    source: path.clone(),
+                    content: d,
+                    kind,
+                    hook_events: Vec::new(),
+                }),
+                Some(h) => {
+                    let events: Vec<String> = h.split(',').map(|t| t.trim().to_lowercase()).collect();
+                    if events.iter().any(|t| !HOOK_EVENTS.contains(&t.as_str())) {
+                        continue;
+                    }
+                    hooks.push(Manifest {
+                        source: path.clone(),
+                        content: d,
+                        kind,
+                        hook_events: events,
+                    });
+                }
+            }
+        }
+    }
+    generic.sort_by_key(|m| kind_rank(&m.kind));
+    hooks.sort_by_key(|m| kind_rank(&m.kind));
+    Ok((hooks, generic))
+}
+
+/// Helm's cleanupExecError: `execution error at (file:line:col): message` for required/fail.
+fn cleanup_exec_error(template: &str, msg: &str) -> String {
+    let tokens: Vec<&str> = msg.splitn(3, ": ").collect();
+    if tokens.len() != 3 {
+        return format!("execution error in ({template}): {msg}");
+    }
+    let location = tokens[1];
+    if let Some(start) = tokens[2].find("HELM[") {
+        let rest = &tokens[2][start + 5..];
+        if let Some(end) = rest.rfind("]HELM") {
+            return format!("execution error at ({location}): {}", &rest[..end]);
+        }
+    }
+    msg.to_string()
+}
+
+/// Renders a standalone template string with no data (Helm's `--name-template`).
+pub fn render_template_string(text: &str) -> Result<String, Error> {
+    let parsed = parse::parse(text, &crate::funcs::is_func).map_err(|e| Error::Parse {
+        template: "name-template".into(),
+        line: e.line,
+        message: e.message,
+    })?;
+    let file: Rc<str> = Rc::from("name-template");
+    let src: Rc<str> = Rc::from(text);
+    let mut set = HashMap::new();
+    set.insert(
+        "name-template".to_string(),
+        Rc::new(TemplateDef {
+            file,
+            src,
+            body: Rc::new(parsed.body),
+        }),
+    );
+    let mut exec = Exec::new(Rc::new(RefCell::new(set)), DetRng::new(&[]), Limits::default());
+    exec.execute("name-template", Value::Nil)
+        .map_err(|e| Error::Execution(e.message))
+}
+
+/// Rewords a libyaml error (`msg at line N column M, ...`) the way go-yaml words it (`line N: msg`).
+fn go_yaml_message(msg: &str) -> String {
+    if let Some(i) = msg.find(" at line ") {
+        let rest = &msg[i + 9..];
+        let line: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if !line.is_empty() {
+            return format!("line {line}: {}", &msg[..i]);
+        }
+    }
+    msg.to_string()
+}

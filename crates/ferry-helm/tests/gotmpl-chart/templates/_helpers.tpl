@@ -1,0 +1,3 @@
+{{- define "gotmpl.name" -}}{{ .Chart.Name }}-{{ .Release.Name }}{{- end -}}
+{{- define "gotmpl.args" -}}{{ index . 0 }}/{{ index . 1 }}{{- end -}}
+{{- define "gotmpl.rec" -}}{{ if gt (int .) 0 }}{{ . }},{{ include "gotmpl.rec" (sub (int .) 1) }}{{ end }}{{- end -}}

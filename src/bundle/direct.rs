@@ -1,0 +1,265 @@
+//! The direct archive writer: every entry's offset is computed up front from
+//! the sizes the manifests declare, then blobs are written into their places
+//! concurrently, downloads streaming straight into the archive. Each byte is
+//! written once; the finished archive becomes a cache pack and is hard-linked
+//! to the output path, so the next build finds its blobs in the cache.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use futures_util::{stream, StreamExt, TryStreamExt};
+
+use super::archive::{tar_header, ArchiveOptions, Written, LAYOUT_MARKER};
+use super::build::{BuildError, Counters, Needed, Origin};
+use crate::oci::{Digest, Hasher};
+use crate::progress::Progress;
+use crate::registry::{BlobSink, Client};
+use crate::source::Layout;
+use crate::store::Store;
+
+/// One blob's place in the archive.
+#[derive(Clone, Debug)]
+struct Place {
+    digest: Digest,
+    size: u64,
+    offset: u64,
+}
+
+fn padded(size: u64) -> u64 {
+    size.div_ceil(512) * 512
+}
+
+/// A region of the archive file a download streams into.
+struct RegionSink {
+    file: Arc<File>,
+    offset: u64,
+    written: u64,
+}
+
+impl BlobSink for RegionSink {
+    fn write_chunk(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all_at(bytes, self.offset + self.written)?;
+        self.written += bytes.len() as u64;
+        Ok(())
+    }
+    fn written(&self) -> u64 {
+        self.written
+    }
+    fn reset(&mut self) -> io::Result<()> {
+        self.written = 0;
+        Ok(())
+    }
+}
+
+/// Writes the plain-tar archive of a bundle with each blob in its planned place.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn write_direct(
+    out: &Path,
+    index_json: &[u8],
+    order: &[(Digest, u64)],
+    needed: &BTreeMap<Digest, Needed>,
+    store: &Store,
+    client: &Client,
+    fetched: &Counters,
+    jobs: usize,
+    options: &ArchiveOptions,
+    progress: &dyn Progress,
+) -> Result<Written, BuildError> {
+    let write_error = |source: io::Error| BuildError::Write {
+        path: out.to_owned(),
+        source,
+    };
+    // The plan: headers and small entries at fixed offsets, blobs after their headers.
+    let mut fixed: Vec<(u64, Vec<u8>)> = Vec::new();
+    let mut offset = 0u64;
+    for (path, bytes) in [("oci-layout", LAYOUT_MARKER), ("index.json", index_json)] {
+        fixed.push((offset, tar_header(path, bytes.len() as u64, false, options.mtime).map_err(write_error)?.to_vec()));
+        fixed.push((offset + 512, bytes.to_vec()));
+        offset += 512 + padded(bytes.len() as u64);
+    }
+    for path in ["blobs/", "blobs/sha256/"] {
+        fixed.push((offset, tar_header(path, 0, true, options.mtime).map_err(write_error)?.to_vec()));
+        offset += 512;
+    }
+    let mut places = Vec::with_capacity(order.len());
+    for (digest, size) in order {
+        let path = format!("blobs/sha256/{}", digest.hex());
+        fixed.push((offset, tar_header(&path, *size, false, options.mtime).map_err(write_error)?.to_vec()));
+        places.push(Place {
+            digest: digest.clone(),
+            size: *size,
+            offset: offset + 512,
+        });
+        offset += 512 + padded(*size);
+    }
+    let total = offset + 1024; // two zero blocks end a tar
+
+    let temp = store.pack_temp()?;
+    let file = Arc::new(temp.reopen().map_err(write_error)?);
+    file.set_len(total).map_err(write_error)?;
+    for (at, bytes) in &fixed {
+        file.write_all_at(bytes, *at).map_err(write_error)?;
+    }
+    let verified: HashSet<Digest> = fetched.verified();
+    progress.stage("blobs", places.len() as u64, order.iter().map(|(_, s)| s).sum());
+    stream::iter(places.iter())
+        .map(|place| place_blob(place, &file, needed, store, client, fetched, &verified, progress))
+        .buffer_unordered(jobs.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
+    progress.finish_stage();
+
+    progress.stage("digest", 0, total);
+    let hash_file = file.clone();
+    let sha256 = tokio::task::spawn_blocking(move || hash_whole(&hash_file))
+        .await
+        .map_err(|e| write_error(io::Error::other(e)))?
+        .map_err(write_error)?;
+    progress.finish_stage();
+    if options.fsync {
+        file.sync_all().map_err(write_error)?;
+    }
+    drop(file);
+    let blobs: Vec<(Digest, u64, u64)> = places.iter().map(|p| (p.digest.clone(), p.offset, p.size)).collect();
+    let pack = store.persist_pack(temp, sha256.hex(), &blobs)?;
+    link_output(&pack, out).map_err(write_error)?;
+    Ok(Written { sha256, size: total })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn place_blob(
+    place: &Place,
+    file: &Arc<File>,
+    needed: &BTreeMap<Digest, Needed>,
+    store: &Store,
+    client: &Client,
+    fetched: &Counters,
+    verified: &HashSet<Digest>,
+    progress: &dyn Progress,
+) -> Result<(), BuildError> {
+    let mut sink = RegionSink {
+        file: file.clone(),
+        offset: place.offset,
+        written: 0,
+    };
+    let digest = &place.digest;
+    if store.contains(digest, Some(place.size)) {
+        let reader = store.open_blob(digest)?;
+        let check = !verified.contains(digest);
+        copy_into(reader, sink, digest, place.size, check).await?;
+        progress.bytes(place.size);
+        progress.item(&digest.to_string());
+        return Ok(());
+    }
+    let need = needed
+        .get(digest)
+        .ok_or_else(|| BuildError::Invalid(format!("no source known for blob {digest}")))?;
+    let registry_error = |what: String| move |source| BuildError::Registry { what, source };
+    match &need.origin {
+        Origin::Registry { registry, repository } => {
+            client
+                .fetch_blob_into(registry, repository, digest, Some(place.size), &mut sink, &|n| progress.bytes(n))
+                .await
+                .map_err(registry_error(format!("{registry}/{repository}")))?;
+        }
+        Origin::Url(url) => {
+            client
+                .fetch_url_into(url, digest, Some(place.size), &mut sink, &|n| progress.bytes(n))
+                .await
+                .map_err(registry_error(url.clone()))?;
+        }
+        Origin::Layout(dir) => {
+            let path = Layout::new(dir).blob_path(digest);
+            let reader = File::open(&path).map_err(|e| BuildError::Invalid(format!("{}: {e}", path.display())))?;
+            copy_into(reader.take(u64::MAX), sink, digest, place.size, true).await?;
+            progress.bytes(place.size);
+        }
+        Origin::LocalFile(path) => {
+            let reader = File::open(path).map_err(|e| BuildError::Invalid(format!("{}: {e}", path.display())))?;
+            copy_into(reader.take(u64::MAX), sink, digest, place.size, true).await?;
+            progress.bytes(place.size);
+        }
+    }
+    fetched.fetched(digest, place.size);
+    progress.item(&digest.to_string());
+    Ok(())
+}
+
+/// Copies a local blob into its region on a blocking thread, hashing it when asked.
+async fn copy_into(
+    mut reader: io::Take<File>,
+    mut sink: RegionSink,
+    digest: &Digest,
+    size: u64,
+    check: bool,
+) -> Result<(), BuildError> {
+    let expected = digest.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<(), String> {
+        let mut hasher = Hasher::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        loop {
+            let n = reader.read(&mut buffer).map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            if sink.written + n as u64 > size {
+                return Err(format!("is larger than the {size} bytes its descriptor says"));
+            }
+            if check {
+                hasher.update(&buffer[..n]);
+            }
+            sink.write_chunk(&buffer[..n]).map_err(|e| e.to_string())?;
+        }
+        if sink.written != size {
+            return Err(format!("is {} bytes, its descriptor says {size}", sink.written));
+        }
+        if check {
+            let actual = hasher.finish();
+            if actual != expected {
+                return Err(format!("hashes to {actual}"));
+            }
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| BuildError::Invalid(format!("blob {digest}: {e}")))?;
+    result.map_err(|detail| BuildError::Invalid(format!("blob {digest} {detail}; the source or cache copy is corrupt (run `ferry cache gc` or fix the source)")))
+}
+
+fn hash_whole(file: &File) -> io::Result<Digest> {
+    let mut hasher = Hasher::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut at = 0u64;
+    loop {
+        let n = file.read_at(&mut buffer, at)?;
+        if n == 0 {
+            return Ok(hasher.finish());
+        }
+        hasher.update(&buffer[..n]);
+        at += n as u64;
+    }
+}
+
+/// Hard-links the pack to the output path; copies when the two are on different filesystems.
+fn link_output(pack: &Path, out: &Path) -> io::Result<()> {
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::remove_file(out) {
+        Ok(()) => {}
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+    if std::fs::hard_link(pack, out).is_ok() {
+        return Ok(());
+    }
+    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new().prefix(".ferry-bundle-").tempfile_in(dir)?;
+    io::copy(&mut File::open(pack)?, &mut temp)?;
+    temp.persist(out).map_err(|e| e.error)?;
+    Ok(())
+}
