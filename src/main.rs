@@ -21,7 +21,11 @@ use ferry::store::Store;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 #[derive(Parser)]
-#[command(name = "ferry", version, about = "Carry a Kubernetes platform release across an air gap")]
+#[command(
+    name = "ferry",
+    version,
+    about = "Carry a Kubernetes platform release across an air gap"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -64,7 +68,11 @@ struct RegistryArgs {
     #[arg(long = "ca-cert", value_name = "FILE")]
     ca_certs: Vec<PathBuf>,
     /// A TOML file of registry settings (`insecure`, `ca-certs`, `retries`, `mirrors`).
-    #[arg(long = "registry-config", value_name = "FILE", env = "FERRY_REGISTRY_CONFIG")]
+    #[arg(
+        long = "registry-config",
+        value_name = "FILE",
+        env = "FERRY_REGISTRY_CONFIG"
+    )]
     config: Option<PathBuf>,
     /// Artifacts transferred at once.
     #[arg(long, short = 'j', default_value_t = 8)]
@@ -207,7 +215,10 @@ fn run(cli: &Cli) -> Result<()> {
                     .next()
                     .is_some()
             {
-                bail!("{} is not empty; unpack needs an empty or new directory", args.output.display());
+                bail!(
+                    "{} is not empty; unpack needs an empty or new directory",
+                    args.output.display()
+                );
             }
             let staging = args.output.with_extension("ferry-unpacking");
             if staging.exists() {
@@ -233,7 +244,13 @@ fn run(cli: &Cli) -> Result<()> {
             if cli.json {
                 print_json(&report);
             } else {
-                println!("unpacked {} ({} blobs, root {}) into {}", report.bundle, report.blobs, report.root, args.output.display());
+                println!(
+                    "unpacked {} ({} blobs, root {}) into {}",
+                    report.bundle,
+                    report.blobs,
+                    report.root,
+                    args.output.display()
+                );
             }
             Ok(())
         }
@@ -295,12 +312,16 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 fn lock_command(cli: &Cli, args: &LockArgs, progress: &Bars) -> Result<()> {
     let started = Instant::now();
     let spec = Spec::load(&args.spec)?;
-    let path = args.lockfile.clone().unwrap_or_else(|| Lock::default_path(&spec));
+    let path = args
+        .lockfile
+        .clone()
+        .unwrap_or_else(|| Lock::default_path(&spec));
     let (client, store) = registry_setup(&args.registry)?;
     let options = ResolveOptions {
         jobs: args.registry.jobs,
     };
-    let resolved = runtime()?.block_on(lock::resolve(&spec, &client, &store, &options, progress))?;
+    let resolved =
+        runtime()?.block_on(lock::resolve(&spec, &client, &store, &options, progress))?;
     progress.clear();
     let text = resolved.to_text();
     let existing = std::fs::read_to_string(&path).ok();
@@ -314,7 +335,11 @@ fn lock_command(cli: &Cli, args: &LockArgs, progress: &Bars) -> Result<()> {
                 None => "it does not exist".to_owned(),
                 Some(old) => describe_lock_change(&old, &resolved, &path),
             };
-            bail!("lockfile {} is out of date: {reason}\nhint: run `ferry lock {}`", path.display(), args.spec.display());
+            bail!(
+                "lockfile {} is out of date: {reason}\nhint: run `ferry lock {}`",
+                path.display(),
+                args.spec.display()
+            );
         }
         if !cli.json {
             println!("{} is up to date", path.display());
@@ -352,10 +377,17 @@ fn describe_lock_change(old_text: &str, new: &Lock, path: &Path) -> String {
         return "the existing lockfile is not valid".to_owned();
     };
     for image in &new.images {
-        match old.images.iter().find(|o| o.reference == image.reference && o.component == image.component) {
+        match old
+            .images
+            .iter()
+            .find(|o| o.reference == image.reference && o.component == image.component)
+        {
             None => return format!("image {} is new", image.reference),
             Some(o) if o.digest != image.digest => {
-                return format!("image {} now resolves to {} (locked: {})", image.reference, image.digest, o.digest)
+                return format!(
+                    "image {} now resolves to {} (locked: {})",
+                    image.reference, image.digest, o.digest
+                )
             }
             Some(_) => {}
         }
@@ -379,23 +411,28 @@ fn describe_lock_change(old_text: &str, new: &Lock, path: &Path) -> String {
 fn build_command(cli: &Cli, args: &BuildArgs, progress: &Bars) -> Result<()> {
     let started = Instant::now();
     let spec = Spec::load(&args.spec)?;
-    let path = args.lockfile.clone().unwrap_or_else(|| Lock::default_path(&spec));
+    let path = args
+        .lockfile
+        .clone()
+        .unwrap_or_else(|| Lock::default_path(&spec));
     let (client, store) = registry_setup(&args.registry)?;
     let runtime = runtime()?;
-    let lock = match Lock::read(&path).and_then(|lock| lock.check_fresh(&spec, &path).map(|()| lock)) {
-        Ok(lock) => lock,
-        Err(error) if args.locked => {
-            return Err(error).context("`--locked` forbids resolving the spec again");
-        }
-        Err(_) => {
-            let options = ResolveOptions {
-                jobs: args.registry.jobs,
-            };
-            let resolved = runtime.block_on(lock::resolve(&spec, &client, &store, &options, progress))?;
-            resolved.write(&path)?;
-            resolved
-        }
-    };
+    let lock =
+        match Lock::read(&path).and_then(|lock| lock.check_fresh(&spec, &path).map(|()| lock)) {
+            Ok(lock) => lock,
+            Err(error) if args.locked => {
+                return Err(error).context("`--locked` forbids resolving the spec again");
+            }
+            Err(_) => {
+                let options = ResolveOptions {
+                    jobs: args.registry.jobs,
+                };
+                let resolved =
+                    runtime.block_on(lock::resolve(&spec, &client, &store, &options, progress))?;
+                resolved.write(&path)?;
+                resolved
+            }
+        };
     let mtime = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(value) => value
             .parse()
@@ -405,7 +442,11 @@ fn build_command(cli: &Cli, args: &BuildArgs, progress: &Bars) -> Result<()> {
     let options = BuildOptions {
         jobs: args.registry.jobs,
         archive: ArchiveOptions {
-            compression: if args.zstd { Compression::Zstd } else { Compression::None },
+            compression: if args.zstd {
+                Compression::Zstd
+            } else {
+                Compression::None
+            },
             mtime,
             fsync: args.fsync,
         },
@@ -458,7 +499,10 @@ fn cache_command(cli: &Cli, command: &CacheCommand) -> Result<()> {
                 println!("{}", store.root().display());
             }
         }
-        CacheCommand::Gc { lockfiles, cache_dir } => {
+        CacheCommand::Gc {
+            lockfiles,
+            cache_dir,
+        } => {
             let store = open_store(cache_dir.as_deref())?;
             let mut keep: BTreeSet<Digest> = BTreeSet::new();
             for path in lockfiles {
@@ -475,24 +519,35 @@ fn cache_command(cli: &Cli, command: &CacheCommand) -> Result<()> {
                 keep.extend(lock.files.iter().map(|f| f.sha256.clone()));
                 for digest in manifests {
                     keep.insert(digest.clone());
-                    if let Ok(view) = store.read_small(&digest).map_err(anyhow::Error::from).and_then(|b| Ok(ManifestView::parse(&b)?)) {
+                    if let Ok(view) = store
+                        .read_small(&digest)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|b| Ok(ManifestView::parse(&b)?))
+                    {
                         keep.extend(view.blob_descriptors().map(|d| d.digest.clone()));
                     }
                 }
             }
             let mut removed = 0usize;
             let mut freed = 0u64;
-            for digest in store.list()? {
+            for digest in store.list_loose()? {
                 if !keep.contains(&digest) {
                     freed += store.remove(&digest)?;
                     removed += 1;
                 }
             }
+            freed += store.remove_packs_except(&keep)?;
             let stale_temp = store.clean_tmp()?;
             if cli.json {
-                print_json(&serde_json::json!({ "removed": removed, "freed_bytes": freed, "kept": keep.len(), "stale_temp_files": stale_temp }));
+                print_json(
+                    &serde_json::json!({ "removed": removed, "freed_bytes": freed, "kept": keep.len(), "stale_temp_files": stale_temp }),
+                );
             } else {
-                println!("removed {removed} blobs ({}), kept {}", human_bytes(freed), keep.len());
+                println!(
+                    "removed {removed} blobs ({}), kept {}",
+                    human_bytes(freed),
+                    keep.len()
+                );
             }
         }
     }
@@ -503,7 +558,11 @@ fn print_inspection(inspection: &bundle::Inspection) {
     println!(
         "bundle {}{}  root {}\n{} blobs, {}",
         inspection.bundle,
-        inspection.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default(),
+        inspection
+            .version
+            .as_deref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default(),
         inspection.root,
         inspection.blobs,
         human_bytes(inspection.bytes)
@@ -514,11 +573,23 @@ fn print_inspection(inspection: &bundle::Inspection) {
     }
     println!("\nimages:");
     for i in &inspection.images {
-        println!("  {:<60} {:>10}  {}  [{}]", i.reference, human_bytes(i.size), i.digest, i.platforms.join(", "));
+        println!(
+            "  {:<60} {:>10}  {}  [{}]",
+            i.reference,
+            human_bytes(i.size),
+            i.digest,
+            i.platforms.join(", ")
+        );
     }
     println!("\ncharts:");
     for c in &inspection.charts {
-        println!("  {:<32} {:<12} {:>10}  sha256:{}", c.name, c.version, human_bytes(c.size), c.sha256.hex());
+        println!(
+            "  {:<32} {:<12} {:>10}  sha256:{}",
+            c.name,
+            c.version,
+            human_bytes(c.size),
+            c.sha256.hex()
+        );
     }
     println!("\nfiles:");
     for f in &inspection.files {
@@ -590,8 +661,10 @@ impl Progress for Bars {
         }
         let bar = if bytes > 0 {
             ProgressBar::new(bytes).with_style(
-                ProgressStyle::with_template("{prefix:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template(
+                    "{prefix:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
             )
         } else {
             ProgressBar::new(items).with_style(

@@ -178,9 +178,9 @@ fn valid_path_component(component: &str) -> bool {
     // [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*, checked loosely but without allowing
     // anything a registry would reject or a path could abuse.
     !component.is_empty()
-        && component
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+        && component.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
         && component
             .bytes()
             .next()
@@ -252,7 +252,9 @@ impl FromStr for Reference {
             ));
         }
         if tag.is_none() && digest.is_none() {
-            return Err(fail("a tag or a digest is required (ferry never assumes `latest`)"));
+            return Err(fail(
+                "a tag or a digest is required (ferry never assumes `latest`)",
+            ));
         }
         Ok(Self {
             registry,

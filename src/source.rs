@@ -28,7 +28,7 @@ pub enum SourceError {
         source: serde_json::Error,
     },
     /// No entry carries the wanted reference.
-    #[error("OCI layout {layout} has no image named `{reference}` (it has: {available})")]
+    #[error("{} has no image named `{reference}` (it has: {available})", crate::spec::normalize(layout).display())]
     NoSuchRef {
         /// Layout directory.
         layout: PathBuf,
@@ -38,7 +38,7 @@ pub enum SourceError {
         available: String,
     },
     /// Storing a blob failed (including a digest mismatch).
-    #[error("blob {digest} of OCI layout {layout}")]
+    #[error("blob {digest} of {}", crate::spec::normalize(layout).display())]
     Store {
         /// Layout directory.
         layout: PathBuf,
@@ -117,4 +117,176 @@ impl Layout {
                 source,
             })
     }
+}
+
+/// A `docker save` / `podman save` archive (`docker-archive` format, and the
+/// OCI-layout-inside variant newer Docker writes). Its images are turned into
+/// OCI manifests deterministically: the config and layers keep their bytes
+/// (and so their digests); the manifest is derived from them, so the same
+/// archive always yields the same manifest digest.
+#[derive(Clone, Debug)]
+pub struct DockerArchive {
+    path: PathBuf,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct SavedImage {
+    config: String,
+    #[serde(default)]
+    repo_tags: Vec<String>,
+    layers: Vec<String>,
+}
+
+impl DockerArchive {
+    /// An archive on disk (not read until used).
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    fn io(&self) -> impl FnOnce(std::io::Error) -> SourceError + '_ {
+        |source| SourceError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn saved_images(&self) -> Result<Vec<SavedImage>, SourceError> {
+        use std::io::Read;
+        let file = std::fs::File::open(&self.path).map_err(self.io())?;
+        let mut archive = tar::Archive::new(file);
+        for entry in archive.entries_with_seek().map_err(self.io())? {
+            let mut entry = entry.map_err(self.io())?;
+            if entry.path_bytes().as_ref() == b"manifest.json" {
+                let mut text = Vec::new();
+                entry
+                    .by_ref()
+                    .take(16 << 20)
+                    .read_to_end(&mut text)
+                    .map_err(self.io())?;
+                return serde_json::from_slice(&text).map_err(|source| SourceError::BadIndex {
+                    path: self.path.join("manifest.json"),
+                    source,
+                });
+            }
+        }
+        Err(SourceError::NoSuchRef {
+            layout: self.path.clone(),
+            reference: "manifest.json".to_owned(),
+            available: "no manifest.json: not a docker save archive".to_owned(),
+        })
+    }
+
+    /// Copies the image named `reference` (matched against `RepoTags`, both
+    /// normalised) into the store and returns its derived OCI manifest.
+    pub fn ingest_image(&self, reference: &str, store: &Store) -> Result<Vec<u8>, SourceError> {
+        let wanted = normalise(reference);
+        let images = self.saved_images()?;
+        let image = images
+            .iter()
+            .find(|image| image.repo_tags.iter().any(|tag| normalise(tag) == wanted))
+            .ok_or_else(|| SourceError::NoSuchRef {
+                layout: self.path.clone(),
+                reference: reference.to_owned(),
+                available: images
+                    .iter()
+                    .flat_map(|i| i.repo_tags.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        let mut found: std::collections::HashMap<String, (Digest, u64, [u8; 4])> =
+            std::collections::HashMap::new();
+        let file = std::fs::File::open(&self.path).map_err(self.io())?;
+        let mut archive = tar::Archive::new(file);
+        for entry in archive.entries_with_seek().map_err(self.io())? {
+            let mut entry = entry.map_err(self.io())?;
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            if name != image.config && !image.layers.contains(&name) {
+                continue;
+            }
+            let mut writer = store.writer().map_err(|source| SourceError::Store {
+                layout: self.path.clone(),
+                digest: Digest::of_bytes(b""),
+                source,
+            })?;
+            let mut buffer = vec![0u8; 1 << 20];
+            let mut magic = [0u8; 4];
+            loop {
+                let n = std::io::Read::read(&mut entry, &mut buffer).map_err(self.io())?;
+                if n == 0 {
+                    break;
+                }
+                if writer.written() == 0 {
+                    let take = n.min(4);
+                    magic[..take].copy_from_slice(&buffer[..take]);
+                }
+                writer
+                    .write_chunk(&buffer[..n])
+                    .map_err(|source| SourceError::Store {
+                        layout: self.path.clone(),
+                        digest: Digest::of_bytes(b""),
+                        source,
+                    })?;
+            }
+            let (digest, size) =
+                writer
+                    .commit_as_computed()
+                    .map_err(|source| SourceError::Store {
+                        layout: self.path.clone(),
+                        digest: Digest::of_bytes(b""),
+                        source,
+                    })?;
+            found.insert(name, (digest, size, magic));
+        }
+        let describe =
+            |name: &str, media_type: &str| -> Result<crate::oci::Descriptor, SourceError> {
+                let (digest, size, _) = found.get(name).ok_or_else(|| SourceError::NoSuchRef {
+                    layout: self.path.clone(),
+                    reference: name.to_owned(),
+                    available: "the archive's manifest.json names an entry the archive lacks"
+                        .to_owned(),
+                })?;
+                let mut descriptor = crate::oci::Descriptor::for_bytes(media_type, b"");
+                descriptor.digest = digest.clone();
+                descriptor.size = *size;
+                Ok(descriptor)
+            };
+        let config = describe(&image.config, "application/vnd.oci.image.config.v1+json")?;
+        let mut layers = Vec::new();
+        for layer in &image.layers {
+            let magic = found.get(layer).map(|f| f.2).unwrap_or_default();
+            let media_type = match magic {
+                [0x1f, 0x8b, ..] => "application/vnd.oci.image.layer.v1.tar+gzip",
+                [0x28, 0xb5, 0x2f, 0xfd] => "application/vnd.oci.image.layer.v1.tar+zstd",
+                _ => "application/vnd.oci.image.layer.v1.tar",
+            };
+            layers.push(describe(layer, media_type)?);
+        }
+        let manifest = crate::oci::ImageManifest {
+            schema_version: 2,
+            media_type: crate::oci::OCI_MANIFEST.to_owned(),
+            artifact_type: None,
+            config,
+            layers,
+            subject: None,
+            annotations: std::collections::BTreeMap::new(),
+        };
+        let bytes = crate::oci::to_canonical_json(&manifest);
+        store
+            .put_bytes(&bytes)
+            .map_err(|source| SourceError::Store {
+                layout: self.path.clone(),
+                digest: Digest::of_bytes(&bytes),
+                source,
+            })?;
+        Ok(bytes)
+    }
+}
+
+/// A reference in its normalised form when it parses, else as written.
+fn normalise(reference: &str) -> String {
+    reference
+        .parse::<crate::oci::Reference>()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|_| reference.to_owned())
 }

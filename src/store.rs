@@ -125,12 +125,16 @@ impl Store {
             };
             for line in text.lines() {
                 let mut fields = line.split(' ');
-                let (Some(hex), Some(offset), Some(size)) = (fields.next(), fields.next(), fields.next()) else {
+                let (Some(hex), Some(offset), Some(size)) =
+                    (fields.next(), fields.next(), fields.next())
+                else {
                     continue;
                 };
-                let (Ok(digest), Ok(offset), Ok(size)) =
-                    (Digest::from_hex(hex), offset.parse::<u64>(), size.parse::<u64>())
-                else {
+                let (Ok(digest), Ok(offset), Ok(size)) = (
+                    Digest::from_hex(hex),
+                    offset.parse::<u64>(),
+                    size.parse::<u64>(),
+                ) else {
                     continue;
                 };
                 if offset.saturating_add(size) <= pack_len {
@@ -204,7 +208,8 @@ impl Store {
 
     /// Removes packs none of whose blobs are in `keep`; returns bytes freed.
     pub fn remove_packs_except(&self, keep: &BTreeSet<Digest>) -> Result<u64, StoreError> {
-        let mut by_pack: std::collections::HashMap<PathBuf, bool> = std::collections::HashMap::new();
+        let mut by_pack: std::collections::HashMap<PathBuf, bool> =
+            std::collections::HashMap::new();
         if let Ok(packs) = self.packs.read() {
             for (digest, packed) in packs.iter() {
                 *by_pack.entry(packed.pack.as_ref().clone()).or_default() |= keep.contains(digest);
@@ -242,10 +247,7 @@ impl Store {
 
     /// Where a blob lives (whether or not it is present).
     pub fn blob_path(&self, digest: &Digest) -> PathBuf {
-        self.root
-            .join("blobs-v1")
-            .join("sha256")
-            .join(digest.hex())
+        self.root.join("blobs-v1").join("sha256").join(digest.hex())
     }
 
     /// The size of a cached blob, or `None` when it is absent.
@@ -273,7 +275,8 @@ impl Store {
             Ok(file) => Ok(file.take(u64::MAX)),
             Err(error) => match self.packed(digest) {
                 Some(packed) => {
-                    let mut file = File::open(packed.pack.as_path()).map_err(io_err(&packed.pack))?;
+                    let mut file =
+                        File::open(packed.pack.as_path()).map_err(io_err(&packed.pack))?;
                     io::Seek::seek(&mut file, io::SeekFrom::Start(packed.offset))
                         .map_err(io_err(&packed.pack))?;
                     Ok(file.take(packed.size))
@@ -350,8 +353,17 @@ impl Store {
         }
     }
 
-    /// Every digest present in the cache.
+    /// Every digest present in the cache, loose or packed.
     pub fn list(&self) -> Result<BTreeSet<Digest>, StoreError> {
+        let mut out = self.list_loose()?;
+        if let Ok(packs) = self.packs.read() {
+            out.extend(packs.keys().cloned());
+        }
+        Ok(out)
+    }
+
+    /// The digests stored as loose files.
+    pub fn list_loose(&self) -> Result<BTreeSet<Digest>, StoreError> {
         let dir = self.root.join("blobs-v1").join("sha256");
         let mut out = BTreeSet::new();
         for entry in fs::read_dir(&dir).map_err(io_err(&dir))? {
@@ -363,9 +375,6 @@ impl Store {
             {
                 out.insert(digest);
             }
-        }
-        if let Ok(packs) = self.packs.read() {
-            out.extend(packs.keys().cloned());
         }
         Ok(out)
     }
@@ -416,9 +425,7 @@ impl BlobWriter {
     pub fn write_chunk(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
         self.hasher.update(bytes);
         self.written += bytes.len() as u64;
-        self.out
-            .write_all(bytes)
-            .map_err(io_err(self.temp.path()))
+        self.out.write_all(bytes).map_err(io_err(self.temp.path()))
     }
 
     /// Bytes written so far.

@@ -95,7 +95,12 @@ impl<R: Read> Read for CountingReader<'_, R> {
 pub(super) const LAYOUT_MARKER: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 /// The 512 bytes of a deterministic ustar header.
-pub(super) fn tar_header(path: &str, size: u64, directory: bool, mtime: u64) -> io::Result<[u8; 512]> {
+pub(super) fn tar_header(
+    path: &str,
+    size: u64,
+    directory: bool,
+    mtime: u64,
+) -> io::Result<[u8; 512]> {
     Ok(*header(path, size, directory, mtime)?.as_bytes())
 }
 
@@ -151,12 +156,28 @@ pub fn write_archive(
     };
     match options.compression {
         Compression::None => {
-            write_entries(&mut sink, index_json, order, store, verified, options.mtime, progress)?;
+            write_entries(
+                &mut sink,
+                index_json,
+                order,
+                store,
+                verified,
+                options.mtime,
+                progress,
+            )?;
         }
         Compression::Zstd => {
             let mut encoder = zstd::Encoder::new(&mut sink, 3).map_err(write_error)?;
             encoder.include_checksum(true).map_err(write_error)?;
-            write_entries(&mut encoder, index_json, order, store, verified, options.mtime, progress)?;
+            write_entries(
+                &mut encoder,
+                index_json,
+                order,
+                store,
+                verified,
+                options.mtime,
+                progress,
+            )?;
             encoder.finish().map_err(write_error)?;
         }
     }
@@ -166,7 +187,9 @@ pub fn write_archive(
         hasher,
         written,
     } = sink;
-    let file = inner.into_inner().map_err(|e| write_error(e.into_error()))?;
+    let file = inner
+        .into_inner()
+        .map_err(|e| write_error(e.into_error()))?;
     if options.fsync {
         file.sync_all().map_err(write_error)?;
     }

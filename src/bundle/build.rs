@@ -20,7 +20,7 @@ use crate::oci::{
 };
 use crate::progress::Progress;
 use crate::registry::{Client, RegistryError};
-use crate::source::{Layout, SourceError};
+use crate::source::{DockerArchive, Layout, SourceError};
 use crate::store::{Store, StoreError};
 
 /// How a build runs.
@@ -84,7 +84,15 @@ pub enum BuildError {
 /// Where a blob can be fetched from when the cache lacks it.
 #[derive(Clone, Debug)]
 pub(super) enum Origin {
-    Registry { registry: String, repository: String },
+    /// A `docker save` archive; its blobs are ingested whole when the cache lacks any.
+    DockerArchive {
+        path: PathBuf,
+        reference: String,
+    },
+    Registry {
+        registry: String,
+        repository: String,
+    },
     Layout(PathBuf),
     Url(String),
     LocalFile(PathBuf),
@@ -121,8 +129,9 @@ pub async fn build(
         let origin = image_origin(image, spec_root)?;
         let manifests = fetch_image_manifests(image, &origin, client, store, &fetched).await?;
         for digest in &manifests {
-            let view = ManifestView::parse(&store.read_small(digest)?)
-                .map_err(|e| BuildError::Invalid(format!("manifest {digest} of {}: {e}", image.reference)))?;
+            let view = ManifestView::parse(&store.read_small(digest)?).map_err(|e| {
+                BuildError::Invalid(format!("manifest {digest} of {}: {e}", image.reference))
+            })?;
             for blob in view.blob_descriptors() {
                 needed.entry(blob.digest.clone()).or_insert(Needed {
                     size: Some(blob.size),
@@ -138,7 +147,14 @@ pub async fn build(
             artifact_type: None,
             annotations: BTreeMap::new(),
         };
-        push_entry(&mut root_entries, &mut layout_entries, descriptor, "image", &image.component, &image.reference);
+        push_entry(
+            &mut root_entries,
+            &mut layout_entries,
+            descriptor,
+            "image",
+            &image.component,
+            &image.reference,
+        );
         progress.item(&image.reference);
     }
     progress.finish_stage();
@@ -160,7 +176,12 @@ pub async fn build(
     // the cache first; with compression everything does (the archive is one
     // stream), without it blobs stream straight into their place in the archive.
     let streamed = options.archive.compression == Compression::None;
-    let chart_archives: BTreeSet<&Digest> = lock.charts.iter().filter(|c| c.oci_digest.is_none()).map(|c| &c.sha256).collect();
+    let chart_archives: BTreeSet<&Digest> = lock
+        .charts
+        .iter()
+        .filter(|c| c.oci_digest.is_none())
+        .map(|c| &c.sha256)
+        .collect();
     let prefetch: Vec<(&Digest, &Needed)> = needed
         .iter()
         .filter(|(digest, _)| !streamed || chart_archives.contains(digest))
@@ -177,11 +198,25 @@ pub async fn build(
     // The bundle's own manifests, derived from the lock alone.
     for chart in &lock.charts {
         let descriptor = chart_manifest(chart, store)?;
-        push_entry(&mut root_entries, &mut layout_entries, descriptor, "chart", &chart.component, &chart_ref_name(chart));
+        push_entry(
+            &mut root_entries,
+            &mut layout_entries,
+            descriptor,
+            "chart",
+            &chart.component,
+            &chart_ref_name(chart),
+        );
     }
     for file in &lock.files {
         let descriptor = file_manifest(file, store)?;
-        push_entry(&mut root_entries, &mut layout_entries, descriptor, "file", &file.component, &file_ref_name(file));
+        push_entry(
+            &mut root_entries,
+            &mut layout_entries,
+            descriptor,
+            "file",
+            &file.component,
+            &file_ref_name(file),
+        );
     }
     let metadata = metadata_manifest(lock, spec_json, store)?;
     root_entries.insert(0, metadata);
@@ -224,10 +259,30 @@ pub async fn build(
         })
         .collect::<Result<_, _>>()?;
     let written = if streamed {
-        super::direct::write_direct(out, &index_json, &sized, &needed, store, client, &fetched, options.jobs, &options.archive, progress).await?
+        super::direct::write_direct(
+            out,
+            &index_json,
+            &sized,
+            &needed,
+            store,
+            client,
+            &fetched,
+            options.jobs,
+            &options.archive,
+            progress,
+        )
+        .await?
     } else {
         progress.stage("archive", order.len() as u64, 0);
-        let written = write_archive(out, &index_json, &order, store, &fetched.verified(), &options.archive, progress)?;
+        let written = write_archive(
+            out,
+            &index_json,
+            &order,
+            store,
+            &fetched.verified(),
+            &options.archive,
+            progress,
+        )?;
         progress.finish_stage();
         written
     };
@@ -280,7 +335,9 @@ fn push_entry(
     if !layout.contains(&named) {
         layout.push(named);
     }
-    descriptor.annotations.insert(ANNOTATION_KIND.to_owned(), kind.to_owned());
+    descriptor
+        .annotations
+        .insert(ANNOTATION_KIND.to_owned(), kind.to_owned());
     descriptor
         .annotations
         .insert(ANNOTATION_COMPONENT.to_owned(), component.to_owned());
@@ -293,12 +350,22 @@ fn push_entry(
 fn image_origin(image: &LockedImage, spec_root: &Path) -> Result<Origin, BuildError> {
     match &image.source {
         Some(source) => {
-            let path = source
-                .strip_prefix("layout:")
-                .and_then(|s| s.split_once('#'))
-                .map(|(path, _)| path)
-                .ok_or_else(|| BuildError::Invalid(format!("image {}: unknown source `{source}` in the lock", image.reference)))?;
-            Ok(Origin::Layout(spec_root.join(path)))
+            let unknown = || {
+                BuildError::Invalid(format!(
+                    "image {}: unknown source `{source}` in the lock",
+                    image.reference
+                ))
+            };
+            let (kind, rest) = source.split_once(':').ok_or_else(unknown)?;
+            let (path, name) = rest.split_once('#').ok_or_else(unknown)?;
+            match kind {
+                "layout" => Ok(Origin::Layout(spec_root.join(path))),
+                "docker-archive" => Ok(Origin::DockerArchive {
+                    path: spec_root.join(path),
+                    reference: name.to_owned(),
+                }),
+                _ => Err(unknown()),
+            }
         }
         None => {
             let reference: Reference = image
@@ -322,13 +389,39 @@ async fn fetch_image_manifests(
     store: &Store,
     fetched: &Counters,
 ) -> Result<Vec<Digest>, BuildError> {
+    if let Origin::DockerArchive { path, reference } = origin {
+        let complete = store
+            .read_small(&image.digest)
+            .ok()
+            .and_then(|bytes| ManifestView::parse(&bytes).ok())
+            .is_some_and(|view| {
+                view.blob_descriptors()
+                    .all(|d| store.contains(&d.digest, Some(d.size)))
+            });
+        if !complete {
+            let bytes = DockerArchive::new(path).ingest_image(reference, store)?;
+            let derived = Digest::of_bytes(&bytes);
+            if derived != image.digest {
+                return Err(BuildError::Invalid(format!(
+                    "image {}: the archive {} now derives to {derived}, the lock pins {}; the archive changed since `ferry lock`",
+                    image.reference,
+                    path.display(),
+                    image.digest
+                )));
+            }
+            fetched.fetched(&derived, bytes.len() as u64);
+        }
+    }
     let mut wanted = vec![(image.digest.clone(), image.size)];
     wanted.extend(image.platforms.iter().map(|p| (p.digest.clone(), p.size)));
     let mut manifests = Vec::new();
     for (digest, size) in wanted {
         if !store.contains(&digest, Some(size)) {
             match origin {
-                Origin::Registry { registry, repository } => {
+                Origin::Registry {
+                    registry,
+                    repository,
+                } => {
                     let got = client
                         .get_manifest(registry, repository, &digest.to_string())
                         .await
@@ -341,12 +434,13 @@ async fn fetch_image_manifests(
                 Origin::Layout(dir) => {
                     Layout::new(dir).ingest(store, &digest, Some(size))?;
                 }
-                Origin::Url(_) | Origin::LocalFile(_) => {}
+                Origin::Url(_) | Origin::LocalFile(_) | Origin::DockerArchive { .. } => {}
             }
             fetched.fetched(&digest, size);
         }
-        let view = ManifestView::parse(&store.read_small(&digest)?)
-            .map_err(|e| BuildError::Invalid(format!("manifest {digest} of {}: {e}", image.reference)))?;
+        let view = ManifestView::parse(&store.read_small(&digest)?).map_err(|e| {
+            BuildError::Invalid(format!("manifest {digest} of {}: {e}", image.reference))
+        })?;
         if !view.is_index() && !manifests.contains(&digest) {
             manifests.push(digest);
         }
@@ -369,7 +463,11 @@ async fn chart_blobs(
             .map_err(|e: crate::oci::ReferenceParseError| BuildError::Invalid(e.to_string()))?;
         if !store.contains(manifest_digest, None) {
             let got = client
-                .get_manifest(&reference.registry, &reference.repository, &manifest_digest.to_string())
+                .get_manifest(
+                    &reference.registry,
+                    &reference.repository,
+                    &manifest_digest.to_string(),
+                )
                 .await
                 .map_err(|source| BuildError::Registry {
                     what: format!("chart {}", chart.url),
@@ -417,8 +515,19 @@ async fn fetch_blob(
     }
     let registry_error = |what: String| move |source| BuildError::Registry { what, source };
     let size = match &need.origin {
-        Origin::Registry { registry, repository } => client
-            .fetch_blob(registry, repository, digest, need.size, store, &|n| progress.bytes(n))
+        Origin::DockerArchive { path, .. } => {
+            return Err(BuildError::Invalid(format!(
+                "blob {digest} is not in {} (it was ingested when locking)",
+                path.display()
+            )));
+        }
+        Origin::Registry {
+            registry,
+            repository,
+        } => client
+            .fetch_blob(registry, repository, digest, need.size, store, &|n| {
+                progress.bytes(n)
+            })
             .await
             .map_err(registry_error(format!("{registry}/{repository}")))?,
         Origin::Url(url) => {
@@ -462,7 +571,13 @@ pub(crate) fn file_ref_name(file: &LockedFile) -> String {
         .unwrap_or_default();
     let tag: String = format!("{}{arch}", file.version)
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("files.ferry.local/{}/{}:{tag}", file.component, file.name).to_ascii_lowercase()
 }
@@ -472,10 +587,7 @@ fn empty_config(store: &Store) -> Result<Descriptor, BuildError> {
     Ok(Descriptor::for_bytes(OCI_EMPTY, b"{}"))
 }
 
-fn put_manifest(
-    manifest: &ImageManifest,
-    store: &Store,
-) -> Result<Descriptor, BuildError> {
+fn put_manifest(manifest: &ImageManifest, store: &Store) -> Result<Descriptor, BuildError> {
     let bytes = to_canonical_json(manifest);
     store.put_bytes(&bytes)?;
     let mut descriptor = Descriptor::for_bytes(OCI_MANIFEST, &bytes);
@@ -501,7 +613,10 @@ fn chart_manifest(chart: &LockedChart, store: &Store) -> Result<Descriptor, Buil
     layer.size = chart.size;
     let mut annotations = BTreeMap::new();
     annotations.insert(ANNOTATION_TITLE.to_owned(), chart.name.clone());
-    annotations.insert("org.opencontainers.image.version".to_owned(), chart.version.clone());
+    annotations.insert(
+        "org.opencontainers.image.version".to_owned(),
+        chart.version.clone(),
+    );
     put_manifest(
         &ImageManifest {
             schema_version: 2,
@@ -530,10 +645,15 @@ fn chart_config(chart: &LockedChart, store: &Store) -> Result<Vec<u8>, BuildErro
     };
     let file = store.open_blob(&chart.sha256)?;
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-    let entries = archive.entries().map_err(|e| invalid(format!("not a gzip tar: {e}")))?;
+    let entries = archive
+        .entries()
+        .map_err(|e| invalid(format!("not a gzip tar: {e}")))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| invalid(format!("corrupt archive: {e}")))?;
-        let path = entry.path().map_err(|e| invalid(e.to_string()))?.into_owned();
+        let path = entry
+            .path()
+            .map_err(|e| invalid(e.to_string()))?
+            .into_owned();
         let parts: Vec<_> = path.components().collect();
         if parts.len() == 2 && path.ends_with("Chart.yaml") {
             if entry.size() > super::MAX_SMALL_BLOB {
@@ -543,8 +663,8 @@ fn chart_config(chart: &LockedChart, store: &Store) -> Result<Vec<u8>, BuildErro
             entry
                 .read_to_string(&mut text)
                 .map_err(|e| invalid(format!("Chart.yaml: {e}")))?;
-            let value: serde_json::Value = serde_norway::from_str(&text)
-                .map_err(|e| invalid(format!("Chart.yaml: {e}")))?;
+            let value: serde_json::Value =
+                serde_norway::from_str(&text).map_err(|e| invalid(format!("Chart.yaml: {e}")))?;
             return Ok(to_canonical_json(&value));
         }
     }
@@ -563,13 +683,18 @@ fn file_manifest(file: &LockedFile, store: &Store) -> Result<Descriptor, BuildEr
     let mut layer = Descriptor::for_bytes(FILE_LAYER_MEDIA_TYPE, &[]);
     layer.digest = file.sha256.clone();
     layer.size = file.size;
-    layer.annotations.insert(ANNOTATION_TITLE.to_owned(), file_name);
+    layer
+        .annotations
+        .insert(ANNOTATION_TITLE.to_owned(), file_name);
     let mut annotations = BTreeMap::new();
     annotations.insert(ANNOTATION_FILE_URL.to_owned(), file.url.clone());
     if let Some(platform) = &file.platform {
         annotations.insert(ANNOTATION_FILE_PLATFORM.to_owned(), platform.clone());
     }
-    annotations.insert("org.opencontainers.image.version".to_owned(), file.version.clone());
+    annotations.insert(
+        "org.opencontainers.image.version".to_owned(),
+        file.version.clone(),
+    );
     put_manifest(
         &ImageManifest {
             schema_version: 2,
@@ -584,14 +709,22 @@ fn file_manifest(file: &LockedFile, store: &Store) -> Result<Descriptor, BuildEr
     )
 }
 
-fn metadata_manifest(lock: &Lock, spec_json: &[u8], store: &Store) -> Result<Descriptor, BuildError> {
+fn metadata_manifest(
+    lock: &Lock,
+    spec_json: &[u8],
+    store: &Store,
+) -> Result<Descriptor, BuildError> {
     let lock_bytes = lock.to_text().into_bytes();
     store.put_bytes(&lock_bytes)?;
     store.put_bytes(spec_json)?;
     let mut lock_layer = Descriptor::for_bytes(LOCK_MEDIA_TYPE, &lock_bytes);
-    lock_layer.annotations.insert(ANNOTATION_TITLE.to_owned(), format!("{}.lock", lock.bundle));
+    lock_layer
+        .annotations
+        .insert(ANNOTATION_TITLE.to_owned(), format!("{}.lock", lock.bundle));
     let mut spec_layer = Descriptor::for_bytes(SPEC_MEDIA_TYPE, spec_json);
-    spec_layer.annotations.insert(ANNOTATION_TITLE.to_owned(), "spec.json".to_owned());
+    spec_layer
+        .annotations
+        .insert(ANNOTATION_TITLE.to_owned(), "spec.json".to_owned());
     let mut descriptor = put_manifest(
         &ImageManifest {
             schema_version: 2,
@@ -604,7 +737,9 @@ fn metadata_manifest(lock: &Lock, spec_json: &[u8], store: &Store) -> Result<Des
         },
         store,
     )?;
-    descriptor.annotations.insert(ANNOTATION_KIND.to_owned(), "metadata".to_owned());
+    descriptor
+        .annotations
+        .insert(ANNOTATION_KIND.to_owned(), "metadata".to_owned());
     Ok(descriptor)
 }
 

@@ -27,6 +27,9 @@ struct Place {
     digest: Digest,
     size: u64,
     offset: u64,
+    /// The entry's whole region (header, data, padding), reported to the
+    /// hashing follower once the data is in place.
+    region: (u64, u64),
 }
 
 fn padded(size: u64) -> u64 {
@@ -77,24 +80,42 @@ pub(super) async fn write_direct(
     let mut fixed: Vec<(u64, Vec<u8>)> = Vec::new();
     let mut offset = 0u64;
     for (path, bytes) in [("oci-layout", LAYOUT_MARKER), ("index.json", index_json)] {
-        fixed.push((offset, tar_header(path, bytes.len() as u64, false, options.mtime).map_err(write_error)?.to_vec()));
+        fixed.push((
+            offset,
+            tar_header(path, bytes.len() as u64, false, options.mtime)
+                .map_err(write_error)?
+                .to_vec(),
+        ));
         fixed.push((offset + 512, bytes.to_vec()));
         offset += 512 + padded(bytes.len() as u64);
     }
     for path in ["blobs/", "blobs/sha256/"] {
-        fixed.push((offset, tar_header(path, 0, true, options.mtime).map_err(write_error)?.to_vec()));
+        fixed.push((
+            offset,
+            tar_header(path, 0, true, options.mtime)
+                .map_err(write_error)?
+                .to_vec(),
+        ));
         offset += 512;
     }
+    let fixed_end = offset;
     let mut places = Vec::with_capacity(order.len());
     for (digest, size) in order {
         let path = format!("blobs/sha256/{}", digest.hex());
-        fixed.push((offset, tar_header(&path, *size, false, options.mtime).map_err(write_error)?.to_vec()));
+        fixed.push((
+            offset,
+            tar_header(&path, *size, false, options.mtime)
+                .map_err(write_error)?
+                .to_vec(),
+        ));
+        let end = offset + 512 + padded(*size);
         places.push(Place {
             digest: digest.clone(),
             size: *size,
             offset: offset + 512,
+            region: (offset, end),
         });
-        offset += 512 + padded(*size);
+        offset = end;
     }
     let total = offset + 1024; // two zero blocks end a tar
 
@@ -104,30 +125,54 @@ pub(super) async fn write_direct(
     for (at, bytes) in &fixed {
         file.write_all_at(bytes, *at).map_err(write_error)?;
     }
+    // The archive's own digest is computed by a follower thread that hashes
+    // each region as soon as everything before it is in place, so hashing
+    // overlaps the downloads instead of re-reading the archive afterwards.
+    let (done, follower) = spawn_follower(file.clone(), total);
+    let report = |region: (u64, u64)| {
+        let _ = done.send(region);
+    };
+    report((0, fixed_end));
+    report((offset, total));
     let verified: HashSet<Digest> = fetched.verified();
-    progress.stage("blobs", places.len() as u64, order.iter().map(|(_, s)| s).sum());
+    progress.stage(
+        "blobs",
+        places.len() as u64,
+        order.iter().map(|(_, s)| s).sum(),
+    );
     stream::iter(places.iter())
-        .map(|place| place_blob(place, &file, needed, store, client, fetched, &verified, progress))
+        .map(|place| async {
+            place_blob(
+                place, &file, needed, store, client, fetched, &verified, progress,
+            )
+            .await?;
+            report(place.region);
+            Ok::<(), BuildError>(())
+        })
         .buffer_unordered(jobs.max(1))
         .try_collect::<Vec<()>>()
         .await?;
-    progress.finish_stage();
-
-    progress.stage("digest", 0, total);
-    let hash_file = file.clone();
-    let sha256 = tokio::task::spawn_blocking(move || hash_whole(&hash_file))
+    drop(done);
+    let sha256 = tokio::task::spawn_blocking(move || follower.join())
         .await
         .map_err(|e| write_error(io::Error::other(e)))?
+        .map_err(|_| write_error(io::Error::other("the hashing thread panicked")))?
         .map_err(write_error)?;
     progress.finish_stage();
     if options.fsync {
         file.sync_all().map_err(write_error)?;
     }
     drop(file);
-    let blobs: Vec<(Digest, u64, u64)> = places.iter().map(|p| (p.digest.clone(), p.offset, p.size)).collect();
+    let blobs: Vec<(Digest, u64, u64)> = places
+        .iter()
+        .map(|p| (p.digest.clone(), p.offset, p.size))
+        .collect();
     let pack = store.persist_pack(temp, sha256.hex(), &blobs)?;
     link_output(&pack, out).map_err(write_error)?;
-    Ok(Written { sha256, size: total })
+    Ok(Written {
+        sha256,
+        size: total,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -160,26 +205,46 @@ async fn place_blob(
         .ok_or_else(|| BuildError::Invalid(format!("no source known for blob {digest}")))?;
     let registry_error = |what: String| move |source| BuildError::Registry { what, source };
     match &need.origin {
-        Origin::Registry { registry, repository } => {
+        Origin::DockerArchive { path, .. } => {
+            return Err(BuildError::Invalid(format!(
+                "blob {digest} is not in {} (it was ingested when locking)",
+                path.display()
+            )));
+        }
+        Origin::Registry {
+            registry,
+            repository,
+        } => {
             client
-                .fetch_blob_into(registry, repository, digest, Some(place.size), &mut sink, &|n| progress.bytes(n))
+                .fetch_blob_into(
+                    registry,
+                    repository,
+                    digest,
+                    Some(place.size),
+                    &mut sink,
+                    &|n| progress.bytes(n),
+                )
                 .await
                 .map_err(registry_error(format!("{registry}/{repository}")))?;
         }
         Origin::Url(url) => {
             client
-                .fetch_url_into(url, digest, Some(place.size), &mut sink, &|n| progress.bytes(n))
+                .fetch_url_into(url, digest, Some(place.size), &mut sink, &|n| {
+                    progress.bytes(n)
+                })
                 .await
                 .map_err(registry_error(url.clone()))?;
         }
         Origin::Layout(dir) => {
             let path = Layout::new(dir).blob_path(digest);
-            let reader = File::open(&path).map_err(|e| BuildError::Invalid(format!("{}: {e}", path.display())))?;
+            let reader = File::open(&path)
+                .map_err(|e| BuildError::Invalid(format!("{}: {e}", path.display())))?;
             copy_into(reader.take(u64::MAX), sink, digest, place.size, true).await?;
             progress.bytes(place.size);
         }
         Origin::LocalFile(path) => {
-            let reader = File::open(path).map_err(|e| BuildError::Invalid(format!("{}: {e}", path.display())))?;
+            let reader = File::open(path)
+                .map_err(|e| BuildError::Invalid(format!("{}: {e}", path.display())))?;
             copy_into(reader.take(u64::MAX), sink, digest, place.size, true).await?;
             progress.bytes(place.size);
         }
@@ -207,7 +272,9 @@ async fn copy_into(
                 break;
             }
             if sink.written + n as u64 > size {
-                return Err(format!("is larger than the {size} bytes its descriptor says"));
+                return Err(format!(
+                    "is larger than the {size} bytes its descriptor says"
+                ));
             }
             if check {
                 hasher.update(&buffer[..n]);
@@ -215,7 +282,10 @@ async fn copy_into(
             sink.write_chunk(&buffer[..n]).map_err(|e| e.to_string())?;
         }
         if sink.written != size {
-            return Err(format!("is {} bytes, its descriptor says {size}", sink.written));
+            return Err(format!(
+                "is {} bytes, its descriptor says {size}",
+                sink.written
+            ));
         }
         if check {
             let actual = hasher.finish();
@@ -230,18 +300,37 @@ async fn copy_into(
     result.map_err(|detail| BuildError::Invalid(format!("blob {digest} {detail}; the source or cache copy is corrupt (run `ferry cache gc` or fix the source)")))
 }
 
-fn hash_whole(file: &File) -> io::Result<Digest> {
-    let mut hasher = Hasher::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut at = 0u64;
-    loop {
-        let n = file.read_at(&mut buffer, at)?;
-        if n == 0 {
-            return Ok(hasher.finish());
+type Follower = std::thread::JoinHandle<io::Result<Digest>>;
+
+/// Starts the thread that hashes the archive in order as regions complete.
+fn spawn_follower(file: Arc<File>, total: u64) -> (std::sync::mpsc::Sender<(u64, u64)>, Follower) {
+    let (sender, receiver) = std::sync::mpsc::channel::<(u64, u64)>();
+    let handle = std::thread::spawn(move || {
+        let mut hasher = Hasher::new();
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut next = 0u64;
+        let mut ready: BTreeMap<u64, u64> = BTreeMap::new();
+        while next < total {
+            let Ok((start, end)) = receiver.recv() else {
+                return Err(io::Error::other(format!(
+                    "archive incomplete: nothing written at offset {next}"
+                )));
+            };
+            ready.insert(start, end);
+            while let Some(end) = ready.remove(&next) {
+                let mut at = next;
+                while at < end {
+                    let want = buffer.len().min((end - at) as usize);
+                    file.read_exact_at(&mut buffer[..want], at)?;
+                    hasher.update(&buffer[..want]);
+                    at += want as u64;
+                }
+                next = end;
+            }
         }
-        hasher.update(&buffer[..n]);
-        at += n as u64;
-    }
+        Ok(hasher.finish())
+    });
+    (sender, handle)
 }
 
 /// Hard-links the pack to the output path; copies when the two are on different filesystems.
@@ -257,8 +346,13 @@ fn link_output(pack: &Path, out: &Path) -> io::Result<()> {
     if std::fs::hard_link(pack, out).is_ok() {
         return Ok(());
     }
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new().prefix(".ferry-bundle-").tempfile_in(dir)?;
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(".ferry-bundle-")
+        .tempfile_in(dir)?;
     io::copy(&mut File::open(pack)?, &mut temp)?;
     temp.persist(out).map_err(|e| e.error)?;
     Ok(())

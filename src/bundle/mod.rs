@@ -21,7 +21,9 @@ mod verify;
 pub use self::archive::{write_archive, ArchiveOptions, Compression};
 pub use self::build::{build, BuildError, BuildOptions, BuildOutcome};
 pub use self::scan::{scan, ScanError, ScanOptions, Scanned};
-pub use self::verify::{inspect, verify, Inspection, InspectedImage, Problem, VerifyError, VerifyReport};
+pub use self::verify::{
+    inspect, verify, InspectedImage, Inspection, Problem, VerifyError, VerifyReport,
+};
 
 /// Artifact type of the bundle root index.
 pub const ROOT_ARTIFACT_TYPE: &str = "application/vnd.ferry.bundle.v1";

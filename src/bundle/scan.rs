@@ -116,7 +116,13 @@ impl Scanner<'_> {
         }
     }
 
-    fn entry(&mut self, name: &str, regular: bool, size: u64, reader: &mut dyn Read) -> Result<(), ScanError> {
+    fn entry(
+        &mut self,
+        name: &str,
+        regular: bool,
+        size: u64,
+        reader: &mut dyn Read,
+    ) -> Result<(), ScanError> {
         let kind = classify(name);
         let kind = match (kind, regular) {
             (Some(Kind::Directory), _) => return Ok(()),
@@ -126,17 +132,24 @@ impl Scanner<'_> {
                 return Ok(());
             }
         };
-        let target = self.options.extract_to.as_ref().map(|dir| {
-            dir.join(name.strip_prefix("./").unwrap_or(name))
-        });
+        let target = self
+            .options
+            .extract_to
+            .as_ref()
+            .map(|dir| dir.join(name.strip_prefix("./").unwrap_or(name)));
         match kind {
             Kind::Layout | Kind::Index => {
                 if size > MAX_SMALL_BLOB * 4 {
-                    self.out.unexpected.push(format!("{name} (too large: {size} bytes)"));
+                    self.out
+                        .unexpected
+                        .push(format!("{name} (too large: {size} bytes)"));
                     return Ok(());
                 }
                 let mut bytes = Vec::with_capacity(size as usize);
-                reader.take(size).read_to_end(&mut bytes).map_err(self.io())?;
+                reader
+                    .take(size)
+                    .read_to_end(&mut bytes)
+                    .map_err(self.io())?;
                 if let Some(target) = &target {
                     write_file(target, &bytes)?;
                 }
@@ -148,7 +161,9 @@ impl Scanner<'_> {
             }
             Kind::Blob(digest) => {
                 if self.out.blobs.contains_key(&digest) {
-                    self.out.unexpected.push(format!("{name} (duplicate entry)"));
+                    self.out
+                        .unexpected
+                        .push(format!("{name} (duplicate entry)"));
                     return Ok(());
                 }
                 self.blob(digest, size, reader, target.as_deref())?;
@@ -158,11 +173,23 @@ impl Scanner<'_> {
         Ok(())
     }
 
-    fn blob(&mut self, digest: Digest, size: u64, reader: &mut dyn Read, target: Option<&Path>) -> Result<(), ScanError> {
+    fn blob(
+        &mut self,
+        digest: Digest,
+        size: u64,
+        reader: &mut dyn Read,
+        target: Option<&Path>,
+    ) -> Result<(), ScanError> {
         let needs_content = self.options.hash || target.is_some() || size <= MAX_SMALL_BLOB;
         if !needs_content {
             io::copy(&mut reader.take(size), &mut io::sink()).map_err(self.io())?;
-            self.out.blobs.insert(digest, BlobEntry { size, altered: None });
+            self.out.blobs.insert(
+                digest,
+                BlobEntry {
+                    size,
+                    altered: None,
+                },
+            );
             self.out.bytes += size;
             return Ok(());
         }
@@ -181,7 +208,10 @@ impl Scanner<'_> {
             if read == 0 {
                 return Err(ScanError::Io {
                     path: self.path.clone(),
-                    source: io::Error::new(io::ErrorKind::UnexpectedEof, format!("blob {digest} is truncated")),
+                    source: io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("blob {digest} is truncated"),
+                    ),
                 });
             }
             let chunk = &buffer[..read];
@@ -257,10 +287,12 @@ impl PendingFile {
     }
 
     fn write(&mut self, chunk: &[u8]) -> Result<(), ScanError> {
-        self.temp.write_all(chunk).map_err(|source| ScanError::Extract {
-            path: self.target.clone(),
-            source,
-        })
+        self.temp
+            .write_all(chunk)
+            .map_err(|source| ScanError::Extract {
+                path: self.target.clone(),
+                source,
+            })
     }
 
     fn finish(self) -> Result<(), ScanError> {
@@ -295,7 +327,11 @@ fn open_archive(path: &Path) -> io::Result<Box<dyn Read>> {
 }
 
 /// Scans a bundle archive or layout directory.
-pub fn scan(path: &Path, options: &ScanOptions, progress: &dyn Progress) -> Result<Scanned, ScanError> {
+pub fn scan(
+    path: &Path,
+    options: &ScanOptions,
+    progress: &dyn Progress,
+) -> Result<Scanned, ScanError> {
     let mut scanner = Scanner {
         path: path.to_owned(),
         options,

@@ -64,11 +64,31 @@ pub enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Altered { digest, actual, used_by } => write!(f, "blob {digest} ({used_by}) was altered: its content hashes to {actual}"),
+            Self::Altered {
+                digest,
+                actual,
+                used_by,
+            } => write!(
+                f,
+                "blob {digest} ({used_by}) was altered: its content hashes to {actual}"
+            ),
             Self::Missing { digest, used_by } => write!(f, "blob {digest} ({used_by}) is missing"),
-            Self::WrongSize { digest, expected, actual, used_by } => write!(f, "blob {digest} ({used_by}) is {actual} bytes, its descriptor says {expected}"),
-            Self::Extra { digest } => write!(f, "blob {digest} is not referenced by the bundle (extra content)"),
-            Self::UnexpectedEntry { name } => write!(f, "entry `{name}` does not belong in a bundle"),
+            Self::WrongSize {
+                digest,
+                expected,
+                actual,
+                used_by,
+            } => write!(
+                f,
+                "blob {digest} ({used_by}) is {actual} bytes, its descriptor says {expected}"
+            ),
+            Self::Extra { digest } => write!(
+                f,
+                "blob {digest} is not referenced by the bundle (extra content)"
+            ),
+            Self::UnexpectedEntry { name } => {
+                write!(f, "entry `{name}` does not belong in a bundle")
+            }
             Self::Invalid { detail } => f.write_str(detail),
         }
     }
@@ -110,7 +130,11 @@ pub struct VerifyReport {
 }
 
 /// Scans with re-hashing (optionally extracting) and checks the whole graph.
-pub fn verify(path: &Path, extract_to: Option<&Path>, progress: &dyn Progress) -> Result<(VerifyReport, Lock), VerifyError> {
+pub fn verify(
+    path: &Path,
+    extract_to: Option<&Path>,
+    progress: &dyn Progress,
+) -> Result<(VerifyReport, Lock), VerifyError> {
     let options = ScanOptions {
         hash: true,
         extract_to: extract_to.map(Path::to_owned),
@@ -188,7 +212,11 @@ pub fn inspect(path: &Path, progress: &dyn Progress) -> Result<Inspection, Verif
             let mut blobs = BTreeSet::new();
             for platform in &image.platforms {
                 blobs.insert(platform.digest.clone());
-                if let Some(view) = scanned.small.get(&platform.digest).and_then(|b| ManifestView::parse(b).ok()) {
+                if let Some(view) = scanned
+                    .small
+                    .get(&platform.digest)
+                    .and_then(|b| ManifestView::parse(b).ok())
+                {
                     blobs.extend(view.blob_descriptors().map(|d| d.digest.clone()));
                 }
             }
@@ -198,7 +226,11 @@ pub fn inspect(path: &Path, progress: &dyn Progress) -> Result<Inspection, Verif
                 reference: image.reference.clone(),
                 digest: image.digest.clone(),
                 platforms: image.platforms.iter().map(|p| p.platform.clone()).collect(),
-                size: blobs.iter().filter_map(|d| scanned.blobs.get(d)).map(|b| b.size).sum(),
+                size: blobs
+                    .iter()
+                    .filter_map(|d| scanned.blobs.get(d))
+                    .map(|b| b.size)
+                    .sum(),
             }
         })
         .collect();
@@ -229,15 +261,25 @@ impl Graph {
             .map(|name| Problem::UnexpectedEntry { name: name.clone() })
             .collect();
         let invalid = |detail: String| Problem::Invalid { detail };
-        match scanned.oci_layout.as_deref().map(serde_json::from_slice::<serde_json::Value>) {
+        match scanned
+            .oci_layout
+            .as_deref()
+            .map(serde_json::from_slice::<serde_json::Value>)
+        {
             Some(Ok(value)) if value.get("imageLayoutVersion").is_some() => {}
-            Some(_) => problems.push(invalid("`oci-layout` is not a valid layout marker".to_owned())),
-            None => problems.push(invalid("`oci-layout` is missing: not an OCI image layout".to_owned())),
+            Some(_) => problems.push(invalid(
+                "`oci-layout` is not a valid layout marker".to_owned(),
+            )),
+            None => problems.push(invalid(
+                "`oci-layout` is missing: not an OCI image layout".to_owned(),
+            )),
         }
         let index: ImageIndex = match scanned.index_json.as_deref().map(serde_json::from_slice) {
             Some(Ok(index)) => index,
             Some(Err(e)) => {
-                problems.push(invalid(format!("`index.json` is not a valid OCI index: {e}")));
+                problems.push(invalid(format!(
+                    "`index.json` is not a valid OCI index: {e}"
+                )));
                 return Err(problems);
             }
             None => {
@@ -251,51 +293,98 @@ impl Graph {
             .filter(|d| d.artifact_type.as_deref() == Some(ROOT_ARTIFACT_TYPE))
             .collect();
         let [root_descriptor] = roots.as_slice() else {
-            problems.push(invalid(format!("`index.json` must list exactly one bundle root, found {}", roots.len())));
+            problems.push(invalid(format!(
+                "`index.json` must list exactly one bundle root, found {}",
+                roots.len()
+            )));
             return Err(problems);
         };
         let root = root_descriptor.digest.clone();
-        let altered_or_missing = |digest: &Digest, used_by: &str, problems: &mut Vec<Problem>| -> bool {
-            match scanned.blobs.get(digest) {
-                None => {
-                    problems.push(Problem::Missing { digest: digest.clone(), used_by: used_by.to_owned() });
-                    true
-                }
-                Some(entry) => match &entry.altered {
-                    Some(actual) => {
-                        problems.push(Problem::Altered { digest: digest.clone(), actual: actual.clone(), used_by: used_by.to_owned() });
+        let altered_or_missing =
+            |digest: &Digest, used_by: &str, problems: &mut Vec<Problem>| -> bool {
+                match scanned.blobs.get(digest) {
+                    None => {
+                        problems.push(Problem::Missing {
+                            digest: digest.clone(),
+                            used_by: used_by.to_owned(),
+                        });
                         true
                     }
-                    None => false,
-                },
-            }
-        };
+                    Some(entry) => match &entry.altered {
+                        Some(actual) => {
+                            problems.push(Problem::Altered {
+                                digest: digest.clone(),
+                                actual: actual.clone(),
+                                used_by: used_by.to_owned(),
+                            });
+                            true
+                        }
+                        None => false,
+                    },
+                }
+            };
         if altered_or_missing(&root, "the bundle root", &mut problems) {
             return Err(problems);
         }
-        let Some(root_index) = scanned.small.get(&root).and_then(|b| serde_json::from_slice::<ImageIndex>(b).ok()) else {
+        let Some(root_index) = scanned
+            .small
+            .get(&root)
+            .and_then(|b| serde_json::from_slice::<ImageIndex>(b).ok())
+        else {
             problems.push(invalid(format!("bundle root {root} is not an OCI index")));
             return Err(problems);
         };
         // index.json must list exactly what the root lists (with the same names).
-        let named = |d: &crate::oci::Descriptor| (d.digest.clone(), d.annotations.get(ANNOTATION_REF_NAME).cloned());
-        let in_root: BTreeSet<_> = root_index.manifests.iter().filter(|d| d.annotations.get(ANNOTATION_KIND).map(String::as_str) != Some("metadata")).map(named).collect();
-        let in_index: BTreeSet<_> = index.manifests.iter().filter(|d| d.digest != root).map(named).collect();
+        let named = |d: &crate::oci::Descriptor| {
+            (
+                d.digest.clone(),
+                d.annotations.get(ANNOTATION_REF_NAME).cloned(),
+            )
+        };
+        let in_root: BTreeSet<_> = root_index
+            .manifests
+            .iter()
+            .filter(|d| d.annotations.get(ANNOTATION_KIND).map(String::as_str) != Some("metadata"))
+            .map(named)
+            .collect();
+        let in_index: BTreeSet<_> = index
+            .manifests
+            .iter()
+            .filter(|d| d.digest != root)
+            .map(named)
+            .collect();
         for (digest, name) in in_index.difference(&in_root) {
-            problems.push(invalid(format!("`index.json` lists {} ({digest}), which the bundle root does not", name.as_deref().unwrap_or("an unnamed manifest"))));
+            problems.push(invalid(format!(
+                "`index.json` lists {} ({digest}), which the bundle root does not",
+                name.as_deref().unwrap_or("an unnamed manifest")
+            )));
         }
         for (digest, name) in in_root.difference(&in_index) {
-            problems.push(invalid(format!("the bundle root lists {} ({digest}), which `index.json` does not", name.as_deref().unwrap_or("an unnamed manifest"))));
+            problems.push(invalid(format!(
+                "the bundle root lists {} ({digest}), which `index.json` does not",
+                name.as_deref().unwrap_or("an unnamed manifest")
+            )));
         }
         // The embedded lock says which platform manifests of each index are carried.
         let lock = Self::lock(scanned, &root_index, &mut problems, &altered_or_missing);
         let Some(lock) = lock else {
             return Err(problems);
         };
-        let kept: BTreeSet<&Digest> = lock.images.iter().flat_map(|i| i.platforms.iter().map(|p| &p.digest)).collect();
+        let kept: BTreeSet<&Digest> = lock
+            .images
+            .iter()
+            .flat_map(|i| i.platforms.iter().map(|p| &p.digest))
+            .collect();
         for image in &lock.images {
-            if !root_index.manifests.iter().any(|d| d.digest == image.digest) {
-                problems.push(invalid(format!("the lock pins {} at {}, which the bundle root does not carry", image.reference, image.digest)));
+            if !root_index
+                .manifests
+                .iter()
+                .any(|d| d.digest == image.digest)
+            {
+                problems.push(invalid(format!(
+                    "the lock pins {} at {}, which the bundle root does not carry",
+                    image.reference, image.digest
+                )));
             }
         }
         // Walk the graph: every referenced blob present, intact, of the right size.
@@ -303,7 +392,15 @@ impl Graph {
         let mut queue: Vec<(crate::oci::Descriptor, String)> = root_index
             .manifests
             .iter()
-            .map(|d| (d.clone(), d.annotations.get(ANNOTATION_REF_NAME).cloned().unwrap_or_else(|| "bundle metadata".to_owned())))
+            .map(|d| {
+                (
+                    d.clone(),
+                    d.annotations
+                        .get(ANNOTATION_REF_NAME)
+                        .cloned()
+                        .unwrap_or_else(|| "bundle metadata".to_owned()),
+                )
+            })
             .collect();
         let mut visited = BTreeSet::new();
         while let Some((descriptor, used_by)) = queue.pop() {
@@ -316,15 +413,27 @@ impl Graph {
             }
             if let Some(entry) = scanned.blobs.get(&descriptor.digest) {
                 if entry.size != descriptor.size {
-                    problems.push(Problem::WrongSize { digest: descriptor.digest.clone(), expected: descriptor.size, actual: entry.size, used_by: used_by.clone() });
+                    problems.push(Problem::WrongSize {
+                        digest: descriptor.digest.clone(),
+                        expected: descriptor.size,
+                        actual: entry.size,
+                        used_by: used_by.clone(),
+                    });
                     continue;
                 }
             }
             if !crate::oci::is_manifest_media_type(&descriptor.media_type) {
                 continue;
             }
-            let Some(view) = scanned.small.get(&descriptor.digest).and_then(|b| ManifestView::parse(b).ok()) else {
-                problems.push(invalid(format!("manifest {} ({used_by}) cannot be parsed", descriptor.digest)));
+            let Some(view) = scanned
+                .small
+                .get(&descriptor.digest)
+                .and_then(|b| ManifestView::parse(b).ok())
+            else {
+                problems.push(invalid(format!(
+                    "manifest {} ({used_by}) cannot be parsed",
+                    descriptor.digest
+                )));
                 continue;
             };
             for child in &view.manifests {
@@ -338,7 +447,9 @@ impl Graph {
         }
         for digest in scanned.blobs.keys() {
             if !required.contains(digest) {
-                problems.push(Problem::Extra { digest: digest.clone() });
+                problems.push(Problem::Extra {
+                    digest: digest.clone(),
+                });
             }
         }
         if problems.is_empty() {
@@ -355,19 +466,34 @@ impl Graph {
         altered_or_missing: &dyn Fn(&Digest, &str, &mut Vec<Problem>) -> bool,
     ) -> Option<Lock> {
         let invalid = |detail: String| Problem::Invalid { detail };
-        let Some(metadata) = root_index.manifests.iter().find(|d| d.artifact_type.as_deref() == Some(METADATA_ARTIFACT_TYPE)) else {
-            problems.push(invalid("the bundle root has no metadata manifest (lock and spec)".to_owned()));
+        let Some(metadata) = root_index
+            .manifests
+            .iter()
+            .find(|d| d.artifact_type.as_deref() == Some(METADATA_ARTIFACT_TYPE))
+        else {
+            problems.push(invalid(
+                "the bundle root has no metadata manifest (lock and spec)".to_owned(),
+            ));
             return None;
         };
         if altered_or_missing(&metadata.digest, "bundle metadata", problems) {
             return None;
         }
-        let view = scanned.small.get(&metadata.digest).and_then(|b| ManifestView::parse(b).ok())?;
-        let lock_layer = view.layers.iter().find(|l| l.media_type == LOCK_MEDIA_TYPE)?;
+        let view = scanned
+            .small
+            .get(&metadata.digest)
+            .and_then(|b| ManifestView::parse(b).ok())?;
+        let lock_layer = view
+            .layers
+            .iter()
+            .find(|l| l.media_type == LOCK_MEDIA_TYPE)?;
         if altered_or_missing(&lock_layer.digest, "the embedded lock", problems) {
             return None;
         }
-        let text = scanned.small.get(&lock_layer.digest).and_then(|b| std::str::from_utf8(b).ok())?;
+        let text = scanned
+            .small
+            .get(&lock_layer.digest)
+            .and_then(|b| std::str::from_utf8(b).ok())?;
         match Lock::parse(text, Path::new("<embedded lock>")) {
             Ok(lock) => Some(lock),
             Err(e) => {

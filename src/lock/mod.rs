@@ -275,9 +275,9 @@ impl Lock {
                     )))
                 }
                 Some(locked) if locked.fingerprint != component.fingerprint() => {
-                    let detail = self.first_missing_entry(component).unwrap_or_else(|| {
-                        "its manifest or values changed".to_owned()
-                    });
+                    let detail = self
+                        .first_missing_entry(component)
+                        .unwrap_or_else(|| "its manifest or values changed".to_owned());
                     return Err(stale(format!("component `{}`: {detail}", component.name)));
                 }
                 Some(_) => {}
@@ -321,7 +321,10 @@ impl Lock {
                 .iter()
                 .any(|f| f.component == component.name && f.url == file.url)
             {
-                return Some(format!("file {} ({}) is not in the lock", file.name, file.url));
+                return Some(format!(
+                    "file {} ({}) is not in the lock",
+                    file.name, file.url
+                ));
             }
         }
         None

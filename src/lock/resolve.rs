@@ -10,11 +10,13 @@ use std::fmt::Write as _;
 use futures_util::{stream, StreamExt};
 use serde::Deserialize;
 
-use super::{Lock, LockedChart, LockedComponent, LockedFile, LockedImage, LockedPlatform, LOCK_VERSION};
+use super::{
+    Lock, LockedChart, LockedComponent, LockedFile, LockedImage, LockedPlatform, LOCK_VERSION,
+};
 use crate::oci::{Descriptor, Digest, ManifestView, Platform, Reference, HELM_CHART_LAYER};
 use crate::progress::Progress;
 use crate::registry::Client;
-use crate::source::Layout;
+use crate::source::{DockerArchive, Layout};
 use crate::spec::{relative_path, ChartRepo, ChartSpec, FileSpec, ImageSource, ImageSpec, Spec};
 use crate::store::Store;
 
@@ -80,12 +82,18 @@ impl Task<'_> {
     fn describe(&self) -> String {
         match self {
             Task::Image(c, i) => format!("image {} (component {c})", i.reference),
-            Task::Chart(c, ch) => format!("chart {} {} from {} (component {c})", ch.name, ch.version, ch.repo),
+            Task::Chart(c, ch) => format!(
+                "chart {} {} from {} (component {c})",
+                ch.name, ch.version, ch.repo
+            ),
             Task::File(c, f) => format!(
                 "file {} {}{} (component {c})",
                 f.name,
                 f.version,
-                f.platform.as_deref().map(|p| format!(" {p}")).unwrap_or_default()
+                f.platform
+                    .as_deref()
+                    .map(|p| format!(" {p}"))
+                    .unwrap_or_default()
             ),
         }
     }
@@ -101,9 +109,24 @@ pub async fn resolve(
 ) -> Result<Lock, ResolveError> {
     let mut tasks = Vec::new();
     for component in &spec.components {
-        tasks.extend(component.images.iter().map(|i| Task::Image(&component.name, i)));
-        tasks.extend(component.charts.iter().map(|c| Task::Chart(&component.name, c)));
-        tasks.extend(component.files.iter().map(|f| Task::File(&component.name, f)));
+        tasks.extend(
+            component
+                .images
+                .iter()
+                .map(|i| Task::Image(&component.name, i)),
+        );
+        tasks.extend(
+            component
+                .charts
+                .iter()
+                .map(|c| Task::Chart(&component.name, c)),
+        );
+        tasks.extend(
+            component
+                .files
+                .iter()
+                .map(|f| Task::File(&component.name, f)),
+        );
     }
     let total = tasks.len();
     progress.stage("resolve", total as u64, 0);
@@ -163,10 +186,20 @@ pub async fn resolve(
     lock.images
         .sort_by(|a, b| (&a.component, &a.reference).cmp(&(&b.component, &b.reference)));
     lock.charts.sort_by(|a, b| {
-        (&a.component, &a.name, &a.version, &a.repo).cmp(&(&b.component, &b.name, &b.version, &b.repo))
+        (&a.component, &a.name, &a.version, &a.repo).cmp(&(
+            &b.component,
+            &b.name,
+            &b.version,
+            &b.repo,
+        ))
     });
     lock.files.sort_by(|a, b| {
-        (&a.component, &a.name, &a.platform, &a.url).cmp(&(&b.component, &b.name, &b.platform, &b.url))
+        (&a.component, &a.name, &a.platform, &a.url).cmp(&(
+            &b.component,
+            &b.name,
+            &b.platform,
+            &b.url,
+        ))
     });
     Ok(lock)
 }
@@ -191,10 +224,39 @@ impl Context<'_> {
         let reference = &image.reference;
         let origin = match &image.source {
             ImageSource::Registry => Origin::Registry(reference),
-            ImageSource::Layout { path, .. } => Origin::Layout(Layout::new(self.spec.root.join(path))),
+            ImageSource::Layout { path, .. } => {
+                Origin::Layout(Layout::new(self.spec.root.join(path)))
+            }
+            ImageSource::DockerArchive { .. } => Origin::Ingested,
         };
         let (top_bytes, top_media_type) = match (&image.source, &origin) {
-            (ImageSource::Layout { reference: name, .. }, Origin::Layout(layout)) => {
+            (
+                ImageSource::DockerArchive {
+                    path,
+                    reference: name,
+                },
+                _,
+            ) => {
+                let bytes =
+                    DockerArchive::new(self.spec.root.join(path)).ingest_image(name, self.store)?;
+                let digest = Digest::of_bytes(&bytes);
+                if let Some(pinned) = reference
+                    .digest
+                    .as_ref()
+                    .filter(|pinned| **pinned != digest)
+                {
+                    return Err(message(format!(
+                        "the spec pins {pinned} but the archive's image derives to {digest}"
+                    )));
+                }
+                (bytes, crate::oci::OCI_MANIFEST.to_owned())
+            }
+            (
+                ImageSource::Layout {
+                    reference: name, ..
+                },
+                Origin::Layout(layout),
+            ) => {
                 let descriptor = layout.find(name)?;
                 if let Some(pinned) = &reference.digest {
                     if pinned != &descriptor.digest {
@@ -210,7 +272,11 @@ impl Context<'_> {
             _ => {
                 let fetched = self
                     .client
-                    .get_manifest(&reference.registry, &reference.repository, &reference.tag_or_digest())
+                    .get_manifest(
+                        &reference.registry,
+                        &reference.repository,
+                        &reference.tag_or_digest(),
+                    )
                     .await?;
                 self.store.put_bytes(&fetched.bytes)?;
                 (fetched.bytes, fetched.media_type)
@@ -237,7 +303,12 @@ impl Context<'_> {
             size: top_bytes.len() as u64,
             source: match &image.source {
                 ImageSource::Registry => None,
-                ImageSource::Layout { path, reference } => Some(format!("layout:{path}#{reference}")),
+                ImageSource::Layout { path, reference } => {
+                    Some(format!("layout:{path}#{reference}"))
+                }
+                ImageSource::DockerArchive { path, reference } => {
+                    Some(format!("docker-archive:{path}#{reference}"))
+                }
             },
             platforms,
         })
@@ -269,15 +340,17 @@ impl Context<'_> {
             };
             let bytes = self.manifest(origin, descriptor).await?;
             ManifestView::parse(&bytes)?;
-            chosen.entry(descriptor.digest.clone()).or_insert(LockedPlatform {
-                platform: descriptor
-                    .platform
-                    .as_ref()
-                    .map_or_else(|| wanted.to_string(), ToString::to_string),
-                digest: descriptor.digest.clone(),
-                media_type: descriptor.media_type.clone(),
-                size: descriptor.size,
-            });
+            chosen
+                .entry(descriptor.digest.clone())
+                .or_insert(LockedPlatform {
+                    platform: descriptor
+                        .platform
+                        .as_ref()
+                        .map_or_else(|| wanted.to_string(), ToString::to_string),
+                    digest: descriptor.digest.clone(),
+                    media_type: descriptor.media_type.clone(),
+                    size: descriptor.size,
+                });
         }
         let mut platforms: Vec<LockedPlatform> = chosen.into_values().collect();
         platforms.sort_by(|a, b| a.platform.cmp(&b.platform));
@@ -318,7 +391,12 @@ impl Context<'_> {
             architecture,
             variant,
         };
-        if !self.spec.platforms.iter().any(|wanted| wanted.matches(&platform)) {
+        if !self
+            .spec
+            .platforms
+            .iter()
+            .any(|wanted| wanted.matches(&platform))
+        {
             return Err(message(format!(
                 "{reference} is a single {platform} image, which none of the bundle's platforms ({}) can run",
                 self.spec
@@ -332,13 +410,24 @@ impl Context<'_> {
         Ok(platform.to_string())
     }
 
-    async fn manifest(&self, origin: &Origin<'_>, descriptor: &Descriptor) -> Result<Vec<u8>, BoxError> {
+    async fn manifest(
+        &self,
+        origin: &Origin<'_>,
+        descriptor: &Descriptor,
+    ) -> Result<Vec<u8>, BoxError> {
         match origin {
             Origin::Registry(reference) => {
-                if !self.store.contains(&descriptor.digest, Some(descriptor.size)) {
+                if !self
+                    .store
+                    .contains(&descriptor.digest, Some(descriptor.size))
+                {
                     let fetched = self
                         .client
-                        .get_manifest(&reference.registry, &reference.repository, &descriptor.digest.to_string())
+                        .get_manifest(
+                            &reference.registry,
+                            &reference.repository,
+                            &descriptor.digest.to_string(),
+                        )
                         .await?;
                     self.store.put_bytes(&fetched.bytes)?;
                 }
@@ -346,6 +435,7 @@ impl Context<'_> {
             Origin::Layout(layout) => {
                 layout.ingest(self.store, &descriptor.digest, Some(descriptor.size))?;
             }
+            Origin::Ingested => {}
         }
         Ok(self.store.read_small(&descriptor.digest)?)
     }
@@ -363,30 +453,41 @@ impl Context<'_> {
                     &|n| self.progress.bytes(n),
                 )
                 .await?),
-            Origin::Layout(layout) => Ok(layout.ingest(self.store, &descriptor.digest, Some(descriptor.size))?),
+            Origin::Layout(layout) => {
+                Ok(layout.ingest(self.store, &descriptor.digest, Some(descriptor.size))?)
+            }
+            Origin::Ingested => self
+                .store
+                .size_of(&descriptor.digest)
+                .ok_or_else(|| message(format!("blob {} was not ingested", descriptor.digest))),
         }
     }
 
     async fn chart(&self, component: &str, chart: &ChartSpec) -> Result<LockedChart, BoxError> {
-        let locked = |url: String, sha256: Digest, size: u64, oci_digest: Option<Digest>| LockedChart {
-            component: component.to_owned(),
-            name: chart.name.clone(),
-            version: chart.version.clone(),
-            repo: chart.repo.to_string(),
-            url,
-            sha256,
-            size,
-            oci_digest,
-        };
+        let locked =
+            |url: String, sha256: Digest, size: u64, oci_digest: Option<Digest>| LockedChart {
+                component: component.to_owned(),
+                name: chart.name.clone(),
+                version: chart.version.clone(),
+                repo: chart.repo.to_string(),
+                url,
+                sha256,
+                size,
+                oci_digest,
+            };
         match &chart.repo {
             ChartRepo::Http(repo) => {
                 let index_url = format!("{repo}/index.yaml");
                 let text = self.client.get_text(&index_url, 256 << 20).await?;
                 let entry = find_chart(&text, &index_url, chart)?;
-                let archive_url = url::Url::parse(&format!("{repo}/"))?.join(&entry.url)?.to_string();
+                let archive_url = url::Url::parse(&format!("{repo}/"))?
+                    .join(&entry.url)?
+                    .to_string();
                 let (sha256, size) = self
                     .client
-                    .fetch_url(&archive_url, entry.digest.as_ref(), self.store, &|n| self.progress.bytes(n))
+                    .fetch_url(&archive_url, entry.digest.as_ref(), self.store, &|n| {
+                        self.progress.bytes(n)
+                    })
                     .await?;
                 Ok(locked(archive_url, sha256, size, None))
             }
@@ -403,10 +504,9 @@ impl Context<'_> {
                     )));
                 }
                 let archive = repo_dir.join(&entry.url);
-                let (sha256, size) = self.store.ingest_file(
-                    &archive,
-                    entry.digest.as_ref().map(|d| (d, None)),
-                )?;
+                let (sha256, size) = self
+                    .store
+                    .ingest_file(&archive, entry.digest.as_ref().map(|d| (d, None)))?;
                 Ok(locked(
                     format!("file:{}", relative_path(&archive, &self.spec.root)),
                     sha256,
@@ -427,7 +527,11 @@ impl Context<'_> {
                     .layers
                     .iter()
                     .find(|l| l.media_type == HELM_CHART_LAYER)
-                    .ok_or_else(|| message(format!("{reference} is not a Helm chart (no {HELM_CHART_LAYER} layer)")))?;
+                    .ok_or_else(|| {
+                        message(format!(
+                            "{reference} is not a Helm chart (no {HELM_CHART_LAYER} layer)"
+                        ))
+                    })?;
                 let origin = Origin::Registry(&reference);
                 for descriptor in view.blob_descriptors() {
                     self.blob(&origin, descriptor).await?;
@@ -446,17 +550,26 @@ impl Context<'_> {
         let result: Result<(Digest, u64), BoxError> = match file.local_path() {
             Some(path) => self
                 .store
-                .ingest_file(&self.spec.root.join(path), file.sha256.as_ref().map(|d| (d, None)))
+                .ingest_file(
+                    &self.spec.root.join(path),
+                    file.sha256.as_ref().map(|d| (d, None)),
+                )
                 .map_err(|e| match e {
-                    crate::store::StoreError::DigestMismatch { expected, actual, .. } => hash_mismatch(&file.url, &expected, &actual),
+                    crate::store::StoreError::DigestMismatch {
+                        expected, actual, ..
+                    } => hash_mismatch(&file.url, &expected, &actual),
                     other => other.into(),
                 }),
             None => self
                 .client
-                .fetch_url(&file.url, file.sha256.as_ref(), self.store, &|n| self.progress.bytes(n))
+                .fetch_url(&file.url, file.sha256.as_ref(), self.store, &|n| {
+                    self.progress.bytes(n)
+                })
                 .await
                 .map_err(|e| match e {
-                    crate::registry::RegistryError::DigestMismatch { expected, actual, .. } => hash_mismatch(&file.url, &expected, &actual),
+                    crate::registry::RegistryError::DigestMismatch {
+                        expected, actual, ..
+                    } => hash_mismatch(&file.url, &expected, &actual),
                     other => other.into(),
                 }),
         };
@@ -483,6 +596,8 @@ fn hash_mismatch(url: &str, expected: &Digest, actual: &Digest) -> BoxError {
 enum Origin<'a> {
     Registry(&'a Reference),
     Layout(Layout),
+    /// Already copied into the store (a `docker save` archive).
+    Ingested,
 }
 
 struct IndexEntry {
@@ -507,23 +622,32 @@ fn find_chart(text: &str, index: &str, chart: &ChartSpec) -> Result<IndexEntry, 
     }
     let parsed: RepoIndex = serde_norway::from_str(text)
         .map_err(|e| message(format!("{index} is not a Helm repository index: {e}")))?;
-    let versions = parsed.entries.get(&chart.name).ok_or_else(|| {
-        message(format!("{index} has no chart named `{}`", chart.name))
-    })?;
-    let entry = versions.iter().find(|e| e.version == chart.version).ok_or_else(|| {
-        let available: Vec<&str> = versions.iter().take(10).map(|e| e.version.as_str()).collect();
+    let versions = parsed
+        .entries
+        .get(&chart.name)
+        .ok_or_else(|| message(format!("{index} has no chart named `{}`", chart.name)))?;
+    let entry = versions
+        .iter()
+        .find(|e| e.version == chart.version)
+        .ok_or_else(|| {
+            let available: Vec<&str> = versions
+                .iter()
+                .take(10)
+                .map(|e| e.version.as_str())
+                .collect();
+            message(format!(
+                "{index} has no version {} of `{}` (newest listed: {})",
+                chart.version,
+                chart.name,
+                available.join(", ")
+            ))
+        })?;
+    let url = entry.urls.first().cloned().ok_or_else(|| {
         message(format!(
-            "{index} has no version {} of `{}` (newest listed: {})",
-            chart.version,
-            chart.name,
-            available.join(", ")
+            "{index}: `{}` {} lists no URL",
+            chart.name, chart.version
         ))
     })?;
-    let url = entry
-        .urls
-        .first()
-        .cloned()
-        .ok_or_else(|| message(format!("{index}: `{}` {} lists no URL", chart.name, chart.version)))?;
     let digest = match &entry.digest {
         Some(hex) => Some(Digest::from_hex(hex.trim_start_matches("sha256:"))?),
         None => None,

@@ -65,7 +65,9 @@ impl RegistryConfig {
         let target = target.trim_end_matches('/');
         let (host, prefix) = target.split_once('/').unwrap_or((target, ""));
         if upstream.is_empty() || host.is_empty() {
-            return Err(fail("both the upstream host and the mirror host are needed"));
+            return Err(fail(
+                "both the upstream host and the mirror host are needed",
+            ));
         }
         if plain {
             self.insecure.insert(host.to_owned());
@@ -83,8 +85,13 @@ impl RegistryConfig {
     /// The host and repository path a request for `registry/repository` goes to.
     pub fn endpoint(&self, registry: &str, repository: &str) -> (String, String) {
         match self.mirrors.get(registry) {
-            Some(mirror) if mirror.prefix.is_empty() => (mirror.host.clone(), repository.to_owned()),
-            Some(mirror) => (mirror.host.clone(), format!("{}/{repository}", mirror.prefix)),
+            Some(mirror) if mirror.prefix.is_empty() => {
+                (mirror.host.clone(), repository.to_owned())
+            }
+            Some(mirror) => (
+                mirror.host.clone(),
+                format!("{}/{repository}", mirror.prefix),
+            ),
             None if registry == crate::oci::DOCKER_HUB => {
                 ("registry-1.docker.io".to_owned(), repository.to_owned())
             }

@@ -18,9 +18,9 @@ use futures_util::StreamExt;
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode};
 
+use self::auth::{parse_challenge, Challenge, CredentialStore, Credentials};
 pub use self::config::{Mirror, RegistryConfig};
 pub use self::error::RegistryError;
-use self::auth::{parse_challenge, Challenge, CredentialStore, Credentials};
 use crate::oci::{Digest, Hasher, ManifestView, MANIFEST_ACCEPT};
 use crate::store::Store;
 
@@ -111,7 +111,14 @@ impl Client {
         let path = format!("/v2/{repo}/manifests/{reference}");
         let what = format!("manifest {registry}/{repository}:{reference}");
         let response = self
-            .send(&host, &repo, Method::GET, &path, Some(MANIFEST_ACCEPT), &what)
+            .send(
+                &host,
+                &repo,
+                Method::GET,
+                &path,
+                Some(MANIFEST_ACCEPT),
+                &what,
+            )
             .await?;
         let content_type = response
             .headers()
@@ -197,11 +204,9 @@ impl Client {
         loop {
             let response = self.send_url(url).await?;
             let result = match expected {
-                Some(digest) => {
-                    stream_into_store(response, digest, None, store, progress, url)
-                        .await
-                        .map(|size| (digest.clone(), size))
-                }
+                Some(digest) => stream_into_store(response, digest, None, store, progress, url)
+                    .await
+                    .map(|size| (digest.clone(), size)),
                 None => stream_into_store_computed(response, store, progress, url).await,
             };
             match result {
@@ -432,7 +437,13 @@ impl Client {
                     lock(&self.tokens).remove(&key);
                 }
                 let token = self
-                    .fetch_token(host, &realm, service.as_deref(), scope, credentials.as_ref())
+                    .fetch_token(
+                        host,
+                        &realm,
+                        service.as_deref(),
+                        scope,
+                        credentials.as_ref(),
+                    )
                     .await?;
                 lock(&self.tokens).insert(key, token);
                 Ok(())
@@ -569,7 +580,10 @@ async fn classify(
 }
 
 async fn read_limited(response: Response, limit: u64, url: &str) -> Result<Vec<u8>, RegistryError> {
-    if response.content_length().is_some_and(|length| length > limit) {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit)
+    {
         return Err(RegistryError::TooLarge {
             url: url.to_owned(),
             limit,
@@ -635,7 +649,13 @@ async fn stream_into_store(
     what: &str,
 ) -> Result<u64, RegistryError> {
     let mut writer = store.writer()?;
-    stream_body(response, &mut |chunk| Ok(writer.write_chunk(chunk)?), progress, what).await?;
+    stream_body(
+        response,
+        &mut |chunk| Ok(writer.write_chunk(chunk)?),
+        progress,
+        what,
+    )
+    .await?;
     writer.commit(digest, size).map_err(|error| match error {
         crate::store::StoreError::DigestMismatch { actual, .. } => RegistryError::DigestMismatch {
             what: what.to_owned(),
@@ -653,7 +673,13 @@ async fn stream_into_store_computed(
     what: &str,
 ) -> Result<(Digest, u64), RegistryError> {
     let mut writer = store.writer()?;
-    stream_body(response, &mut |chunk| Ok(writer.write_chunk(chunk)?), progress, what).await?;
+    stream_body(
+        response,
+        &mut |chunk| Ok(writer.write_chunk(chunk)?),
+        progress,
+        what,
+    )
+    .await?;
     Ok(writer.commit_as_computed()?)
 }
 

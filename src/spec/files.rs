@@ -105,9 +105,13 @@ pub struct ImageEntry {
     /// A local OCI image layout to take it from (path relative to the file).
     #[serde(default)]
     pub layout: Option<String>,
-    /// The `org.opencontainers.image.ref.name` inside `layout` (default: `ref`).
+    /// A `docker save` / `podman save` archive to take it from (path relative to the file).
     #[serde(default)]
-    pub layout_ref: Option<String>,
+    pub archive: Option<String>,
+    /// The image's name inside `layout` (`org.opencontainers.image.ref.name`)
+    /// or `archive` (`RepoTags`); default: `ref`.
+    #[serde(default)]
+    pub source_ref: Option<String>,
 }
 
 /// A Helm chart.

@@ -190,6 +190,13 @@ pub enum ImageSource {
         /// `org.opencontainers.image.ref.name` inside the layout.
         reference: String,
     },
+    /// A `docker save` archive.
+    DockerArchive {
+        /// The archive, relative to the spec root.
+        path: String,
+        /// The image's `RepoTags` entry.
+        reference: String,
+    },
 }
 
 /// A chart to carry.
@@ -284,11 +291,12 @@ impl Spec {
         for component in &components {
             for dependency in &component.dependencies {
                 if !names.contains(dependency.as_str()) {
-                    let source = Source::read(&layered.manifests.join(&component.manifest_rel()), None)
-                        .unwrap_or(Source {
-                            path: path.clone(),
-                            text: String::new(),
-                        });
+                    let source =
+                        Source::read(&layered.manifests.join(component.manifest_rel()), None)
+                            .unwrap_or(Source {
+                                path: path.clone(),
+                                text: String::new(),
+                            });
                     return Err(source.error(
                         dependency,
                         format!(
@@ -361,11 +369,17 @@ fn load_layers(path: &Path, from: Option<Location>, depth: usize) -> Result<Laye
     if file.api_version != API_VERSION {
         return Err(source.error(
             "apiVersion",
-            format!("apiVersion must be `{API_VERSION}`, found `{}`", file.api_version),
+            format!(
+                "apiVersion must be `{API_VERSION}`, found `{}`",
+                file.api_version
+            ),
         ));
     }
     if file.kind != "Bundle" {
-        return Err(source.error("kind", format!("kind must be `Bundle`, found `{}`", file.kind)));
+        return Err(source.error(
+            "kind",
+            format!("kind must be `Bundle`, found `{}`", file.kind),
+        ));
     }
     let dir = path.parent().map(Path::to_owned).unwrap_or_default();
     let mut layered = match &file.base {
@@ -394,7 +408,10 @@ fn load_layers(path: &Path, from: Option<Location>, depth: usize) -> Result<Laye
     if let Some(platforms) = &file.platforms {
         layered.platforms = platforms
             .iter()
-            .map(|p| p.parse().map_err(|e: crate::oci::PlatformParseError| source.error(p, e.to_string())))
+            .map(|p| {
+                p.parse()
+                    .map_err(|e: crate::oci::PlatformParseError| source.error(p, e.to_string()))
+            })
             .collect::<Result<_, _>>()?;
     }
     for name in &file.remove {
@@ -447,7 +464,10 @@ fn load_layers(path: &Path, from: Option<Location>, depth: usize) -> Result<Laye
         }
     }
     if layered.platforms.is_empty() {
-        return Err(source.error("platforms", "a bundle needs at least one platform, e.g. `platforms: [linux/amd64]`"));
+        return Err(source.error(
+            "platforms",
+            "a bundle needs at least one platform, e.g. `platforms: [linux/amd64]`",
+        ));
     }
     Ok(layered)
 }
@@ -472,9 +492,9 @@ fn merge_values(base: &mut serde_json::Value, overlay: serde_json::Value) {
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
+        && name.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
+        })
 }
 
 fn load_component(
@@ -489,19 +509,29 @@ fn load_component(
             message: "component names and versions must be lowercase letters, digits, `.`, `_`, `-` (and `+` in versions)".to_owned(),
         });
     }
-    let path = manifests.join(&entry.name).join(format!("{}.yaml", entry.version));
+    let path = manifests
+        .join(&entry.name)
+        .join(format!("{}.yaml", entry.version));
     if !path.is_file() {
         let available = std::fs::read_dir(manifests.join(&entry.name))
             .map(|dir| {
                 dir.filter_map(|e| e.ok())
-                    .filter_map(|e| e.file_name().to_str()?.strip_suffix(".yaml").map(str::to_owned))
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()?
+                            .strip_suffix(".yaml")
+                            .map(str::to_owned)
+                    })
                     .collect::<BTreeSet<_>>()
             })
             .unwrap_or_default();
         let hint = if available.is_empty() {
             String::new()
         } else {
-            format!(" (available versions: {})", available.into_iter().collect::<Vec<_>>().join(", "))
+            format!(
+                " (available versions: {})",
+                available.into_iter().collect::<Vec<_>>().join(", ")
+            )
         };
         return Err(SpecError {
             location: entry.declared_at.clone(),
@@ -548,7 +578,10 @@ fn load_component(
         } else if chart.repo.starts_with("http://") || chart.repo.starts_with("https://") {
             ChartRepo::Http(chart.repo.trim_end_matches('/').to_owned())
         } else if chart.repo.contains("://") {
-            return Err(source.error(&chart.repo, "chart repo must be https://, http://, oci:// or a local directory"));
+            return Err(source.error(
+                &chart.repo,
+                "chart repo must be https://, http://, oci:// or a local directory",
+            ));
         } else {
             ChartRepo::Local(relative_path(&manifest_dir.join(&chart.repo), root))
         };
@@ -591,19 +624,38 @@ fn image_spec(
     root: &Path,
     source: &Source,
 ) -> Result<ImageSpec, SpecError> {
-    let reference: Reference = image
-        .reference
-        .parse()
-        .map_err(|e: crate::oci::ReferenceParseError| source.error(&image.reference, e.to_string()))?;
-    let source_kind = match &image.layout {
-        Some(layout) => ImageSource::Layout {
-            path: relative_path(&dir.join(layout), root),
-            reference: image.layout_ref.clone().unwrap_or_else(|| image.reference.clone()),
-        },
-        None if image.layout_ref.is_some() => {
-            return Err(source.error("layoutRef", "`layoutRef` needs `layout`"));
+    let reference: Reference =
+        image
+            .reference
+            .parse()
+            .map_err(|e: crate::oci::ReferenceParseError| {
+                source.error(&image.reference, e.to_string())
+            })?;
+    let name = || {
+        image
+            .source_ref
+            .clone()
+            .unwrap_or_else(|| image.reference.clone())
+    };
+    let source_kind = match (&image.layout, &image.archive) {
+        (Some(_), Some(_)) => {
+            return Err(source.error(
+                &image.reference,
+                "an image comes from `layout` or `archive`, not both",
+            ));
         }
-        None => ImageSource::Registry,
+        (Some(layout), None) => ImageSource::Layout {
+            path: relative_path(&dir.join(layout), root),
+            reference: name(),
+        },
+        (None, Some(archive)) => ImageSource::DockerArchive {
+            path: relative_path(&dir.join(archive), root),
+            reference: name(),
+        },
+        (None, None) if image.source_ref.is_some() => {
+            return Err(source.error("sourceRef", "`sourceRef` needs `layout` or `archive`"));
+        }
+        (None, None) => ImageSource::Registry,
     };
     Ok(ImageSpec {
         reference,
@@ -619,7 +671,10 @@ fn file_specs(
     root: &Path,
     source: &Source,
 ) -> Result<Vec<FileSpec>, SpecError> {
-    let version = entry.version.clone().unwrap_or_else(|| component_version.to_owned());
+    let version = entry
+        .version
+        .clone()
+        .unwrap_or_else(|| component_version.to_owned());
     let parse_hash = |hex: &str| {
         Digest::from_hex(hex.trim_start_matches("sha256:"))
             .map_err(|e| source.error(hex, e.to_string()))
@@ -648,7 +703,10 @@ fn file_specs(
             Some(Sha256Entry::PerArch(_)) => {
                 return Err(source.error(
                     &entry.url,
-                    format!("file `{}` has per-architecture hashes but its URL has no `{{arch}}`", entry.name),
+                    format!(
+                        "file `{}` has per-architecture hashes but its URL has no `{{arch}}`",
+                        entry.name
+                    ),
                 ))
             }
             None => None,
@@ -667,11 +725,16 @@ fn file_specs(
     let mut out = Vec::new();
     for arch in arches {
         let sha256 = match &entry.sha256 {
-            Some(Sha256Entry::PerArch(map)) => map.get(arch).map(|hex| parse_hash(hex)).transpose()?,
+            Some(Sha256Entry::PerArch(map)) => {
+                map.get(arch).map(|hex| parse_hash(hex)).transpose()?
+            }
             Some(Sha256Entry::One(_)) => {
                 return Err(source.error(
                     &entry.url,
-                    format!("file `{}` varies by `{{arch}}`: give its sha256 per architecture", entry.name),
+                    format!(
+                        "file `{}` varies by `{{arch}}`: give its sha256 per architecture",
+                        entry.name
+                    ),
                 ))
             }
             None => None,
@@ -694,7 +757,10 @@ mod tests {
     #[test]
     fn values_merge_like_overlays() {
         let mut base = serde_json::json!({"a": {"b": 1, "c": 2}, "d": 3});
-        merge_values(&mut base, serde_json::json!({"a": {"b": 5, "c": null}, "e": 6}));
+        merge_values(
+            &mut base,
+            serde_json::json!({"a": {"b": 5, "c": null}, "e": 6}),
+        );
         assert_eq!(base, serde_json::json!({"a": {"b": 5}, "d": 3, "e": 6}));
     }
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the CLI tests: run the `ferry` binary, copy the example.
 #![allow(dead_code)]
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -14,19 +16,28 @@ pub struct Run {
 impl Run {
     /// Panics with the whole output unless the run succeeded.
     pub fn ok(self) -> Self {
-        assert_eq!(self.status, 0, "ferry failed:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.status, 0,
+            "ferry failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     /// Panics unless the run failed; returns it for message checks.
     pub fn failed(self) -> Self {
-        assert_ne!(self.status, 0, "ferry unexpectedly succeeded:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_ne!(
+            self.status, 0,
+            "ferry unexpectedly succeeded:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     /// The stdout parsed as JSON.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
     }
 }
 
@@ -41,7 +52,10 @@ fn to_run(output: Output) -> Run {
 /// Runs `ferry ARGS` with a private cache and extra environment.
 pub fn ferry_env(cache: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    command.args(args).env("FERRY_CACHE_DIR", cache).env_remove("SOURCE_DATE_EPOCH");
+    command
+        .args(args)
+        .env("FERRY_CACHE_DIR", cache)
+        .env_remove("SOURCE_DATE_EPOCH");
     command.env("DOCKER_CONFIG", cache.join("no-docker-config"));
     for (key, value) in env {
         command.env(key, value);

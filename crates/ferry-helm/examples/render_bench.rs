@@ -23,7 +23,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut i = 0;
     let next = |i: &mut usize| -> Result<String, Box<dyn std::error::Error>> {
         *i += 1;
-        args.get(*i).cloned().ok_or_else(|| "missing argument".into())
+        args.get(*i)
+            .cloned()
+            .ok_or_else(|| "missing argument".into())
     };
     while i < args.len() {
         match args[i].as_str() {
@@ -33,7 +35,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--set" => opts.set_values.push(next(&mut i)?),
             "--set-string" => opts.set_string_values.push(next(&mut i)?),
             "--kube-version" => opts.kube_version = Some(next(&mut i)?),
-            "--api-versions" => opts.api_versions.extend(next(&mut i)?.split(',').map(String::from)),
+            "--api-versions" => opts
+                .api_versions
+                .extend(next(&mut i)?.split(',').map(String::from)),
             "--show-only" | "-s" => opts.show_only.push(next(&mut i)?),
             "--include-crds" => opts.include_crds = true,
             "--skip-tests" => opts.skip_tests = true,

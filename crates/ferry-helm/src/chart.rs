@@ -95,7 +95,9 @@ impl Chart {
         let gz = flate2::read::GzDecoder::new(data);
         let mut ar = tar::Archive::new(gz);
         let mut files = Vec::new();
-        let entries = ar.entries().map_err(|e| Error::Chart(format!("{origin}: {e}")))?;
+        let entries = ar
+            .entries()
+            .map_err(|e| Error::Chart(format!("{origin}: {e}")))?;
         for entry in entries {
             let mut entry = entry.map_err(|e| Error::Chart(format!("{origin}: {e}")))?;
             if !entry.header().entry_type().is_file() {
@@ -107,9 +109,13 @@ impl Chart {
                 .to_string_lossy()
                 .replace('\\', "/");
             // strip the top-level directory
-            let Some((_, rest)) = p.split_once('/') else { continue };
+            let Some((_, rest)) = p.split_once('/') else {
+                continue;
+            };
             if rest.split('/').any(|s| s == "..") {
-                return Err(Error::Chart(format!("{origin}: chart illegally contains path {p}")));
+                return Err(Error::Chart(format!(
+                    "{origin}: chart illegally contains path {p}"
+                )));
             }
             let mut buf = Vec::new();
             entry
@@ -127,7 +133,10 @@ impl Chart {
             .find(|(p, _)| p == ".helmignore")
             .map(|(_, b)| IgnoreRules::parse(&String::from_utf8_lossy(b)))
             .unwrap_or_default();
-        let files: Vec<(String, Vec<u8>)> = files.into_iter().filter(|(p, _)| !ignore.ignored(p)).collect();
+        let files: Vec<(String, Vec<u8>)> = files
+            .into_iter()
+            .filter(|(p, _)| !ignore.ignored(p))
+            .collect();
         Chart::from_filtered(files, origin)
     }
 
@@ -137,7 +146,8 @@ impl Chart {
         let mut schema = None;
         let mut templates = Vec::new();
         let mut other = Vec::new();
-        let mut sub_dirs: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> = Default::default();
+        let mut sub_dirs: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> =
+            Default::default();
         let mut sub_archives = Vec::new();
         for (p, data) in files {
             if p == "Chart.yaml" {
@@ -146,14 +156,21 @@ impl Chart {
                 values_yaml = Some(String::from_utf8_lossy(&data).into_owned());
             } else if p == "values.schema.json" {
                 schema = Some(String::from_utf8_lossy(&data).into_owned());
-            } else if p == "requirements.yaml" || p == "requirements.lock" || p == "Chart.lock" || p == ".helmignore" {
+            } else if p == "requirements.yaml"
+                || p == "requirements.lock"
+                || p == "Chart.lock"
+                || p == ".helmignore"
+            {
                 continue;
             } else if let Some(rest) = p.strip_prefix("templates/") {
                 let _ = rest;
                 templates.push((p, String::from_utf8_lossy(&data).into_owned()));
             } else if let Some(rest) = p.strip_prefix("charts/") {
                 match rest.split_once('/') {
-                    Some((dir, inner)) => sub_dirs.entry(dir.to_string()).or_default().push((inner.to_string(), data)),
+                    Some((dir, inner)) => sub_dirs
+                        .entry(dir.to_string())
+                        .or_default()
+                        .push((inner.to_string(), data)),
                     None => {
                         if rest.ends_with(".tgz") || rest.ends_with(".tar.gz") {
                             sub_archives.push((rest.to_string(), data));
@@ -165,22 +182,30 @@ impl Chart {
             }
         }
         let Some(chart_yaml) = chart_yaml else {
-            return Err(Error::Chart(format!("{origin}: Chart.yaml file is missing")));
+            return Err(Error::Chart(format!(
+                "{origin}: Chart.yaml file is missing"
+            )));
         };
-        let metadata_yaml: serde_norway::Value =
-            serde_norway::from_str(&chart_yaml).map_err(|e| Error::Chart(format!("{origin}/Chart.yaml: {e}")))?;
+        let metadata_yaml: serde_norway::Value = serde_norway::from_str(&chart_yaml)
+            .map_err(|e| Error::Chart(format!("{origin}/Chart.yaml: {e}")))?;
         let metadata = parse_metadata(&metadata_yaml);
         if metadata.api_version.is_empty() {
-            return Err(Error::Validation("chart.metadata.apiVersion is required".into()));
+            return Err(Error::Validation(
+                "chart.metadata.apiVersion is required".into(),
+            ));
         }
         if metadata.name.is_empty() {
             return Err(Error::Validation("chart.metadata.name is required".into()));
         }
         if metadata.version.is_empty() {
-            return Err(Error::Validation("chart.metadata.version is required".into()));
+            return Err(Error::Validation(
+                "chart.metadata.version is required".into(),
+            ));
         }
         if !matches!(metadata.chart_type.as_str(), "" | "application" | "library") {
-            return Err(Error::Validation("chart.metadata.type must be application or library".into()));
+            return Err(Error::Validation(
+                "chart.metadata.type must be application or library".into(),
+            ));
         }
         let mut dependencies = Vec::new();
         for (dir, fs) in sub_dirs {
@@ -190,7 +215,10 @@ impl Chart {
             dependencies.push(Chart::from_files(fs, &format!("{origin}/charts/{dir}"))?);
         }
         for (name, data) in sub_archives {
-            dependencies.push(Chart::from_archive(&data, &format!("{origin}/charts/{name}"))?);
+            dependencies.push(Chart::from_archive(
+                &data,
+                &format!("{origin}/charts/{name}"),
+            )?);
         }
         templates.sort();
         other.sort();
@@ -245,7 +273,9 @@ fn parse_metadata(y: &serde_norway::Value) -> Metadata {
             if let Some(serde_norway::Value::Sequence(iv)) = d.get("import-values") {
                 for x in iv {
                     match x {
-                        serde_norway::Value::String(s) => dep.import_values.push((format!("exports.{s}"), String::new())),
+                        serde_norway::Value::String(s) => dep
+                            .import_values
+                            .push((format!("exports.{s}"), String::new())),
                         other => dep
                             .import_values
                             .push((ystr(other.get("child")), ystr(other.get("parent")))),

@@ -51,7 +51,9 @@ pub enum Error {
     #[error("library charts are not installable")]
     Library,
     /// The chart's `kubeVersion` constraint is not met.
-    #[error("chart requires kubeVersion: {constraint} which is incompatible with Kubernetes {version}")]
+    #[error(
+        "chart requires kubeVersion: {constraint} which is incompatible with Kubernetes {version}"
+    )]
     KubeVersion {
         /// The constraint.
         constraint: String,

@@ -32,7 +32,9 @@ pub fn annotation_images(chart: &Chart) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for (k, v) in &chart.metadata.annotations {
         if k == "helm.sh/images" {
-            if let Ok(serde_norway::Value::Sequence(items)) = serde_norway::from_str::<serde_norway::Value>(v) {
+            if let Ok(serde_norway::Value::Sequence(items)) =
+                serde_norway::from_str::<serde_norway::Value>(v)
+            {
                 for it in items {
                     if let Some(serde_norway::Value::String(img)) = it.get("image") {
                         out.insert(img.clone());

@@ -28,5 +28,8 @@ pub mod yaml11;
 pub use chart::Chart;
 pub use error::{Error, Result};
 pub use images::{annotation_images, discover_images};
-pub use render::{render, render_template_string, render_templates, Manifest, ManifestSplit, RenderOptions, Rendered};
+pub use render::{
+    render, render_template_string, render_templates, Manifest, ManifestSplit, RenderOptions,
+    Rendered,
+};
 pub use template::exec::Limits;

@@ -19,38 +19,116 @@ pub const DEFAULT_KUBE_VERSION: &str = "v1.36.0";
 
 /// Helm's default API versions for a client-only render.
 pub const DEFAULT_API_VERSIONS: &[&str] = &[
-    "v1", "admissionregistration.k8s.io/v1", "admissionregistration.k8s.io/v1alpha1",
-    "admissionregistration.k8s.io/v1beta1", "internal.apiserver.k8s.io/v1alpha1", "apps/v1", "apps/v1beta1",
-    "apps/v1beta2", "authentication.k8s.io/v1", "authentication.k8s.io/v1alpha1",
-    "authentication.k8s.io/v1beta1", "authorization.k8s.io/v1", "authorization.k8s.io/v1beta1",
-    "autoscaling/v1", "autoscaling/v2", "batch/v1", "batch/v1beta1", "certificates.k8s.io/v1",
-    "certificates.k8s.io/v1beta1", "certificates.k8s.io/v1alpha1", "coordination.k8s.io/v1alpha2",
-    "coordination.k8s.io/v1beta1", "coordination.k8s.io/v1", "discovery.k8s.io/v1", "discovery.k8s.io/v1beta1",
-    "events.k8s.io/v1", "events.k8s.io/v1beta1", "extensions/v1beta1", "flowcontrol.apiserver.k8s.io/v1",
-    "flowcontrol.apiserver.k8s.io/v1beta1", "flowcontrol.apiserver.k8s.io/v1beta2",
-    "flowcontrol.apiserver.k8s.io/v1beta3", "networking.k8s.io/v1", "networking.k8s.io/v1beta1",
-    "node.k8s.io/v1", "node.k8s.io/v1alpha1", "node.k8s.io/v1beta1", "policy/v1", "policy/v1beta1",
-    "rbac.authorization.k8s.io/v1", "rbac.authorization.k8s.io/v1beta1", "rbac.authorization.k8s.io/v1alpha1",
-    "resource.k8s.io/v1", "resource.k8s.io/v1beta2", "resource.k8s.io/v1beta1", "resource.k8s.io/v1alpha3",
-    "scheduling.k8s.io/v1alpha2", "scheduling.k8s.io/v1beta1", "scheduling.k8s.io/v1", "storage.k8s.io/v1beta1",
-    "storage.k8s.io/v1", "storage.k8s.io/v1alpha1", "storagemigration.k8s.io/v1beta1",
-    "apiextensions.k8s.io/v1beta1", "apiextensions.k8s.io/v1",
+    "v1",
+    "admissionregistration.k8s.io/v1",
+    "admissionregistration.k8s.io/v1alpha1",
+    "admissionregistration.k8s.io/v1beta1",
+    "internal.apiserver.k8s.io/v1alpha1",
+    "apps/v1",
+    "apps/v1beta1",
+    "apps/v1beta2",
+    "authentication.k8s.io/v1",
+    "authentication.k8s.io/v1alpha1",
+    "authentication.k8s.io/v1beta1",
+    "authorization.k8s.io/v1",
+    "authorization.k8s.io/v1beta1",
+    "autoscaling/v1",
+    "autoscaling/v2",
+    "batch/v1",
+    "batch/v1beta1",
+    "certificates.k8s.io/v1",
+    "certificates.k8s.io/v1beta1",
+    "certificates.k8s.io/v1alpha1",
+    "coordination.k8s.io/v1alpha2",
+    "coordination.k8s.io/v1beta1",
+    "coordination.k8s.io/v1",
+    "discovery.k8s.io/v1",
+    "discovery.k8s.io/v1beta1",
+    "events.k8s.io/v1",
+    "events.k8s.io/v1beta1",
+    "extensions/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1",
+    "flowcontrol.apiserver.k8s.io/v1beta1",
+    "flowcontrol.apiserver.k8s.io/v1beta2",
+    "flowcontrol.apiserver.k8s.io/v1beta3",
+    "networking.k8s.io/v1",
+    "networking.k8s.io/v1beta1",
+    "node.k8s.io/v1",
+    "node.k8s.io/v1alpha1",
+    "node.k8s.io/v1beta1",
+    "policy/v1",
+    "policy/v1beta1",
+    "rbac.authorization.k8s.io/v1",
+    "rbac.authorization.k8s.io/v1beta1",
+    "rbac.authorization.k8s.io/v1alpha1",
+    "resource.k8s.io/v1",
+    "resource.k8s.io/v1beta2",
+    "resource.k8s.io/v1beta1",
+    "resource.k8s.io/v1alpha3",
+    "scheduling.k8s.io/v1alpha2",
+    "scheduling.k8s.io/v1beta1",
+    "scheduling.k8s.io/v1",
+    "storage.k8s.io/v1beta1",
+    "storage.k8s.io/v1",
+    "storage.k8s.io/v1alpha1",
+    "storagemigration.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1",
 ];
 
 /// Helm's InstallOrder for kinds.
 const INSTALL_ORDER: &[&str] = &[
-    "PriorityClass", "Namespace", "NetworkPolicy", "ResourceQuota", "LimitRange", "PodSecurityPolicy",
-    "PodDisruptionBudget", "ServiceAccount", "Secret", "SecretList", "ConfigMap", "StorageClass",
-    "PersistentVolume", "PersistentVolumeClaim", "CustomResourceDefinition", "ClusterRole", "ClusterRoleList",
-    "ClusterRoleBinding", "ClusterRoleBindingList", "Role", "RoleList", "RoleBinding", "RoleBindingList",
-    "Service", "DaemonSet", "Pod", "ReplicationController", "ReplicaSet", "Deployment",
-    "HorizontalPodAutoscaler", "StatefulSet", "Job", "CronJob", "IngressClass", "Ingress", "APIService",
-    "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
+    "PriorityClass",
+    "Namespace",
+    "NetworkPolicy",
+    "ResourceQuota",
+    "LimitRange",
+    "PodSecurityPolicy",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "Secret",
+    "SecretList",
+    "ConfigMap",
+    "StorageClass",
+    "PersistentVolume",
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleList",
+    "ClusterRoleBinding",
+    "ClusterRoleBindingList",
+    "Role",
+    "RoleList",
+    "RoleBinding",
+    "RoleBindingList",
+    "Service",
+    "DaemonSet",
+    "Pod",
+    "ReplicationController",
+    "ReplicaSet",
+    "Deployment",
+    "HorizontalPodAutoscaler",
+    "StatefulSet",
+    "Job",
+    "CronJob",
+    "IngressClass",
+    "Ingress",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
 ];
 
 const HOOK_EVENTS: &[&str] = &[
-    "pre-install", "post-install", "pre-delete", "post-delete", "pre-upgrade", "post-upgrade",
-    "pre-rollback", "post-rollback", "test", "test-success",
+    "pre-install",
+    "post-install",
+    "pre-delete",
+    "post-delete",
+    "pre-upgrade",
+    "post-upgrade",
+    "pre-rollback",
+    "post-rollback",
+    "test",
+    "test-success",
 ];
 
 /// What to render and how (the flags of `helm template`).
@@ -181,7 +259,8 @@ fn read_values(opts: &RenderOptions) -> Result<Value, Error> {
         docs.push((format!("values document {}", i + 1), d.clone()));
     }
     for (name, text) in docs {
-        let v = crate::yaml::parse_yaml(&text).map_err(|e| Error::Values(format!("failed to parse {name}: {e}")))?;
+        let v = crate::yaml::parse_yaml(&text)
+            .map_err(|e| Error::Values(format!("failed to parse {name}: {e}")))?;
         match v {
             Value::Map(_) => values::merge_maps(&user, &v),
             Value::Nil => {}
@@ -198,9 +277,17 @@ fn read_values(opts: &RenderOptions) -> Result<Value, Error> {
 }
 
 fn kube_version(opts: &RenderOptions) -> Result<(String, String, String), Error> {
-    let raw = opts.kube_version.clone().unwrap_or_else(|| DEFAULT_KUBE_VERSION.into());
-    let v = crate::semver::Version::parse(&raw).map_err(|_| Error::Values(format!("invalid kube version {raw:?}")))?;
-    Ok((format!("v{}.{}.{}", v.major, v.minor, v.patch), v.major.to_string(), v.minor.to_string()))
+    let raw = opts
+        .kube_version
+        .clone()
+        .unwrap_or_else(|| DEFAULT_KUBE_VERSION.into());
+    let v = crate::semver::Version::parse(&raw)
+        .map_err(|_| Error::Values(format!("invalid kube version {raw:?}")))?;
+    Ok((
+        format!("v{}.{}.{}", v.major, v.minor, v.patch),
+        v.major.to_string(),
+        v.minor.to_string(),
+    ))
 }
 
 fn yaml_to_value_capitalized(y: &serde_norway::Value) -> Value {
@@ -229,7 +316,9 @@ fn yaml_to_value_capitalized(y: &serde_norway::Value) -> Value {
         let x = match (k, x) {
             ("Deprecated", Value::Nil) => Value::Bool(false),
             ("Annotations", Value::Nil) => Value::new_map(),
-            ("Keywords" | "Maintainers" | "Sources" | "Dependencies", Value::Nil) => Value::from(Vec::new()),
+            ("Keywords" | "Maintainers" | "Sources" | "Dependencies", Value::Nil) => {
+                Value::from(Vec::new())
+            }
             (_, Value::Nil) => Value::from(""),
             (_, Value::Float(f)) => Value::from(crate::value::format_float_g(f)),
             (_, x) => x,
@@ -286,7 +375,10 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
             minor,
         })),
     );
-    caps.insert("APIVersions".to_string(), Value::Object(Rc::new(ApiVersions { versions: api })));
+    caps.insert(
+        "APIVersions".to_string(),
+        Value::Object(Rc::new(ApiVersions { versions: api })),
+    );
     let mut hv = BTreeMap::new();
     hv.insert("Version".to_string(), Value::from("v4.2"));
     hv.insert("GitCommit".to_string(), Value::from(""));
@@ -297,7 +389,10 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
     let caps = Value::from(caps);
     let mut rel = BTreeMap::new();
     rel.insert("Name".to_string(), Value::from(opts.release_name.as_str()));
-    rel.insert("Namespace".to_string(), Value::from(opts.namespace.as_str()));
+    rel.insert(
+        "Namespace".to_string(),
+        Value::from(opts.namespace.as_str()),
+    );
     rel.insert("IsInstall".to_string(), Value::Bool(!opts.is_upgrade));
     rel.insert("IsUpgrade".to_string(), Value::Bool(opts.is_upgrade));
     rel.insert("Revision".to_string(), Value::Int(1));
@@ -307,6 +402,7 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
     // collect templates and per-chart contexts
     let mut contexts: Vec<ChartCtx> = Vec::new();
     let mut sources: Vec<(String, String, usize)> = Vec::new(); // full name, text, chart index
+    #[allow(clippy::too_many_arguments)]
     fn collect(
         c: &Chart,
         parent_path: Option<&str>,
@@ -327,7 +423,11 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
             m.borrow_mut().insert("IsRoot".into(), Value::Bool(is_root));
         }
         let files = Files {
-            files: c.files.iter().map(|(p, b)| (p.clone(), Rc::new(b.clone()))).collect(),
+            files: c
+                .files
+                .iter()
+                .map(|(p, b)| (p.clone(), Rc::new(b.clone())))
+                .collect(),
         };
         let dot = Value::new_map();
         let subcharts = Value::new_map();
@@ -358,14 +458,32 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
                 Some(v @ Value::Map(_)) => v,
                 _ => Value::new_map(),
             };
-            let sub_dot = collect(d, Some(&path), &sub_vals, false, rel, caps, contexts, sources);
+            let sub_dot = collect(
+                d,
+                Some(&path),
+                &sub_vals,
+                false,
+                rel,
+                caps,
+                contexts,
+                sources,
+            );
             if let Value::Map(m) = &subcharts {
                 m.borrow_mut().insert(d.name().to_string(), sub_dot);
             }
         }
         dot
     }
-    collect(&chart, None, &vals, true, &rel, &caps, &mut contexts, &mut sources);
+    collect(
+        &chart,
+        None,
+        &vals,
+        true,
+        &rel,
+        &caps,
+        &mut contexts,
+        &mut sources,
+    );
     sources.sort_by(|a, b| sort_key(&a.0, &b.0));
 
     // parse everything into one template set
@@ -382,7 +500,9 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
         let src: Rc<str> = Rc::from(text.as_str());
         let mut s = set.borrow_mut();
         for (dname, body) in parsed.defines {
-            let empty = body.iter().all(|n| matches!(n, parse::Node::Text(t) if t.trim().is_empty()));
+            let empty = body
+                .iter()
+                .all(|n| matches!(n, parse::Node::Text(t) if t.trim().is_empty()));
             if empty && s.contains_key(&dname) {
                 continue;
             }
@@ -433,7 +553,12 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
         let out = exec
             .execute(&r.name, ctx.dot.clone())
             .map_err(|e| Error::Execution(cleanup_exec_error(&r.name, &e.message)))?;
-        outputs.insert(r.name.clone(), out.replace("<no value>", ""));
+        let out = if out.contains("<no value>") {
+            out.replace("<no value>", "")
+        } else {
+            out
+        };
+        outputs.insert(r.name.clone(), out);
     }
     Ok(Engine { chart, outputs })
 }
@@ -445,7 +570,10 @@ struct Engine {
 
 /// Renders every template and returns each one's raw output (what Helm's engine returns, before
 /// documents are split and sorted; partials excluded, NOTES.txt included).
-pub fn render_templates(chart: &Chart, opts: &RenderOptions) -> Result<BTreeMap<String, String>, Error> {
+pub fn render_templates(
+    chart: &Chart,
+    opts: &RenderOptions,
+) -> Result<BTreeMap<String, String>, Error> {
     std::thread::scope(|s| {
         let h = std::thread::Builder::new()
             .stack_size(512 * 1024 * 1024)
@@ -470,8 +598,13 @@ fn render_inner(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> 
                 None => c.name().to_string(),
             };
             for (p, data) in &c.files {
-                if p.starts_with("crds/") && (p.ends_with(".yaml") || p.ends_with(".yml") || p.ends_with(".json")) {
-                    b.push_str(&format!("---\n# Source: {path}/{p}\n{}\n", String::from_utf8_lossy(data)));
+                if p.starts_with("crds/")
+                    && (p.ends_with(".yaml") || p.ends_with(".yml") || p.ends_with(".json"))
+                {
+                    b.push_str(&format!(
+                        "---\n# Source: {path}/{p}\n{}\n",
+                        String::from_utf8_lossy(data)
+                    ));
                 }
             }
             for d in &c.dependencies {
@@ -486,7 +619,11 @@ fn render_inner(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> 
     let mut out = b.trim_matches(is_go_space).to_string();
     out.push('\n');
     for h in &hooks {
-        if opts.skip_tests && h.hook_events.iter().any(|e| e == "test" || e == "test-success") {
+        if opts.skip_tests
+            && h.hook_events
+                .iter()
+                .any(|e| e == "test" || e == "test-success")
+        {
             continue;
         }
         out.push_str(&format!("---\n# Source: {}\n{}\n", h.source, h.content));
@@ -512,9 +649,13 @@ fn show_only(all: &str, show: &[String], style: ManifestSplit) -> Result<String,
     for f in show {
         let mut missing = true;
         for d in &docs {
-            let Some(rest) = d.strip_prefix("# Source: ") else { continue };
+            let Some(rest) = d.strip_prefix("# Source: ") else {
+                continue;
+            };
             let line = rest.lines().next().unwrap_or("");
-            let Some((_, name)) = line.split_once('/') else { continue };
+            let Some((_, name)) = line.split_once('/') else {
+                continue;
+            };
             if !crate::funcs::helm::glob_match(f, name) {
                 continue;
             }
@@ -604,11 +745,101 @@ fn split_manifests_current(big: &str) -> Vec<String> {
         .collect()
 }
 
+#[derive(serde::Deserialize, Default)]
+struct Head {
+    #[serde(default)]
+    kind: Option<serde_norway::Value>,
+    #[serde(default)]
+    metadata: Option<HeadMetadata>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct HeadMetadata {
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, serde_norway::Value>>,
+}
+
+fn scalar_text(v: &serde_norway::Value) -> String {
+    match v {
+        serde_norway::Value::String(s) => s.clone(),
+        other => serde_norway::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+/// The `kind` and `helm.sh/hook` annotation of a document (the first one, as Helm reads it).
+fn doc_head(d: &str) -> Result<(String, Option<String>), String> {
+    use serde::Deserialize as _;
+    let Some(doc) = serde_norway::Deserializer::from_str(d).next() else {
+        return Ok((String::new(), None));
+    };
+    match Head::deserialize(doc) {
+        Ok(h) => {
+            let kind = match &h.kind {
+                Some(serde_norway::Value::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let hook = h
+                .metadata
+                .and_then(|m| m.annotations)
+                .and_then(|a| a.get("helm.sh/hook").map(scalar_text));
+            Ok((kind, hook))
+        }
+        Err(_) => {
+            // not a mapping of the expected shape: read it as a generic value
+            let v: serde_norway::Value = match serde_norway::Deserializer::from_str(d).next() {
+                Some(doc) => serde_norway::Value::deserialize(doc).map_err(|e| e.to_string())?,
+                None => serde_norway::Value::Null,
+            };
+            let kind = match v.get("kind") {
+                Some(serde_norway::Value::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let hook = v
+                .get("metadata")
+                .and_then(|m| m.get("annotations"))
+                .and_then(|a| a.get("helm.sh/hook"))
+                .map(scalar_text);
+            Ok((kind, hook))
+        }
+    }
+}
+
 fn kind_rank(kind: &str) -> (usize, usize, String) {
     match INSTALL_ORDER.iter().position(|k| *k == kind) {
         Some(i) => (0, i, String::new()),
         None => (1, 0, kind.to_string()),
     }
+}
+
+/// Reads the heads of many documents, on two threads when there is much to read.
+fn doc_heads(docs: &[(&String, String)]) -> Vec<Result<(String, Option<String>), String>> {
+    let total: usize = docs.iter().map(|(_, d)| d.len()).sum();
+    if total < 256 * 1024 {
+        return docs.iter().map(|(_, d)| doc_head(d)).collect();
+    }
+    // split at the byte midpoint
+    let mut acc = 0;
+    let mut mid = docs.len();
+    for (i, (_, d)) in docs.iter().enumerate() {
+        acc += d.len();
+        if acc * 2 >= total {
+            mid = i + 1;
+            break;
+        }
+    }
+    let (first, second) = docs.split_at(mid);
+    std::thread::scope(|s| {
+        let h = s.spawn(|| second.iter().map(|(_, d)| doc_head(d)).collect::<Vec<_>>());
+        let mut out: Vec<_> = first.iter().map(|(_, d)| doc_head(d)).collect();
+        match h.join() {
+            Ok(rest) => out.extend(rest),
+            Err(_) => out.extend(second.iter().map(|(_, d)| doc_head(d))),
+        }
+        out
+    })
 }
 
 fn sort_manifests(
@@ -617,56 +848,45 @@ fn sort_manifests(
 ) -> Result<(Vec<Manifest>, Vec<Manifest>), Error> {
     let mut hooks = Vec::new();
     let mut generic = Vec::new();
+    let mut docs: Vec<(&String, String)> = Vec::new();
     for (path, content) in files {
         let base = path.rsplit('/').next().unwrap_or(path);
         if base.starts_with('_') || content.trim_matches(is_go_space).is_empty() {
             continue;
         }
         for d in split_manifests(content, style) {
-            let head: Result<serde_norway::Value, _> = match serde_norway::Deserializer::from_str(&d).next() {
-                Some(doc) => serde::Deserialize::deserialize(doc),
-                None => Ok(serde_norway::Value::Null),
-            };
-            let head = match head {
-                Ok(v) => v,
-                Err(e) => {
-                    return Err(Error::Yaml {
-                        template: path.clone(),
-                        message: go_yaml_message(&e.to_string()),
-                    })
+            docs.push((path, d));
+        }
+    }
+    let heads = doc_heads(&docs);
+    for ((path, d), head) in docs.into_iter().zip(heads) {
+        let (kind, hook) = match head {
+            Ok(h) => h,
+            Err(e) => {
+                return Err(Error::Yaml {
+                    template: path.clone(),
+                    message: go_yaml_message(&e),
+                })
+            }
+        };
+        match hook {
+            None => generic.push(Manifest {
+                source: path.clone(),
+                content: d,
+                kind,
+                hook_events: Vec::new(),
+            }),
+            Some(h) => {
+                let events: Vec<String> = h.split(',').map(|t| t.trim().to_lowercase()).collect();
+                if events.iter().any(|t| !HOOK_EVENTS.contains(&t.as_str())) {
+                    continue;
                 }
-            };
-            let kind = match head.get("kind") {
-                Some(serde_norway::Value::String(s)) => s.clone(),
-                _ => String::new(),
-            };
-            let hook = head
-                .get("metadata")
-                .and_then(|m| m.get("annotations"))
-                .and_then(|a| a.get("helm.sh/hook"))
-                .map(|h| match h {
-                    serde_norway::Value::String(s) => s.clone(),
-                    other => serde_norway::to_string(other).unwrap_or_default().trim().to_string(),
-                });
-            match hook {
-                None => generic.push(Manifest {
+                hooks.push(Manifest {
                     source: path.clone(),
                     content: d,
                     kind,
-                    hook_events: Vec::new(),
-                }),
-                Some(h) => {
-                    let events: Vec<String> = h.split(',').map(|t| t.trim().to_lowercase()).collect();
-                    if events.iter().any(|t| !HOOK_EVENTS.contains(&t.as_str())) {
-                        continue;
-                    }
-                    hooks.push(Manifest {
-                        source: path.clone(),
-                        content: d,
-                        kind,
-                        hook_events: events,
-                    });
-                }
+                    hook_events: events,
+                });
             }
         }
     }
@@ -709,7 +929,11 @@ pub fn render_template_string(text: &str) -> Result<String, Error> {
             body: Rc::new(parsed.body),
         }),
     );
-    let mut exec = Exec::new(Rc::new(RefCell::new(set)), DetRng::new(&[]), Limits::default());
+    let mut exec = Exec::new(
+        Rc::new(RefCell::new(set)),
+        DetRng::new(&[]),
+        Limits::default(),
+    );
     exec.execute("name-template", Value::Nil)
         .map_err(|e| Error::Execution(e.message))
 }

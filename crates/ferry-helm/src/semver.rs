@@ -40,7 +40,9 @@ impl Version {
         }
         let num = |i: usize| -> Result<u64, String> {
             match parts.get(i) {
-                Some(p) => p.parse::<u64>().map_err(|_| "Invalid Semantic Version".to_string()),
+                Some(p) => p
+                    .parse::<u64>()
+                    .map_err(|_| "Invalid Semantic Version".to_string()),
                 None => Ok(0),
             }
         };
@@ -114,7 +116,10 @@ fn check_group(group: &str, v: &Version) -> Result<bool, String> {
     for part in norm.split([',', ' ']).filter(|p| !p.is_empty()) {
         // join an operator separated from its version by spaces
         if let Some(last) = toks.last_mut() {
-            if matches!(last.as_str(), "=" | "!=" | ">" | "<" | ">=" | "<=" | "=<" | "=>" | "~" | "~>" | "^") {
+            if matches!(
+                last.as_str(),
+                "=" | "!=" | ">" | "<" | ">=" | "<=" | "=<" | "=>" | "~" | "~>" | "^"
+            ) {
                 last.push_str(part);
                 continue;
             }
@@ -143,7 +148,12 @@ fn single(c: &str, v: &Version) -> Result<bool, String> {
         .unwrap_or(("", c.trim()));
     let rest = rest.trim_start_matches(['v', 'V']);
     // wildcard handling
-    let parts: Vec<&str> = rest.split(['-', '+']).next().unwrap_or("").split('.').collect();
+    let parts: Vec<&str> = rest
+        .split(['-', '+'])
+        .next()
+        .unwrap_or("")
+        .split('.')
+        .collect();
     let is_wild = |p: &str| matches!(p, "x" | "X" | "*");
     let wild_at = parts.iter().position(|p| is_wild(p));
     let given = wild_at.unwrap_or(parts.len());
@@ -152,7 +162,9 @@ fn single(c: &str, v: &Version) -> Result<bool, String> {
     }
     let cv_str = parts[..given].join(".");
     let pre = if wild_at.is_none() {
-        rest.split_once('-').map(|(_, p)| p.split('+').next().unwrap_or("").to_string()).unwrap_or_default()
+        rest.split_once('-')
+            .map(|(_, p)| p.split('+').next().unwrap_or("").to_string())
+            .unwrap_or_default()
     } else {
         String::new()
     };
@@ -190,7 +202,8 @@ fn single(c: &str, v: &Version) -> Result<bool, String> {
         }
         "!=" => {
             if given < 3 {
-                !(o != Ordering::Less && v.cmp_to(&upper(given.saturating_sub(1))) == Ordering::Less)
+                !(o != Ordering::Less
+                    && v.cmp_to(&upper(given.saturating_sub(1))) == Ordering::Less)
             } else {
                 o != Ordering::Equal
             }

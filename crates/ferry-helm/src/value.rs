@@ -287,10 +287,18 @@ pub fn format_float_g(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let (neg, digits, exp) = shortest_digits(f);
     let nd = digits.len() as i32;
@@ -299,7 +307,7 @@ pub fn format_float_g(f: f64) -> String {
         out.push('-');
     }
     // strconv 'g' with shortest precision: %e when exp < -4 || exp >= 6
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         out.push_str(&digits[..1]);
         if nd > 1 {
             out.push('.');
@@ -345,7 +353,11 @@ fn shortest_digits(f: f64) -> (bool, String, i32) {
     let exp: i32 = exp.parse().unwrap_or(0);
     let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
     let digits = digits.trim_end_matches('0').to_string();
-    let digits = if digits.is_empty() { "0".into() } else { digits };
+    let digits = if digits.is_empty() {
+        "0".into()
+    } else {
+        digits
+    };
     (f < 0.0, digits, exp)
 }
 

@@ -13,7 +13,10 @@ pub fn chart_defaults(chart: &Chart) -> Result<Value, Error> {
         Some(text) => match parse_yaml(text) {
             Ok(Value::Map(m)) => Ok(Value::Map(m)),
             Ok(Value::Nil) => Ok(Value::new_map()),
-            Ok(_) => Err(Error::Values(format!("{}: values.yaml is not a map", chart.name()))),
+            Ok(_) => Err(Error::Values(format!(
+                "{}: values.yaml is not a map",
+                chart.name()
+            ))),
             Err(e) => Err(Error::Values(format!(
                 "cannot load values.yaml: error converting YAML to JSON: yaml: {e}"
             ))),
@@ -54,8 +57,14 @@ pub fn coalesce(chart: &Chart, dest: &Value) -> Result<(), Error> {
 
 /// `coalesceValues`: copies defaults missing from `dest`; a null in `dest` deletes the key.
 fn coalesce_values(dest: &Value, defaults: &Value) {
-    let (Some(d), Some(s)) = (map_of(dest), map_of(defaults)) else { return };
-    let entries: Vec<(String, Value)> = s.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let (Some(d), Some(s)) = (map_of(dest), map_of(defaults)) else {
+        return;
+    };
+    let entries: Vec<(String, Value)> = s
+        .borrow()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (key, val) in entries {
         let existing = d.borrow().get(&key).cloned();
         match existing {
@@ -95,8 +104,14 @@ fn strip_nulls(v: &Value) -> Value {
 
 /// `coalesceTablesFullKey`: `src` fills in `dst`; with `merge` false a null in `dst` deletes the key.
 fn coalesce_tables(dst: &Value, src: &Value, merge: bool) {
-    let (Some(d), Some(s)) = (map_of(dst), map_of(src)) else { return };
-    let entries: Vec<(String, Value)> = s.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let (Some(d), Some(s)) = (map_of(dst), map_of(src)) else {
+        return;
+    };
+    let entries: Vec<(String, Value)> = s
+        .borrow()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (key, val) in entries {
         let existing = d.borrow().get(&key).cloned();
         match existing {
@@ -105,10 +120,19 @@ fn coalesce_tables(dst: &Value, src: &Value, merge: bool) {
             }
             None => {
                 if !matches!(val, Value::Nil) || merge {
-                    d.borrow_mut().insert(key, if merge { val.deep_copy() } else { strip_nulls(&val) });
+                    d.borrow_mut().insert(
+                        key,
+                        if merge {
+                            val.deep_copy()
+                        } else {
+                            strip_nulls(&val)
+                        },
+                    );
                 }
             }
-            Some(dv @ Value::Map(_)) if matches!(val, Value::Map(_)) => coalesce_tables(&dv, &val, merge),
+            Some(dv @ Value::Map(_)) if matches!(val, Value::Map(_)) => {
+                coalesce_tables(&dv, &val, merge)
+            }
             Some(_) => {}
         }
     }
@@ -116,7 +140,9 @@ fn coalesce_tables(dst: &Value, src: &Value, merge: bool) {
 
 /// Copies the parent's `global` into the subchart's values (parent wins).
 fn coalesce_globals(dest: &Value, src: &Value) {
-    let (Some(d), Some(s)) = (map_of(dest), map_of(src)) else { return };
+    let (Some(d), Some(s)) = (map_of(dest), map_of(src)) else {
+        return;
+    };
     let dg = match d.borrow().get("global").cloned() {
         Some(v @ Value::Map(_)) => v,
         None | Some(Value::Nil) => Value::new_map(),
@@ -127,8 +153,14 @@ fn coalesce_globals(dest: &Value, src: &Value) {
         None | Some(Value::Nil) => Value::new_map(),
         Some(_) => return,
     };
-    let (Some(dgm), Some(sgm)) = (map_of(&dg), map_of(&sg)) else { return };
-    let entries: Vec<(String, Value)> = sgm.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let (Some(dgm), Some(sgm)) = (map_of(&dg), map_of(&sg)) else {
+        return;
+    };
+    let entries: Vec<(String, Value)> = sgm
+        .borrow()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (key, val) in entries {
         if matches!(val, Value::Map(_)) {
             let vv = val.deep_copy();
@@ -177,7 +209,12 @@ fn enable_deps(c: &mut Chart, vals: &Value, path: &str) -> Result<(), Error> {
     // charts in charts/ not listed stay; listed ones get their alias
     let mut deps: Vec<Chart> = Vec::new();
     for existing in &c.dependencies {
-        if !c.metadata.dependencies.iter().any(|r| r.name == existing.name()) {
+        if !c
+            .metadata
+            .dependencies
+            .iter()
+            .any(|r| r.name == existing.name())
+        {
             deps.push(existing.clone());
         }
     }
@@ -226,8 +263,12 @@ fn enable_deps(c: &mut Chart, vals: &Value, path: &str) -> Result<(), Error> {
         }
         enabled.insert(r.name.clone(), on);
     }
-    c.dependencies.retain(|d| enabled.get(d.name()).copied().unwrap_or(true));
-    c.metadata.dependencies = reqs.into_iter().filter(|r| enabled.get(&r.name).copied().unwrap_or(true)).collect();
+    c.dependencies
+        .retain(|d| enabled.get(d.name()).copied().unwrap_or(true));
+    c.metadata.dependencies = reqs
+        .into_iter()
+        .filter(|r| enabled.get(&r.name).copied().unwrap_or(true))
+        .collect();
     for d in &mut c.dependencies {
         let sub = format!("{path}{}.", d.name());
         enable_deps(d, &cvals, &sub)?;
@@ -237,8 +278,14 @@ fn enable_deps(c: &mut Chart, vals: &Value, path: &str) -> Result<(), Error> {
 
 /// Merges `src` into `dst` (values files: later files win, maps merged recursively).
 pub fn merge_maps(dst: &Value, src: &Value) {
-    let (Some(d), Some(s)) = (map_of(dst), map_of(src)) else { return };
-    let entries: Vec<(String, Value)> = s.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let (Some(d), Some(s)) = (map_of(dst), map_of(src)) else {
+        return;
+    };
+    let entries: Vec<(String, Value)> = s
+        .borrow()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (k, v) in entries {
         let existing = d.borrow().get(&k).cloned();
         match (existing, &v) {
@@ -355,7 +402,10 @@ fn split_once_unescaped(s: &str, sep: char) -> Option<(String, String)> {
 }
 
 fn set_path(dst: &Value, key: &str, value: Value) -> Result<(), Error> {
-    let parts: Vec<String> = split_unescaped(key, '.').iter().map(|p| unescape(p)).collect();
+    let parts: Vec<String> = split_unescaped(key, '.')
+        .iter()
+        .map(|p| unescape(p))
+        .collect();
     let mut cur = dst.clone();
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
@@ -391,7 +441,9 @@ fn set_path(dst: &Value, key: &str, value: Value) -> Result<(), Error> {
             }
             Some(idx) => {
                 if idx > 65536 {
-                    return Err(Error::Values(format!("index of {idx} is greater than maximum supported index 65536")));
+                    return Err(Error::Values(format!(
+                        "index of {idx} is greater than maximum supported index 65536"
+                    )));
                 }
                 let mut list = match m.borrow().get(&name) {
                     Some(Value::List(l)) => l.as_ref().clone(),

@@ -31,7 +31,10 @@ pub fn from_yaml_value(v: &serde_norway::Value) -> Value {
                         None => format_float_g(n.as_f64().unwrap_or(0.0)),
                     },
                     Y::Null => "null".into(),
-                    other => serde_norway::to_string(other).unwrap_or_default().trim().to_string(),
+                    other => serde_norway::to_string(other)
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string(),
                 };
                 out.insert(key, from_yaml_value(v));
             }
@@ -57,7 +60,10 @@ pub fn from_json_value(v: &serde_json::Value) -> Value {
         J::String(s) => Value::from(s.as_str()),
         J::Array(a) => Value::from(a.iter().map(from_json_value).collect::<Vec<_>>()),
         J::Object(o) => {
-            let m: BTreeMap<String, Value> = o.iter().map(|(k, v)| (k.clone(), from_json_value(v))).collect();
+            let m: BTreeMap<String, Value> = o
+                .iter()
+                .map(|(k, v)| (k.clone(), from_json_value(v)))
+                .collect();
             Value::from(m)
         }
     }
@@ -92,7 +98,11 @@ fn json_float(f: f64) -> String {
             Some(d) => ('-', d),
             None => ('+', e),
         };
-        let d = if d.len() < 2 { format!("0{d}") } else { d.to_string() };
+        let d = if d.len() < 2 {
+            format!("0{d}")
+        } else {
+            d.to_string()
+        };
         return format!("{m}e{sign}{d}");
     }
     format!("{f}")
@@ -141,7 +151,11 @@ fn write_json(o: &mut String, v: &Value, raw: bool, indent: Option<&str>, level:
         Value::Str(s) => json_str(o, s, raw),
         Value::Bytes(b) => {
             use base64::Engine as _;
-            json_str(o, &base64::engine::general_purpose::STANDARD.encode(b.as_slice()), raw);
+            json_str(
+                o,
+                &base64::engine::general_purpose::STANDARD.encode(b.as_slice()),
+                raw,
+            );
         }
         Value::Object(obj) => json_str(o, &obj.display(), raw),
         Value::List(l) => {
@@ -202,7 +216,11 @@ pub fn yaml_key_cmp(a: &str, b: &str) -> Ordering {
             return ar[i].cmp(&br[i]);
         }
         if al || bl {
-            return if bl { Ordering::Less } else { Ordering::Greater };
+            return if bl {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
         }
         let (mut an, mut bn) = (0i64, 0i64);
         if ar[i] == '0' || br[i] == '0' {
@@ -221,12 +239,16 @@ pub fn yaml_key_cmp(a: &str, b: &str) -> Ordering {
         }
         let mut ai = i;
         while ai < ar.len() && ar[ai].is_ascii_digit() {
-            an = an.wrapping_mul(10).wrapping_add(i64::from(ar[ai] as u8 - b'0'));
+            an = an
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(ar[ai] as u8 - b'0'));
             ai += 1;
         }
         let mut bi = i;
         while bi < br.len() && br[bi].is_ascii_digit() {
-            bn = bn.wrapping_mul(10).wrapping_add(i64::from(br[bi] as u8 - b'0'));
+            bn = bn
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(br[bi] as u8 - b'0'));
             bi += 1;
         }
         if an != bn {
@@ -323,7 +345,9 @@ impl Emitter {
                     first = false;
                     self.out.push_str("- ");
                     match x {
-                        Value::Map(mm) if !mm.borrow().is_empty() => self.node(x, indent + 2, Ctx::SeqItem),
+                        Value::Map(mm) if !mm.borrow().is_empty() => {
+                            self.node(x, indent + 2, Ctx::SeqItem)
+                        }
                         Value::List(ll) if !ll.is_empty() => self.node(x, indent + 2, Ctx::SeqItem),
                         _ => self.scalar(x, indent + 2),
                     }
@@ -427,7 +451,12 @@ impl Emitter {
         let mut col = self.column();
         for (i, &c) in chars.iter().enumerate() {
             if c == ' ' {
-                if allow_breaks && !spaces && col > WIDTH && i + 1 < chars.len() && chars[i + 1] != ' ' {
+                if allow_breaks
+                    && !spaces
+                    && col > WIDTH
+                    && i + 1 < chars.len()
+                    && chars[i + 1] != ' '
+                {
                     self.indent_line(indent);
                     col = indent;
                 } else {
@@ -450,7 +479,13 @@ impl Emitter {
         let mut col = self.column();
         for (i, &c) in chars.iter().enumerate() {
             if c == ' ' {
-                if allow_breaks && !spaces && col > WIDTH && i != 0 && i + 1 < chars.len() && chars[i + 1] != ' ' {
+                if allow_breaks
+                    && !spaces
+                    && col > WIDTH
+                    && i != 0
+                    && i + 1 < chars.len()
+                    && chars[i + 1] != ' '
+                {
                     self.indent_line(indent);
                     col = indent;
                 } else {
@@ -600,10 +635,12 @@ fn analyze(s: &str) -> Analysis {
     }
     let n = chars.len();
     for (i, &c) in chars.iter().enumerate() {
-        let followed_by_whitespace = i + 1 >= n || matches!(chars[i + 1], ' ' | '\t') || is_break(chars[i + 1]);
+        let followed_by_whitespace =
+            i + 1 >= n || matches!(chars[i + 1], ' ' | '\t') || is_break(chars[i + 1]);
         if i == 0 {
             match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => {
                     flow_indicators = true;
                     block_indicators = true;
                 }
@@ -635,7 +672,7 @@ fn analyze(s: &str) -> Analysis {
                 _ => {}
             }
         }
-        if !is_printable(c) || (!c.is_ascii() && false) {
+        if !is_printable(c) {
             special_characters = true;
         }
         if c == '\u{feff}' {
@@ -710,10 +747,12 @@ fn analyze(s: &str) -> Analysis {
 pub fn resolves_to_str(s: &str) -> bool {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return false,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N" | "no" | "No" | "NO" | "true" | "True" | "TRUE"
-        | "false" | "False" | "FALSE" | "on" | "On" | "ON" | "off" | "Off" | "OFF" => return false,
-        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf"
-        | "-.Inf" | "-.INF" | "<<" => return false,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "n" | "N" | "no" | "No" | "NO" | "true" | "True"
+        | "TRUE" | "false" | "False" | "FALSE" | "on" | "On" | "ON" | "off" | "Off" | "OFF" => {
+            return false
+        }
+        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF"
+        | "-.inf" | "-.Inf" | "-.INF" | "<<" => return false,
         _ => {}
     }
     let first = s.as_bytes()[0];
@@ -810,8 +849,13 @@ fn is_base60(s: &str) -> bool {
         }
     }
     let mut parts = main.split(':');
-    let Some(head) = parts.next() else { return false };
-    if head.is_empty() || !head.as_bytes()[0].is_ascii_digit() || !head.chars().all(|c| c.is_ascii_digit() || c == '_') {
+    let Some(head) = parts.next() else {
+        return false;
+    };
+    if head.is_empty()
+        || !head.as_bytes()[0].is_ascii_digit()
+        || !head.chars().all(|c| c.is_ascii_digit() || c == '_')
+    {
         return false;
     }
     let mut n = 0;

@@ -111,7 +111,9 @@ fn resolve(value: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
             match t.suffix.as_str() {
                 "str" => return Value::from(value),
                 "null" => return Value::Nil,
-                "bool" | "int" | "float" => return resolve_plain(value).unwrap_or_else(|| Value::from(value)),
+                "bool" | "int" | "float" => {
+                    return resolve_plain(value).unwrap_or_else(|| Value::from(value))
+                }
                 _ => {}
             }
         }
@@ -132,7 +134,9 @@ pub fn resolve_plain(s: &str) -> Option<Value> {
         "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "false" | "False" | "FALSE" => {
             return Some(Value::Bool(false))
         }
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Some(Value::Float(f64::INFINITY)),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Some(Value::Float(f64::INFINITY))
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Some(Value::Float(f64::NEG_INFINITY)),
         ".nan" | ".NaN" | ".NAN" => return Some(Value::Float(f64::NAN)),
         _ => {}
@@ -226,6 +230,13 @@ fn is_float_syntax(s: &str) -> bool {
 
 /// Parses the first YAML document of `text` with YAML 1.1 rules.
 pub fn parse(text: &str) -> Result<Value, String> {
+    // libyaml (go-yaml's ancestor) decides what is a syntax error
+    if let Err(e) = serde_norway::from_str::<serde_norway::Value>(text) {
+        let msg = e.to_string();
+        if !msg.contains("more than one document") {
+            return Err(msg);
+        }
+    }
     let mut b = Builder {
         stack: Vec::new(),
         docs: Vec::new(),

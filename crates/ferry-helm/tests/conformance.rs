@@ -3,6 +3,8 @@
 //! when it is absent. Prints per-case results and a score, and asserts a ratchet: every case in
 //! the KNOWN_* lists must pass, and at least that many must pass.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -34,10 +36,78 @@ const KNOWN_GOLDEN: &[&str] = &[
 ];
 
 /// Corpus renderings (chart or chart.variant1) whose documents equal Helm's.
-const KNOWN_CORPUS_DOCS: &[&str] = &[];
+const KNOWN_CORPUS_DOCS: &[&str] = &[
+    "chaos-mesh",
+    "chaos-mesh.variant1",
+    "chartmuseum",
+    "chartmuseum.variant1",
+    "harbor",
+    "harbor.variant1",
+    "ingress-nginx",
+    "ingress-nginx.variant1",
+    "istio-base",
+    "istio-base.variant1",
+    "istiod",
+    "istiod.variant1",
+    "kyverno",
+    "kyverno.variant1",
+    "metallb",
+    "metallb.variant1",
+    "nfs-subdir-external-provisioner",
+    "nfs-subdir-external-provisioner.variant1",
+    "openbao",
+    "openbao.variant1",
+    "rook-ceph",
+    "rook-ceph.variant1",
+];
 
 /// Corpus renderings whose discovered images equal Helm's list exactly.
-const KNOWN_CORPUS_IMAGES: &[&str] = &[];
+const KNOWN_CORPUS_IMAGES: &[&str] = &[
+    "chaos-mesh",
+    "chaos-mesh.variant1",
+    "chartmuseum",
+    "chartmuseum.variant1",
+    "harbor",
+    "harbor.variant1",
+    "ingress-nginx",
+    "ingress-nginx.variant1",
+    "istio-base",
+    "istio-base.variant1",
+    "istiod",
+    "istiod.variant1",
+    "kyverno",
+    "kyverno.variant1",
+    "metallb",
+    "metallb.variant1",
+    "nfs-subdir-external-provisioner",
+    "nfs-subdir-external-provisioner.variant1",
+    "openbao",
+    "openbao.variant1",
+    "rook-ceph",
+    "rook-ceph.variant1",
+];
+
+/// Deterministic corpus renderings (no random fields) whose output is byte-identical to Helm v4.2.3's.
+const KNOWN_CORPUS_BYTES: &[&str] = &[
+    "chartmuseum",
+    "chartmuseum.variant1",
+    "ingress-nginx",
+    "ingress-nginx.variant1",
+    "istio-base",
+    "istio-base.variant1",
+    "istiod",
+    "istiod.variant1",
+    "kyverno",
+    "kyverno.variant1",
+    "metallb",
+    "metallb.variant1",
+    "nfs-subdir-external-provisioner",
+    "nfs-subdir-external-provisioner.variant1",
+    "openbao",
+    "openbao.variant1",
+    "rook-ceph",
+    "rook-ceph.variant1",
+];
 
 fn shared() -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
@@ -82,7 +152,9 @@ fn golden_case(dir: &Path, chart: &str, args: &str) -> Result<String, String> {
         }
     }
     let chart = Chart::load(dir.join(chart)).map_err(|e| e.to_string())?;
-    render(&chart, &opts).map(|r| r.to_helm_output()).map_err(|e| e.to_string())
+    render(&chart, &opts)
+        .map(|r| r.to_helm_output())
+        .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -91,7 +163,10 @@ fn helm_golden_cases() {
     let cases = std::fs::read_to_string(dir.join("cases.tsv")).expect("read cases.tsv");
     let mut passed = BTreeSet::new();
     let mut total = 0;
-    for line in cases.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in cases
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let f: Vec<&str> = line.split('\t').collect();
         let (golden, chart, args, expect) = (f[0], f[1], f[2], f[3]);
         total += 1;
@@ -117,9 +192,15 @@ fn helm_golden_cases() {
     }
     println!("helm golden cases: {}/{total} pass", passed.len());
     for k in KNOWN_GOLDEN {
-        assert!(passed.contains(*k), "regression: {k} passed before and fails now");
+        assert!(
+            passed.contains(*k),
+            "regression: {k} passed before and fails now"
+        );
     }
-    assert!(passed.len() >= KNOWN_GOLDEN.len(), "fewer cases pass than the ratchet");
+    assert!(
+        passed.len() >= KNOWN_GOLDEN.len(),
+        "fewer cases pass than the ratchet"
+    );
 }
 
 /// Splits `helm template` output into (source, parsed document) pairs.
@@ -129,7 +210,8 @@ fn documents(out: &str) -> Vec<(String, serde_norway::Value)> {
         let (src, body) = chunk.split_once('\n').unwrap_or((chunk, ""));
         let body = body.trim_end_matches("---\n");
         for part in body.split("\n---\n") {
-            let v: serde_norway::Value = serde_norway::from_str(part).unwrap_or(serde_norway::Value::Null);
+            let v: serde_norway::Value =
+                serde_norway::from_str(part).unwrap_or(serde_norway::Value::Null);
             if v.is_null() {
                 continue;
             }
@@ -142,8 +224,12 @@ fn documents(out: &str) -> Vec<(String, serde_norway::Value)> {
 fn mask(v: &mut serde_norway::Value, path: &str) {
     let random = serde_norway::Value::String("<random>".into());
     if let Some(rest) = path.strip_prefix('[') {
-        let Some((idx, after)) = rest.split_once(']') else { return };
-        let Ok(idx) = idx.parse::<usize>() else { return };
+        let Some((idx, after)) = rest.split_once(']') else {
+            return;
+        };
+        let Ok(idx) = idx.parse::<usize>() else {
+            return;
+        };
         let after = after.strip_prefix('.').unwrap_or(after);
         if let serde_norway::Value::Sequence(items) = v {
             if let Some(item) = items.get_mut(idx) {
@@ -156,12 +242,15 @@ fn mask(v: &mut serde_norway::Value, path: &str) {
         }
         return;
     }
-    let serde_norway::Value::Mapping(m) = v else { return };
+    let serde_norway::Value::Mapping(m) = v else {
+        return;
+    };
     let mut best: Option<String> = None;
     for k in m.keys() {
         if let serde_norway::Value::String(k) = k {
             let fits = path == k
-                || (path.starts_with(k.as_str()) && matches!(path.as_bytes().get(k.len()), Some(b'.') | Some(b'[')));
+                || (path.starts_with(k.as_str())
+                    && matches!(path.as_bytes().get(k.len()), Some(b'.') | Some(b'[')));
             if fits && best.as_ref().is_none_or(|b| k.len() > b.len()) {
                 best = Some(k.clone());
             }
@@ -184,7 +273,11 @@ fn apply_masks(docs: &mut [(String, serde_norway::Value)], masks: &str) {
             continue;
         }
         for (src, v) in docs.iter_mut() {
-            let kind = v.get("kind").and_then(|k| k.as_str()).unwrap_or("").to_string();
+            let kind = v
+                .get("kind")
+                .and_then(|k| k.as_str())
+                .unwrap_or("")
+                .to_string();
             let name = v
                 .get("metadata")
                 .and_then(|m| m.get("name"))
@@ -211,6 +304,7 @@ fn corpus_charts() {
     assert!(!names.is_empty(), "no corpus charts found");
     let mut docs_ok = BTreeSet::new();
     let mut images_ok = BTreeSet::new();
+    let mut bytes_ok = BTreeSet::new();
     let mut total = 0;
     for name in &names {
         for variant in ["", ".variant1"] {
@@ -228,7 +322,8 @@ fn corpus_charts() {
                 ..RenderOptions::default()
             };
             if !variant.is_empty() {
-                opts.values_files.push(dir.join(format!("{key}.values.json")));
+                opts.values_files
+                    .push(dir.join(format!("{key}.values.json")));
             }
             let want = std::fs::read_to_string(&golden).expect("read golden");
             let got = Chart::load(dir.join(name)).and_then(|c| render(&c, &opts));
@@ -239,7 +334,8 @@ fn corpus_charts() {
                     continue;
                 }
             };
-            let masks = std::fs::read_to_string(dir.join(format!("{key}.random-paths.txt"))).unwrap_or_default();
+            let masks = std::fs::read_to_string(dir.join(format!("{key}.random-paths.txt")))
+                .unwrap_or_default();
             let mut a = documents(&out);
             let mut b = documents(&want);
             apply_masks(&mut a, &masks);
@@ -254,27 +350,38 @@ fn corpus_charts() {
                     a.len(),
                     b.len(),
                     diff,
-                    diff.and_then(|i| b.get(i)).map(|d| d.0.clone()).unwrap_or_default()
+                    diff.and_then(|i| b.get(i))
+                        .map(|d| d.0.clone())
+                        .unwrap_or_default()
                 );
                 if let (Some(i), Ok(_)) = (diff, std::env::var("FERRY_HELM_DIFF")) {
-                    let show = |d: &serde_norway::Value| serde_norway::to_string(d).unwrap_or_default();
+                    let show =
+                        |d: &serde_norway::Value| serde_norway::to_string(d).unwrap_or_default();
                     println!("--- got:\n{}\n--- want:\n{}", show(&a[i].1), show(&b[i].1));
                 }
             }
-            let want_images: BTreeSet<String> = std::fs::read_to_string(dir.join(format!("{key}.images.txt")))
-                .unwrap_or_default()
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(String::from)
-                .collect();
+            let want_images: BTreeSet<String> =
+                std::fs::read_to_string(dir.join(format!("{key}.images.txt")))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(String::from)
+                    .collect();
             let got_images = discover_images(&out).unwrap_or_default();
             let same_images = got_images == want_images;
+            if out == want {
+                bytes_ok.insert(key.clone());
+            }
             if same_images {
                 images_ok.insert(key.clone());
             }
             println!(
                 "{} {key}: documents {}, images {}, byte-identical {}",
-                if same_docs && same_images { "PASS" } else { "FAIL" },
+                if same_docs && same_images {
+                    "PASS"
+                } else {
+                    "FAIL"
+                },
                 if same_docs { "equal" } else { "differ" },
                 if same_images { "equal" } else { "differ" },
                 out == want
@@ -282,15 +389,30 @@ fn corpus_charts() {
         }
     }
     println!(
-        "corpus: documents {}/{total}, images {}/{total}",
+        "corpus: documents {}/{total}, images {}/{total}, byte-identical {}/{total}",
         docs_ok.len(),
-        images_ok.len()
+        images_ok.len(),
+        bytes_ok.len()
     );
+    for k in KNOWN_CORPUS_BYTES {
+        assert!(
+            bytes_ok.contains(*k),
+            "regression: {k} was byte-identical to Helm and is not now"
+        );
+    }
     for k in KNOWN_CORPUS_DOCS {
-        assert!(docs_ok.contains(*k), "regression: documents of {k} matched before and differ now");
+        assert!(
+            docs_ok.contains(*k),
+            "regression: documents of {k} matched before and differ now"
+        );
     }
     for k in KNOWN_CORPUS_IMAGES {
-        assert!(images_ok.contains(*k), "regression: images of {k} matched before and differ now");
+        assert!(
+            images_ok.contains(*k),
+            "regression: images of {k} matched before and differ now"
+        );
     }
-    assert!(docs_ok.len() >= KNOWN_CORPUS_DOCS.len() && images_ok.len() >= KNOWN_CORPUS_IMAGES.len());
+    assert!(
+        docs_ok.len() >= KNOWN_CORPUS_DOCS.len() && images_ok.len() >= KNOWN_CORPUS_IMAGES.len()
+    );
 }

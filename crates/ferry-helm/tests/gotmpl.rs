@@ -1,6 +1,8 @@
 //! The Go-template behaviour table: tests/gotmpl-chart rendered by ferry-helm must equal what the
 //! real Helm printed for each template (tests/gotmpl-chart.expected.json; see its README).
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::path::Path;
 
 use ferry_helm::{render_templates, Chart, RenderOptions};
@@ -8,9 +10,10 @@ use ferry_helm::{render_templates, Chart, RenderOptions};
 #[test]
 fn behaviour_table_matches_real_helm() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
-    let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("gotmpl-chart.expected.json")).expect("read expected"))
-            .expect("parse expected");
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("gotmpl-chart.expected.json")).expect("read expected"),
+    )
+    .expect("parse expected");
     let expected = expected.as_object().expect("an object");
     let chart = Chart::load(dir.join("gotmpl-chart")).expect("load chart");
     let opts = RenderOptions {
@@ -22,7 +25,10 @@ fn behaviour_table_matches_real_helm() {
     let mut failures = Vec::new();
     for (name, want) in expected {
         let want = want.as_str().expect("a string");
-        let got = rendered.get(name).map(String::as_str).unwrap_or("<missing>");
+        let got = rendered
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or("<missing>");
         if got == want {
             println!("PASS {name}");
             continue;
@@ -34,9 +40,16 @@ fn behaviour_table_matches_real_helm() {
             }
         }
         if got.lines().count() != want.lines().count() {
-            println!("  got {} lines, want {}", got.lines().count(), want.lines().count());
+            println!(
+                "  got {} lines, want {}",
+                got.lines().count(),
+                want.lines().count()
+            );
         }
         failures.push(name.clone());
     }
-    assert!(failures.is_empty(), "templates differing from real Helm: {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "templates differing from real Helm: {failures:?}"
+    );
 }

@@ -94,10 +94,17 @@ fn fmt_float(x: f64, verb: char, f: &Flags) -> String {
             Some(p) => {
                 let p = p.max(1);
                 let e = format!("{:.*e}", p - 1, x);
-                let exp: i32 = e.split_once('e').and_then(|(_, x)| x.parse().ok()).unwrap_or(0);
+                let exp: i32 = e
+                    .split_once('e')
+                    .and_then(|(_, x)| x.parse().ok())
+                    .unwrap_or(0);
                 if exp < -4 || exp >= p as i32 {
                     let (m, _) = e.split_once('e').unwrap_or((&e, ""));
-                    let m = if m.contains('.') { m.trim_end_matches('0').trim_end_matches('.') } else { m };
+                    let m = if m.contains('.') {
+                        m.trim_end_matches('0').trim_end_matches('.')
+                    } else {
+                        m
+                    };
                     fix_exp(&format!("{m}e{exp}"))
                 } else {
                     let d = (p as i32 - 1 - exp).max(0) as usize;
@@ -127,7 +134,11 @@ fn fix_exp(s: &str) -> String {
                 Some(d) => ('-', d),
                 None => ('+', e.trim_start_matches('+')),
             };
-            let digits = if digits.len() < 2 { format!("0{digits}") } else { digits.to_string() };
+            let digits = if digits.len() < 2 {
+                format!("0{digits}")
+            } else {
+                digits.to_string()
+            };
             format!("{m}e{sign}{digits}")
         }
         None => s.to_string(),
@@ -148,7 +159,10 @@ fn fmt_one(verb: char, v: &Value, f: &Flags) -> String {
             },
             Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
             Value::List(l) => {
-                let parts: Vec<String> = l.iter().map(|x| fmt_one('s', x, &Flags::default())).collect();
+                let parts: Vec<String> = l
+                    .iter()
+                    .map(|x| fmt_one('s', x, &Flags::default()))
+                    .collect();
                 format!("[{}]", parts.join(" "))
             }
             Value::Map(m) => {
@@ -169,7 +183,10 @@ fn fmt_one(verb: char, v: &Value, f: &Flags) -> String {
                 None => bad('q', v),
             },
             Value::List(l) => {
-                let parts: Vec<String> = l.iter().map(|x| fmt_one('q', x, &Flags::default())).collect();
+                let parts: Vec<String> = l
+                    .iter()
+                    .map(|x| fmt_one('q', x, &Flags::default()))
+                    .collect();
                 format!("[{}]", parts.join(" "))
             }
             other => bad('q', other),
@@ -183,7 +200,10 @@ fn fmt_one(verb: char, v: &Value, f: &Flags) -> String {
                 s
             }
             Value::List(l) => {
-                let parts: Vec<String> = l.iter().map(|x| fmt_one('d', x, &Flags::default())).collect();
+                let parts: Vec<String> = l
+                    .iter()
+                    .map(|x| fmt_one('d', x, &Flags::default()))
+                    .collect();
                 format!("[{}]", parts.join(" "))
             }
             other => bad('d', other),
@@ -219,7 +239,9 @@ fn fmt_one(verb: char, v: &Value, f: &Flags) -> String {
             other => bad('b', other),
         },
         'c' => match v {
-            Value::Int(i) => char::from_u32(*i as u32).map(String::from).unwrap_or_default(),
+            Value::Int(i) => char::from_u32(*i as u32)
+                .map(String::from)
+                .unwrap_or_default(),
             other => bad('c', other),
         },
         'T' => v.type_name().to_string(),
@@ -250,7 +272,9 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
             chars.next();
         }
-        let num = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>, ai: &mut usize| -> Option<usize> {
+        let num = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+                   ai: &mut usize|
+         -> Option<usize> {
             if chars.peek() == Some(&'*') {
                 chars.next();
                 let v = args.get(*ai).map(Value::to_i64);

@@ -35,10 +35,24 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         }
         Ok(a[1].clone())
     });
-    m.insert("fail", |_, a| Err(ExecError::new(format!("HELM[{}]HELM", arg(&a, 0).to_str()))));
-    m.insert("toYaml", |_, a| Ok(Value::from(crate::yaml::to_yaml(arg(&a, 0)).trim_end_matches('\n').to_string())));
-    m.insert("mustToYaml", |_, a| Ok(Value::from(crate::yaml::to_yaml(arg(&a, 0)).trim_end_matches('\n').to_string())));
-    m.insert("toYamlPretty", |_, a| Ok(Value::from(crate::yaml::to_yaml(arg(&a, 0)).trim_end_matches('\n').to_string())));
+    m.insert("fail", |_, a| {
+        Err(ExecError::new(format!("HELM[{}]HELM", arg(&a, 0).to_str())))
+    });
+    m.insert("toYaml", |_, a| {
+        Ok(Value::from(trim_one_newline(crate::yaml::to_yaml(arg(
+            &a, 0,
+        )))))
+    });
+    m.insert("mustToYaml", |_, a| {
+        Ok(Value::from(trim_one_newline(crate::yaml::to_yaml(arg(
+            &a, 0,
+        )))))
+    });
+    m.insert("toYamlPretty", |_, a| {
+        Ok(Value::from(trim_one_newline(crate::yaml::to_yaml(arg(
+            &a, 0,
+        )))))
+    });
     m.insert("fromYaml", |_, a| {
         Ok(match crate::yaml::parse_yaml(&arg(&a, 0).to_str()) {
             Ok(Value::Map(m)) => Value::Map(m),
@@ -58,7 +72,9 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("fromJsonArray", |_, a| {
         Ok(match crate::yaml::parse_json(&arg(&a, 0).to_str()) {
             Ok(v @ Value::List(_)) => v,
-            Ok(_) => Value::from(vec![Value::from("json: cannot unmarshal object into Go value of type []interface {}")]),
+            Ok(_) => Value::from(vec![Value::from(
+                "json: cannot unmarshal object into Go value of type []interface {}",
+            )]),
             Err(e) => Value::from(vec![Value::from(e)]),
         })
     });
@@ -71,18 +87,28 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         if user.contains(':') {
             return Ok(Value::from("invalid username: username cannot contain ':'"));
         }
-        Ok(Value::from(format!("{user}:{}", pseudo_bcrypt(e, &a[1].to_str()))))
+        Ok(Value::from(format!(
+            "{user}:{}",
+            pseudo_bcrypt(e, &a[1].to_str())
+        )))
     });
-    m.insert("bcrypt", |e, a| Ok(Value::from(pseudo_bcrypt(e, &arg(&a, 0).to_str()))));
+    m.insert("bcrypt", |e, a| {
+        Ok(Value::from(pseudo_bcrypt(e, &arg(&a, 0).to_str())))
+    });
     m.insert("derivePassword", |e, a| {
         let mut chars = String::new();
         for _ in 0..20 {
-            chars.push(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[e.rng.below(62) as usize] as char);
+            chars.push(
+                b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                    [e.rng.below(62) as usize] as char,
+            );
         }
         let _ = a;
         Ok(Value::from(chars))
     });
-    m.insert("genPrivateKey", |e, _| Ok(Value::from(pseudo_pem(e, "RSA PRIVATE KEY", 1190))));
+    m.insert("genPrivateKey", |e, _| {
+        Ok(Value::from(pseudo_pem(e, "RSA PRIVATE KEY", 1190)))
+    });
     m.insert("genCA", |e, _| Ok(cert_pair(e)));
     m.insert("genCAWithKey", |e, _| Ok(cert_pair(e)));
     m.insert("genSelfSignedCert", |e, _| Ok(cert_pair(e)));
@@ -90,9 +116,18 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("genSignedCert", |e, _| Ok(cert_pair(e)));
     m.insert("genSignedCertWithKey", |e, _| Ok(cert_pair(e)));
     m.insert("encryptAES", |_, a| {
-        Ok(Value::from(base64::engine::general_purpose::STANDARD.encode(arg(&a, 1).to_str().as_bytes())))
+        Ok(Value::from(
+            base64::engine::general_purpose::STANDARD.encode(arg(&a, 1).to_str().as_bytes()),
+        ))
     });
     m.insert("decryptAES", |_, a| Ok(arg(&a, 1).clone()));
+}
+
+fn trim_one_newline(mut s: String) -> String {
+    if s.ends_with('\n') {
+        s.pop();
+    }
+    s
 }
 
 fn error_map(msg: &str) -> Value {
@@ -158,7 +193,10 @@ fn tpl(e: &mut Exec, a: Vec<Value>) -> R {
     match r {
         Ok(s) => Ok(Value::from(s.replace("<no value>", ""))),
         Err(err) => Err(ExecError {
-            message: format!("error during tpl function execution for {text:?}: {}", err.message),
+            message: format!(
+                "error during tpl function execution for {text:?}: {}",
+                err.message
+            ),
             located: true,
         }),
     }
@@ -204,38 +242,56 @@ fn cert_pair(e: &mut Exec) -> Value {
     Value::from(m)
 }
 
+/// BurntSushi/toml's encoder layout (what Helm's `toToml` prints).
 fn to_toml(v: &Value) -> String {
-    fn conv(v: &Value) -> Option<toml::Value> {
+    fn scalar(v: &Value) -> Option<String> {
         Some(match v {
-            Value::Nil => return None,
-            Value::Bool(b) => toml::Value::Boolean(*b),
-            Value::Int(i) => toml::Value::Integer(*i),
+            Value::Nil | Value::Map(_) => return None,
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
             Value::Float(f) => {
-                if f.fract() == 0.0 && f.abs() < 9e15 {
-                    toml::Value::Integer(*f as i64)
+                if f.fract() == 0.0 && f.abs() < 1e15 {
+                    format!("{}.0", *f as i64)
                 } else {
-                    toml::Value::Float(*f)
+                    crate::value::format_float_g(*f)
                 }
             }
-            Value::Str(s) => toml::Value::String(s.to_string()),
-            Value::List(l) => toml::Value::Array(l.iter().filter_map(conv).collect()),
-            Value::Map(m) => {
-                let mut t = toml::map::Map::new();
-                for (k, x) in m.borrow().iter() {
-                    if let Some(c) = conv(x) {
-                        t.insert(k.clone(), c);
-                    }
-                }
-                toml::Value::Table(t)
+            Value::Str(s) => super::go_quote(s),
+            Value::List(l) => {
+                let parts: Vec<String> = l.iter().filter_map(scalar).collect();
+                format!("[{}]", parts.join(", "))
             }
-            Value::Bytes(b) => toml::Value::String(String::from_utf8_lossy(b).into_owned()),
-            Value::Object(o) => toml::Value::String(o.display()),
+            Value::Bytes(b) => super::go_quote(&String::from_utf8_lossy(b)),
+            Value::Object(o) => super::go_quote(&o.display()),
         })
     }
-    match conv(v) {
-        Some(t) => toml::to_string(&t).unwrap_or_else(|e| e.to_string()),
-        None => String::new(),
+    fn table(out: &mut String, m: &crate::value::MapRef, path: &mut Vec<String>) {
+        let indent = "  ".repeat(path.len());
+        let entries: Vec<(String, Value)> = m
+            .borrow()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (k, v) in &entries {
+            if let Some(s) = scalar(v) {
+                out.push_str(&format!("{indent}{k} = {s}\n"));
+            }
+        }
+        for (k, v) in &entries {
+            if let Value::Map(sub) = v {
+                path.push(k.clone());
+                let hind = "  ".repeat(path.len() - 1);
+                out.push_str(&format!("\n{hind}[{}]\n", path.join(".")));
+                table(out, sub, path);
+                path.pop();
+            }
+        }
     }
+    let mut out = String::new();
+    if let Value::Map(m) = v {
+        table(&mut out, m, &mut Vec::new());
+    }
+    out
 }
 
 /// `.Files`: the chart's non-template files.
@@ -263,7 +319,7 @@ impl Files {
             };
             m.insert(base, Value::from(v));
         }
-        crate::yaml::to_yaml(&Value::from(m)).trim_end_matches('\n').to_string()
+        trim_one_newline(crate::yaml::to_yaml(&Value::from(m)))
     }
 }
 
@@ -281,7 +337,11 @@ impl Object for Files {
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, ExecError>> {
         let a0 = arg(args, 0).to_str();
         Some(Ok(match name {
-            "Get" => Value::from(self.find(&a0).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default()),
+            "Get" => Value::from(
+                self.find(&a0)
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default(),
+            ),
             "GetBytes" => Value::Bytes(self.find(&a0).cloned().unwrap_or_default()),
             "Lines" => match self.find(&a0) {
                 Some(b) if !b.is_empty() => {
@@ -314,7 +374,12 @@ impl Object for Files {
         format!("map[{}]", parts.join(" "))
     }
     fn entries(&self) -> Option<Vec<(String, Value)>> {
-        Some(self.files.iter().map(|(p, b)| (p.clone(), Value::Bytes(b.clone()))).collect())
+        Some(
+            self.files
+                .iter()
+                .map(|(p, b)| (p.clone(), Value::Bytes(b.clone())))
+                .collect(),
+        )
     }
 }
 
@@ -340,7 +405,9 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
             }
             '?' => !s.is_empty() && s[0] != '/' && m(&p[1..], &s[1..]),
             '[' => {
-                let Some(end) = p.iter().position(|c| *c == ']') else { return false };
+                let Some(end) = p.iter().position(|c| *c == ']') else {
+                    return false;
+                };
                 if s.is_empty() {
                     return false;
                 }
@@ -367,7 +434,9 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
                 hit != neg && m(&p[end + 1..], &s[1..])
             }
             '{' => {
-                let Some(end) = p.iter().position(|c| *c == '}') else { return false };
+                let Some(end) = p.iter().position(|c| *c == '}') else {
+                    return false;
+                };
                 let alts: String = p[1..end].iter().collect();
                 let rest = &p[end + 1..];
                 alts.split(',').any(|alt| {
@@ -432,7 +501,7 @@ impl Object for ApiVersions {
         match name {
             "Has" => {
                 let want = arg(args, 0).to_str();
-                Some(Ok(Value::Bool(self.versions.iter().any(|v| *v == want))))
+                Some(Ok(Value::Bool(self.versions.contains(&want))))
             }
             _ => None,
         }

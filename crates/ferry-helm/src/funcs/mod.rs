@@ -6,7 +6,7 @@ mod sprig;
 
 use std::collections::HashMap;
 
-use crate::template::exec::{ExecError, Exec};
+use crate::template::exec::{Exec, ExecError};
 use crate::value::Value;
 
 pub use fmt::{go_quote, sprintf};
@@ -79,7 +79,9 @@ fn builtins(m: &mut HashMap<&'static str, Func>) {
                 Value::List(l) => {
                     let i = index_int(k)?;
                     if i < 0 || i as usize >= l.len() {
-                        return Err(ExecError::new(format!("error calling index: index out of range: {i}")));
+                        return Err(ExecError::new(format!(
+                            "error calling index: index out of range: {i}"
+                        )));
                     }
                     l[i as usize].clone()
                 }
@@ -87,11 +89,20 @@ fn builtins(m: &mut HashMap<&'static str, Func>) {
                     let i = index_int(k)?;
                     match s.as_bytes().get(i as usize) {
                         Some(b) if i >= 0 => Value::Int(i64::from(*b)),
-                        _ => return Err(ExecError::new(format!("error calling index: index out of range: {i}"))),
+                        _ => {
+                            return Err(ExecError::new(format!(
+                                "error calling index: index out of range: {i}"
+                            )))
+                        }
                     }
                 }
                 Value::Nil => return Err(ExecError::new("index of untyped nil")),
-                other => return Err(ExecError::new(format!("can't index item of type {}", other.type_name()))),
+                other => {
+                    return Err(ExecError::new(format!(
+                        "can't index item of type {}",
+                        other.type_name()
+                    )))
+                }
             };
         }
         Ok(v)
@@ -103,9 +114,15 @@ fn builtins(m: &mut HashMap<&'static str, Func>) {
         match &a[0] {
             Value::List(l) => {
                 let lo = idx.first().copied().unwrap_or(0).max(0) as usize;
-                let hi = idx.get(1).copied().map(|x| x.max(0) as usize).unwrap_or(l.len());
+                let hi = idx
+                    .get(1)
+                    .copied()
+                    .map(|x| x.max(0) as usize)
+                    .unwrap_or(l.len());
                 if lo > hi || hi > l.len() {
-                    return Err(ExecError::new(format!("runtime error: slice bounds out of range [{lo}:{hi}]")));
+                    return Err(ExecError::new(format!(
+                        "runtime error: slice bounds out of range [{lo}:{hi}]"
+                    )));
                 }
                 Ok(Value::from(l[lo..hi].to_vec()))
             }
@@ -138,10 +155,18 @@ fn builtins(m: &mut HashMap<&'static str, Func>) {
         want(&a, 2, "ne")?;
         Ok(Value::Bool(!values_equal(&a[0], &a[1])?))
     });
-    m.insert("lt", |_, a| cmp_fn(a, "lt", |o| o == std::cmp::Ordering::Less));
-    m.insert("le", |_, a| cmp_fn(a, "le", |o| o != std::cmp::Ordering::Greater));
-    m.insert("gt", |_, a| cmp_fn(a, "gt", |o| o == std::cmp::Ordering::Greater));
-    m.insert("ge", |_, a| cmp_fn(a, "ge", |o| o != std::cmp::Ordering::Less));
+    m.insert("lt", |_, a| {
+        cmp_fn(a, "lt", |o| o == std::cmp::Ordering::Less)
+    });
+    m.insert("le", |_, a| {
+        cmp_fn(a, "le", |o| o != std::cmp::Ordering::Greater)
+    });
+    m.insert("gt", |_, a| {
+        cmp_fn(a, "gt", |o| o == std::cmp::Ordering::Greater)
+    });
+    m.insert("ge", |_, a| {
+        cmp_fn(a, "ge", |o| o != std::cmp::Ordering::Less)
+    });
     m.insert("html", |_, a| {
         let s = go_sprint(&a);
         let mut o = String::new();
@@ -184,7 +209,9 @@ fn builtins(m: &mut HashMap<&'static str, Func>) {
         let mut o = String::new();
         for b in s.bytes() {
             match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => o.push(b as char),
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    o.push(b as char)
+                }
                 b' ' => o.push('+'),
                 b => o.push_str(&format!("%{b:02X}")),
             }
@@ -198,7 +225,10 @@ fn index_int(k: &Value) -> Result<i64, ExecError> {
         Value::Int(i) => Ok(*i),
         Value::Float(f) => Ok(*f as i64),
         Value::Nil => Err(ExecError::new("cannot index slice/array with nil")),
-        other => Err(ExecError::new(format!("cannot index slice/array with type {}", other.type_name()))),
+        other => Err(ExecError::new(format!(
+            "cannot index slice/array with type {}",
+            other.type_name()
+        ))),
     }
 }
 
@@ -221,7 +251,9 @@ pub fn values_equal(a: &Value, b: &Value) -> Result<bool, ExecError> {
         (Value::Nil, _) | (_, Value::Nil) => false,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Int(x), Value::Int(y)) => x == y,
-        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => a.to_f64() == b.to_f64(),
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+            a.to_f64() == b.to_f64()
+        }
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => {
             return Err(ExecError::new("error calling eq: non-comparable types"));
@@ -235,7 +267,11 @@ pub fn values_equal(a: &Value, b: &Value) -> Result<bool, ExecError> {
     })
 }
 
-fn cmp_fn(a: Vec<Value>, name: &str, ok: fn(std::cmp::Ordering) -> bool) -> Result<Value, ExecError> {
+fn cmp_fn(
+    a: Vec<Value>,
+    name: &str,
+    ok: fn(std::cmp::Ordering) -> bool,
+) -> Result<Value, ExecError> {
     want(&a, 2, name)?;
     let o = match (&a[0], &a[1]) {
         (Value::Str(x), Value::Str(y)) => x.cmp(y),
@@ -248,7 +284,7 @@ fn cmp_fn(a: Vec<Value>, name: &str, ok: fn(std::cmp::Ordering) -> bool) -> Resu
             if x.kind_name() != y.kind_name() {
                 return Err(ExecError::new("incompatible types for comparison"));
             }
-            return Err(ExecError::new(format!("invalid type for comparison")));
+            return Err(ExecError::new("invalid type for comparison"));
         }
     };
     Ok(Value::Bool(ok(o)))

@@ -15,7 +15,7 @@ fn s(v: &Value) -> String {
     v.to_str()
 }
 
-fn arg<'a>(a: &'a [Value], i: usize) -> &'a Value {
+fn arg(a: &[Value], i: usize) -> &Value {
     a.get(i).unwrap_or(&Value::Nil)
 }
 
@@ -49,7 +49,9 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("trim", |_, a| Ok(Value::from(s(arg(&a, 0)).trim())));
     m.insert("trimAll", |_, a| {
         let cut: Vec<char> = s(arg(&a, 0)).chars().collect();
-        Ok(Value::from(s(arg(&a, 1)).trim_matches(|c| cut.contains(&c))))
+        Ok(Value::from(
+            s(arg(&a, 1)).trim_matches(|c| cut.contains(&c)),
+        ))
     });
     m.insert("trimPrefix", |_, a| {
         let (p, x) = (s(arg(&a, 0)), s(arg(&a, 1)));
@@ -59,8 +61,12 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         let (p, x) = (s(arg(&a, 0)), s(arg(&a, 1)));
         Ok(Value::from(x.strip_suffix(p.as_str()).unwrap_or(&x)))
     });
-    m.insert("upper", |_, a| Ok(Value::from(s(arg(&a, 0)).to_uppercase())));
-    m.insert("lower", |_, a| Ok(Value::from(s(arg(&a, 0)).to_lowercase())));
+    m.insert("upper", |_, a| {
+        Ok(Value::from(s(arg(&a, 0)).to_uppercase()))
+    });
+    m.insert("lower", |_, a| {
+        Ok(Value::from(s(arg(&a, 0)).to_lowercase()))
+    });
     m.insert("title", |_, a| Ok(Value::from(title(&s(arg(&a, 0))))));
     m.insert("untitle", |_, a| {
         let x = s(arg(&a, 0));
@@ -92,9 +98,18 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         if start > end {
             return Ok(Value::from(""));
         }
-        Ok(Value::from(String::from_utf8_lossy(&st.as_bytes()[start as usize..end as usize]).into_owned()))
+        Ok(Value::from(
+            String::from_utf8_lossy(&st.as_bytes()[start as usize..end as usize]).into_owned(),
+        ))
     });
-    m.insert("nospace", |_, a| Ok(Value::from(s(arg(&a, 0)).chars().filter(|c| !c.is_whitespace()).collect::<String>())));
+    m.insert("nospace", |_, a| {
+        Ok(Value::from(
+            s(arg(&a, 0))
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>(),
+        ))
+    });
     m.insert("trunc", |_, a| {
         want(&a, 2, "trunc")?;
         let n = a[0].to_i64();
@@ -120,16 +135,27 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("initials", |_, a| {
         Ok(Value::from(
-            s(arg(&a, 0)).split_whitespace().filter_map(|w| w.chars().next()).collect::<String>(),
+            s(arg(&a, 0))
+                .split_whitespace()
+                .filter_map(|w| w.chars().next())
+                .collect::<String>(),
         ))
     });
     m.insert("wrap", |_, a| {
         want(&a, 2, "wrap")?;
-        Ok(Value::from(wrap(&s(&a[1]), a[0].to_i64().max(1) as usize, "\n")))
+        Ok(Value::from(wrap(
+            &s(&a[1]),
+            a[0].to_i64().max(1) as usize,
+            "\n",
+        )))
     });
     m.insert("wrapWith", |_, a| {
         want(&a, 3, "wrapWith")?;
-        Ok(Value::from(wrap(&s(&a[2]), a[0].to_i64().max(1) as usize, &s(&a[1]))))
+        Ok(Value::from(wrap(
+            &s(&a[2]),
+            a[0].to_i64().max(1) as usize,
+            &s(&a[1]),
+        )))
     });
     m.insert("contains", |_, a| {
         want(&a, 2, "contains")?;
@@ -144,26 +170,44 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         Ok(Value::Bool(s(&a[1]).ends_with(s(&a[0]).as_str())))
     });
     m.insert("quote", |_, a| {
-        let parts: Vec<String> = a.iter().filter(|x| !matches!(x, Value::Nil)).map(|x| go_quote(&x.to_str())).collect();
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|x| !matches!(x, Value::Nil))
+            .map(|x| go_quote(&x.to_str()))
+            .collect();
         Ok(Value::from(parts.join(" ")))
     });
     m.insert("squote", |_, a| {
-        let parts: Vec<String> = a.iter().filter(|x| !matches!(x, Value::Nil)).map(|x| format!("'{}'", x.to_str())).collect();
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|x| !matches!(x, Value::Nil))
+            .map(|x| format!("'{}'", x.to_str()))
+            .collect();
         Ok(Value::from(parts.join(" ")))
     });
     m.insert("cat", |_, a| {
-        let parts: Vec<String> = a.iter().filter(|x| !matches!(x, Value::Nil)).map(Value::to_str).collect();
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|x| !matches!(x, Value::Nil))
+            .map(Value::to_str)
+            .collect();
         Ok(Value::from(parts.join(" ")))
     });
     m.insert("indent", |_, a| {
         want(&a, 2, "indent")?;
         let pad = " ".repeat(a[0].to_i64().max(0) as usize);
-        Ok(Value::from(format!("{pad}{}", s(&a[1]).replace('\n', &format!("\n{pad}")))))
+        Ok(Value::from(format!(
+            "{pad}{}",
+            s(&a[1]).replace('\n', &format!("\n{pad}"))
+        )))
     });
     m.insert("nindent", |_, a| {
         want(&a, 2, "nindent")?;
         let pad = " ".repeat(a[0].to_i64().max(0) as usize);
-        Ok(Value::from(format!("\n{pad}{}", s(&a[1]).replace('\n', &format!("\n{pad}")))))
+        Ok(Value::from(format!(
+            "\n{pad}{}",
+            s(&a[1]).replace('\n', &format!("\n{pad}"))
+        )))
     });
     m.insert("replace", |_, a| {
         want(&a, 3, "replace")?;
@@ -171,10 +215,18 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("plural", |_, a| {
         want(&a, 3, "plural")?;
-        Ok(if a[2].to_i64() == 1 { a[0].clone() } else { a[1].clone() })
+        Ok(if a[2].to_i64() == 1 {
+            a[0].clone()
+        } else {
+            a[1].clone()
+        })
     });
-    m.insert("snakecase", |_, a| Ok(Value::from(snake(&s(arg(&a, 0)), '_'))));
-    m.insert("kebabcase", |_, a| Ok(Value::from(snake(&s(arg(&a, 0)), '-'))));
+    m.insert("snakecase", |_, a| {
+        Ok(Value::from(snake(&s(arg(&a, 0)), '_')))
+    });
+    m.insert("kebabcase", |_, a| {
+        Ok(Value::from(snake(&s(arg(&a, 0)), '-')))
+    });
     m.insert("camelcase", |_, a| {
         let x = s(arg(&a, 0));
         Ok(Value::from(
@@ -182,7 +234,9 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
                 .filter(|p| !p.is_empty())
                 .map(|p| {
                     let mut c = p.chars();
-                    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+                    c.next()
+                        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                        .unwrap_or_default()
                 })
                 .collect::<String>(),
         ))
@@ -191,13 +245,24 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         Ok(Value::from(
             s(arg(&a, 0))
                 .chars()
-                .map(|c| if c.is_uppercase() { c.to_lowercase().collect::<String>() } else { c.to_uppercase().collect() })
+                .map(|c| {
+                    if c.is_uppercase() {
+                        c.to_lowercase().collect::<String>()
+                    } else {
+                        c.to_uppercase().collect()
+                    }
+                })
                 .collect::<String>(),
         ))
     });
     m.insert("toString", |_, a| Ok(Value::from(s(arg(&a, 0)))));
     m.insert("toStrings", |_, a| {
-        Ok(Value::from(list_of(arg(&a, 0), "toStrings")?.iter().map(|x| Value::from(x.to_str())).collect::<Vec<_>>()))
+        Ok(Value::from(
+            list_of(arg(&a, 0), "toStrings")?
+                .iter()
+                .map(|x| Value::from(x.to_str()))
+                .collect::<Vec<_>>(),
+        ))
     });
     m.insert("join", |_, a| {
         want(&a, 2, "join")?;
@@ -224,12 +289,19 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("splitList", |_, a| {
         want(&a, 2, "splitList")?;
-        Ok(Value::from(go_split(&s(&a[1]), &s(&a[0])).into_iter().map(Value::from).collect::<Vec<_>>()))
+        Ok(Value::from(
+            go_split(&s(&a[1]), &s(&a[0]))
+                .into_iter()
+                .map(Value::from)
+                .collect::<Vec<_>>(),
+        ))
     });
     m.insert("sortAlpha", |_, a| {
         let mut l = str_list(arg(&a, 0));
         l.sort();
-        Ok(Value::from(l.into_iter().map(Value::from).collect::<Vec<_>>()))
+        Ok(Value::from(
+            l.into_iter().map(Value::from).collect::<Vec<_>>(),
+        ))
     });
     // regex
     m.insert("regexMatch", |_, a| {
@@ -242,7 +314,12 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("regexFind", |_, a| {
         want(&a, 2, "regexFind")?;
-        Ok(Value::from(re(&a[0])?.find(&s(&a[1])).map(|m| m.as_str().to_string()).unwrap_or_default()))
+        Ok(Value::from(
+            re(&a[0])?
+                .find(&s(&a[1]))
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default(),
+        ))
     });
     m.insert("regexFindAll", |_, a| {
         want(&a, 3, "regexFindAll")?;
@@ -250,17 +327,29 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         let st = s(&a[1]);
         let r = re(&a[0])?;
         let it = r.find_iter(&st).map(|m| Value::from(m.as_str()));
-        let v: Vec<Value> = if n < 0 { it.collect() } else { it.take(n as usize).collect() };
+        let v: Vec<Value> = if n < 0 {
+            it.collect()
+        } else {
+            it.take(n as usize).collect()
+        };
         Ok(Value::from(v))
     });
     m.insert("regexReplaceAll", |_, a| {
         want(&a, 3, "regexReplaceAll")?;
         let repl = go_expand(&s(&a[2]));
-        Ok(Value::from(re(&a[0])?.replace_all(&s(&a[1]), repl.as_str()).into_owned()))
+        Ok(Value::from(
+            re(&a[0])?
+                .replace_all(&s(&a[1]), repl.as_str())
+                .into_owned(),
+        ))
     });
     m.insert("regexReplaceAllLiteral", |_, a| {
         want(&a, 3, "regexReplaceAllLiteral")?;
-        Ok(Value::from(re(&a[0])?.replace_all(&s(&a[1]), regex::NoExpand(&s(&a[2]))).into_owned()))
+        Ok(Value::from(
+            re(&a[0])?
+                .replace_all(&s(&a[1]), regex::NoExpand(&s(&a[2])))
+                .into_owned(),
+        ))
     });
     m.insert("regexSplit", |_, a| {
         want(&a, 3, "regexSplit")?;
@@ -274,7 +363,9 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         };
         Ok(Value::from(v))
     });
-    m.insert("regexQuoteMeta", |_, a| Ok(Value::from(regex::escape(&s(arg(&a, 0))))));
+    m.insert("regexQuoteMeta", |_, a| {
+        Ok(Value::from(regex::escape(&s(arg(&a, 0)))))
+    });
     // encoding and hashes
     m.insert("b64enc", |_, a| {
         want(&a, 1, "b64enc")?;
@@ -283,18 +374,28 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
             Value::Bytes(b) => b.as_ref().clone(),
             _ => return Err(ExecError::new("invalid value; expected string")),
         };
-        Ok(Value::from(base64::engine::general_purpose::STANDARD.encode(bytes)))
+        Ok(Value::from(
+            base64::engine::general_purpose::STANDARD.encode(bytes),
+        ))
     });
     m.insert("b64dec", |_, a| {
         want(&a, 1, "b64dec")?;
-        Ok(Value::from(match base64::engine::general_purpose::STANDARD.decode(s(&a[0]).as_bytes()) {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(e) => e.to_string(),
-        }))
+        Ok(Value::from(
+            match base64::engine::general_purpose::STANDARD.decode(s(&a[0]).as_bytes()) {
+                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                Err(e) => e.to_string(),
+            },
+        ))
     });
-    m.insert("b32enc", |_, a| Ok(Value::from(base32(s(arg(&a, 0)).as_bytes()))));
-    m.insert("sha256sum", |_, a| Ok(Value::from(hex(&Sha256::digest(s(arg(&a, 0)).as_bytes())))));
-    m.insert("sha512sum", |_, a| Ok(Value::from(hex(&Sha512::digest(s(arg(&a, 0)).as_bytes())))));
+    m.insert("b32enc", |_, a| {
+        Ok(Value::from(base32(s(arg(&a, 0)).as_bytes())))
+    });
+    m.insert("sha256sum", |_, a| {
+        Ok(Value::from(hex(&Sha256::digest(s(arg(&a, 0)).as_bytes()))))
+    });
+    m.insert("sha512sum", |_, a| {
+        Ok(Value::from(hex(&Sha512::digest(s(arg(&a, 0)).as_bytes()))))
+    });
     m.insert("adler32sum", |_, a| {
         let (mut x, mut y) = (1u32, 0u32);
         for b in s(arg(&a, 0)).bytes() {
@@ -309,21 +410,41 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         if a.len() == 1 {
             return Ok(a[0].clone());
         }
-        Ok(if a[1].truthy() { a[1].clone() } else { a[0].clone() })
+        Ok(if a[1].truthy() {
+            a[1].clone()
+        } else {
+            a[0].clone()
+        })
     });
     m.insert("empty", |_, a| Ok(Value::Bool(!arg(&a, 0).truthy())));
-    m.insert("coalesce", |_, a| Ok(a.iter().find(|x| x.truthy()).cloned().unwrap_or(Value::Nil)));
+    m.insert("coalesce", |_, a| {
+        Ok(a.iter().find(|x| x.truthy()).cloned().unwrap_or(Value::Nil))
+    });
     m.insert("all", |_, a| Ok(Value::Bool(a.iter().all(Value::truthy))));
     m.insert("any", |_, a| Ok(Value::Bool(a.iter().any(Value::truthy))));
     m.insert("ternary", |_, a| {
         want(&a, 3, "ternary")?;
-        Ok(if a[2].truthy() { a[0].clone() } else { a[1].clone() })
+        Ok(if a[2].truthy() {
+            a[0].clone()
+        } else {
+            a[1].clone()
+        })
     });
     m.insert("compact", |_, a| {
-        Ok(Value::from(list_of(arg(&a, 0), "compact")?.into_iter().filter(Value::truthy).collect::<Vec<_>>()))
+        Ok(Value::from(
+            list_of(arg(&a, 0), "compact")?
+                .into_iter()
+                .filter(Value::truthy)
+                .collect::<Vec<_>>(),
+        ))
     });
     m.insert("mustCompact", |_, a| {
-        Ok(Value::from(list_of(arg(&a, 0), "compact")?.into_iter().filter(Value::truthy).collect::<Vec<_>>()))
+        Ok(Value::from(
+            list_of(arg(&a, 0), "compact")?
+                .into_iter()
+                .filter(Value::truthy)
+                .collect::<Vec<_>>(),
+        ))
     });
     m.insert("fromJson", |_, a| {
         Ok(crate::yaml::parse_json(&s(arg(&a, 0))).unwrap_or_else(|e| {
@@ -332,15 +453,29 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
             Value::from(m)
         }))
     });
-    m.insert("toJson", |_, a| Ok(Value::from(crate::yaml::to_json(arg(&a, 0), false))));
-    m.insert("mustToJson", |_, a| Ok(Value::from(crate::yaml::to_json(arg(&a, 0), false))));
-    m.insert("toRawJson", |_, a| Ok(Value::from(crate::yaml::to_json(arg(&a, 0), true))));
-    m.insert("mustToRawJson", |_, a| Ok(Value::from(crate::yaml::to_json(arg(&a, 0), true))));
-    m.insert("toPrettyJson", |_, a| Ok(Value::from(crate::yaml::to_pretty_json(arg(&a, 0)))));
-    m.insert("mustToPrettyJson", |_, a| Ok(Value::from(crate::yaml::to_pretty_json(arg(&a, 0)))));
+    m.insert("toJson", |_, a| {
+        Ok(Value::from(crate::yaml::to_json(arg(&a, 0), false)))
+    });
+    m.insert("mustToJson", |_, a| {
+        Ok(Value::from(crate::yaml::to_json(arg(&a, 0), false)))
+    });
+    m.insert("toRawJson", |_, a| {
+        Ok(Value::from(crate::yaml::to_json(arg(&a, 0), true)))
+    });
+    m.insert("mustToRawJson", |_, a| {
+        Ok(Value::from(crate::yaml::to_json(arg(&a, 0), true)))
+    });
+    m.insert("toPrettyJson", |_, a| {
+        Ok(Value::from(crate::yaml::to_pretty_json(arg(&a, 0))))
+    });
+    m.insert("mustToPrettyJson", |_, a| {
+        Ok(Value::from(crate::yaml::to_pretty_json(arg(&a, 0))))
+    });
     m.insert("deepEqual", |_, a| {
         want(&a, 2, "deepEqual")?;
-        Ok(Value::Bool(crate::yaml::to_json(&a[0], true) == crate::yaml::to_json(&a[1], true)))
+        Ok(Value::Bool(
+            crate::yaml::to_json(&a[0], true) == crate::yaml::to_json(&a[1], true),
+        ))
     });
     // types
     m.insert("typeOf", |_, a| Ok(Value::from(arg(&a, 0).type_name())));
@@ -352,20 +487,32 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("typeIsLike", |_, a| {
         want(&a, 2, "typeIsLike")?;
         let t = s(&a[0]);
-        Ok(Value::Bool(t == a[1].type_name() || t == format!("*{}", a[1].type_name())))
+        Ok(Value::Bool(
+            t == a[1].type_name() || t == format!("*{}", a[1].type_name()),
+        ))
     });
     m.insert("kindIs", |_, a| {
         want(&a, 2, "kindIs")?;
         Ok(Value::Bool(s(&a[0]) == a[1].kind_name()))
     });
     // math
-    m.insert("add", |_, a| Ok(Value::Int(a.iter().map(Value::to_i64).fold(0i64, i64::wrapping_add))));
-    m.insert("add1", |_, a| Ok(Value::Int(arg(&a, 0).to_i64().wrapping_add(1))));
+    m.insert("add", |_, a| {
+        Ok(Value::Int(
+            a.iter().map(Value::to_i64).fold(0i64, i64::wrapping_add),
+        ))
+    });
+    m.insert("add1", |_, a| {
+        Ok(Value::Int(arg(&a, 0).to_i64().wrapping_add(1)))
+    });
     m.insert("sub", |_, a| {
         want(&a, 2, "sub")?;
         Ok(Value::Int(a[0].to_i64().wrapping_sub(a[1].to_i64())))
     });
-    m.insert("mul", |_, a| Ok(Value::Int(a.iter().map(Value::to_i64).fold(1i64, i64::wrapping_mul))));
+    m.insert("mul", |_, a| {
+        Ok(Value::Int(
+            a.iter().map(Value::to_i64).fold(1i64, i64::wrapping_mul),
+        ))
+    });
     m.insert("div", |_, a| {
         want(&a, 2, "div")?;
         let d = a[1].to_i64();
@@ -382,35 +529,65 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         }
         Ok(Value::Int(a[0].to_i64() % d))
     });
-    m.insert("max", |_, a| Ok(Value::Int(a.iter().map(Value::to_i64).max().unwrap_or(0))));
-    m.insert("min", |_, a| Ok(Value::Int(a.iter().map(Value::to_i64).min().unwrap_or(0))));
-    m.insert("biggest", |_, a| Ok(Value::Int(a.iter().map(Value::to_i64).max().unwrap_or(0))));
-    m.insert("addf", |_, a| Ok(Value::Float(a.iter().map(Value::to_f64).sum())));
+    m.insert("max", |_, a| {
+        Ok(Value::Int(a.iter().map(Value::to_i64).max().unwrap_or(0)))
+    });
+    m.insert("min", |_, a| {
+        Ok(Value::Int(a.iter().map(Value::to_i64).min().unwrap_or(0)))
+    });
+    m.insert("biggest", |_, a| {
+        Ok(Value::Int(a.iter().map(Value::to_i64).max().unwrap_or(0)))
+    });
+    m.insert("addf", |_, a| {
+        Ok(Value::Float(a.iter().map(Value::to_f64).sum()))
+    });
     m.insert("add1f", |_, a| Ok(Value::Float(arg(&a, 0).to_f64() + 1.0)));
     m.insert("subf", |_, a| {
         want_min(&a, 1, "subf")?;
-        Ok(Value::Float(a[1..].iter().fold(a[0].to_f64(), |x, y| x - y.to_f64())))
+        Ok(Value::Float(
+            a[1..].iter().fold(a[0].to_f64(), |x, y| x - y.to_f64()),
+        ))
     });
-    m.insert("mulf", |_, a| Ok(Value::Float(a.iter().map(Value::to_f64).product())));
+    m.insert("mulf", |_, a| {
+        Ok(Value::Float(a.iter().map(Value::to_f64).product()))
+    });
     m.insert("divf", |_, a| {
         want_min(&a, 1, "divf")?;
-        Ok(Value::Float(a[1..].iter().fold(a[0].to_f64(), |x, y| x / y.to_f64())))
+        Ok(Value::Float(
+            a[1..].iter().fold(a[0].to_f64(), |x, y| x / y.to_f64()),
+        ))
     });
-    m.insert("maxf", |_, a| Ok(Value::Float(a.iter().map(Value::to_f64).fold(f64::MIN, f64::max))));
-    m.insert("minf", |_, a| Ok(Value::Float(a.iter().map(Value::to_f64).fold(f64::MAX, f64::min))));
-    m.insert("floor", |_, a| Ok(Value::Float(arg(&a, 0).to_f64().floor())));
+    m.insert("maxf", |_, a| {
+        Ok(Value::Float(
+            a.iter().map(Value::to_f64).fold(f64::MIN, f64::max),
+        ))
+    });
+    m.insert("minf", |_, a| {
+        Ok(Value::Float(
+            a.iter().map(Value::to_f64).fold(f64::MAX, f64::min),
+        ))
+    });
+    m.insert("floor", |_, a| {
+        Ok(Value::Float(arg(&a, 0).to_f64().floor()))
+    });
     m.insert("ceil", |_, a| Ok(Value::Float(arg(&a, 0).to_f64().ceil())));
     m.insert("round", |_, a| {
         want_min(&a, 2, "round")?;
         let p = 10f64.powi(a[1].to_i64() as i32);
         let x = a[0].to_f64() * p;
-        let r = if x >= 0.0 { (x + 0.5).floor() } else { (x - 0.5).ceil() };
+        let r = if x >= 0.0 {
+            (x + 0.5).floor()
+        } else {
+            (x - 0.5).ceil()
+        };
         Ok(Value::Float(r / p))
     });
     m.insert("int", |_, a| Ok(Value::Int(arg(&a, 0).to_i64())));
     m.insert("int64", |_, a| Ok(Value::Int(arg(&a, 0).to_i64())));
     m.insert("float64", |_, a| Ok(Value::Float(arg(&a, 0).to_f64())));
-    m.insert("atoi", |_, a| Ok(Value::Int(s(arg(&a, 0)).parse::<i64>().unwrap_or(0))));
+    m.insert("atoi", |_, a| {
+        Ok(Value::Int(s(arg(&a, 0)).parse::<i64>().unwrap_or(0)))
+    });
     m.insert("seq", |_, a| {
         let n: Vec<i64> = a.iter().map(Value::to_i64).collect();
         let (start, step, end) = match n.len() {
@@ -421,7 +598,10 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         };
         let mut out = Vec::new();
         let mut i = start;
-        while step != 0 && ((step > 0 && i <= end) || (step < 0 && i >= end)) && out.len() < 1_000_000 {
+        while step != 0
+            && ((step > 0 && i <= end) || (step < 0 && i >= end))
+            && out.len() < 1_000_000
+        {
             out.push(i.to_string());
             i += step;
         }
@@ -434,30 +614,70 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("untilStep", |_, a| {
         want(&a, 3, "untilStep")?;
-        Ok(Value::from(until_step(a[0].to_i64(), a[1].to_i64(), a[2].to_i64())))
+        Ok(Value::from(until_step(
+            a[0].to_i64(),
+            a[1].to_i64(),
+            a[2].to_i64(),
+        )))
     });
     // lists
     m.insert("list", |_, a| Ok(Value::from(a)));
     m.insert("tuple", |_, a| Ok(Value::from(a)));
-    m.insert("first", |_, a| Ok(list_of(arg(&a, 0), "first")?.first().cloned().unwrap_or(Value::Nil)));
-    m.insert("mustFirst", |_, a| Ok(list_of(arg(&a, 0), "first")?.first().cloned().unwrap_or(Value::Nil)));
-    m.insert("last", |_, a| Ok(list_of(arg(&a, 0), "last")?.last().cloned().unwrap_or(Value::Nil)));
-    m.insert("mustLast", |_, a| Ok(list_of(arg(&a, 0), "last")?.last().cloned().unwrap_or(Value::Nil)));
+    m.insert("first", |_, a| {
+        Ok(list_of(arg(&a, 0), "first")?
+            .first()
+            .cloned()
+            .unwrap_or(Value::Nil))
+    });
+    m.insert("mustFirst", |_, a| {
+        Ok(list_of(arg(&a, 0), "first")?
+            .first()
+            .cloned()
+            .unwrap_or(Value::Nil))
+    });
+    m.insert("last", |_, a| {
+        Ok(list_of(arg(&a, 0), "last")?
+            .last()
+            .cloned()
+            .unwrap_or(Value::Nil))
+    });
+    m.insert("mustLast", |_, a| {
+        Ok(list_of(arg(&a, 0), "last")?
+            .last()
+            .cloned()
+            .unwrap_or(Value::Nil))
+    });
     m.insert("rest", |_, a| {
         let l = list_of(arg(&a, 0), "rest")?;
-        Ok(if l.is_empty() { Value::Nil } else { Value::from(l[1..].to_vec()) })
+        Ok(if l.is_empty() {
+            Value::Nil
+        } else {
+            Value::from(l[1..].to_vec())
+        })
     });
     m.insert("mustRest", |_, a| {
         let l = list_of(arg(&a, 0), "rest")?;
-        Ok(if l.is_empty() { Value::Nil } else { Value::from(l[1..].to_vec()) })
+        Ok(if l.is_empty() {
+            Value::Nil
+        } else {
+            Value::from(l[1..].to_vec())
+        })
     });
     m.insert("initial", |_, a| {
         let l = list_of(arg(&a, 0), "initial")?;
-        Ok(if l.is_empty() { Value::Nil } else { Value::from(l[..l.len() - 1].to_vec()) })
+        Ok(if l.is_empty() {
+            Value::Nil
+        } else {
+            Value::from(l[..l.len() - 1].to_vec())
+        })
     });
     m.insert("mustInitial", |_, a| {
         let l = list_of(arg(&a, 0), "initial")?;
-        Ok(if l.is_empty() { Value::Nil } else { Value::from(l[..l.len() - 1].to_vec()) })
+        Ok(if l.is_empty() {
+            Value::Nil
+        } else {
+            Value::from(l[..l.len() - 1].to_vec())
+        })
     });
     fn append(_: &mut Exec, a: Vec<Value>) -> R {
         want(&a, 2, "append")?;
@@ -506,7 +726,11 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     fn without(_: &mut Exec, a: Vec<Value>) -> R {
         want_min(&a, 1, "without")?;
         let l = list_of(&a[0], "without")?;
-        Ok(Value::from(l.into_iter().filter(|x| !a[1..].iter().any(|y| deep_eq(x, y))).collect::<Vec<_>>()))
+        Ok(Value::from(
+            l.into_iter()
+                .filter(|x| !a[1..].iter().any(|y| deep_eq(x, y)))
+                .collect::<Vec<_>>(),
+        ))
     }
     m.insert("without", without);
     m.insert("mustWithout", without);
@@ -521,14 +745,21 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         want(&a, 2, "chunk")?;
         let n = a[0].to_i64().max(1) as usize;
         let l = list_of(&a[1], "chunk")?;
-        Ok(Value::from(l.chunks(n).map(|c| Value::from(c.to_vec())).collect::<Vec<_>>()))
+        Ok(Value::from(
+            l.chunks(n)
+                .map(|c| Value::from(c.to_vec()))
+                .collect::<Vec<_>>(),
+        ))
     });
     // dicts
     m.insert("dict", |_, a| {
         let mut m = BTreeMap::new();
         let mut i = 0;
         while i < a.len() {
-            m.insert(a[i].to_str(), a.get(i + 1).cloned().unwrap_or(Value::from("")));
+            m.insert(
+                a[i].to_str(),
+                a.get(i + 1).cloned().unwrap_or(Value::from("")),
+            );
             i += 2;
         }
         Ok(Value::from(m))
@@ -543,7 +774,10 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
             m.borrow_mut().insert(s(&a[1]), a[2].clone());
             return Ok(a[0].clone());
         }
-        Err(ExecError::new(format!("wrong type for value; expected map[string]interface {{}}; got {}", a[0].type_name())))
+        Err(ExecError::new(format!(
+            "wrong type for value; expected map[string]interface {{}}; got {}",
+            a[0].type_name()
+        )))
     });
     m.insert("unset", |_, a| {
         want(&a, 2, "unset")?;
@@ -562,7 +796,9 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("pluck", |_, a| {
         want_min(&a, 1, "pluck")?;
         let k = s(&a[0]);
-        Ok(Value::from(a[1..].iter().filter_map(|d| d.get(&k)).collect::<Vec<_>>()))
+        Ok(Value::from(
+            a[1..].iter().filter_map(|d| d.get(&k)).collect::<Vec<_>>(),
+        ))
     });
     m.insert("dig", |_, a| {
         want_min(&a, 3, "dig")?;
@@ -640,22 +876,48 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("clean", |_, a| Ok(Value::from(path_clean(&s(arg(&a, 0))))));
     m.insert("ext", |_, a| {
         let b = path_base(&s(arg(&a, 0)));
-        Ok(Value::from(b.rfind('.').map(|i| b[i..].to_string()).unwrap_or_default()))
+        Ok(Value::from(
+            b.rfind('.').map(|i| b[i..].to_string()).unwrap_or_default(),
+        ))
     });
-    m.insert("isAbs", |_, a| Ok(Value::Bool(s(arg(&a, 0)).starts_with('/'))));
+    m.insert("isAbs", |_, a| {
+        Ok(Value::Bool(s(arg(&a, 0)).starts_with('/')))
+    });
     // semver
     m.insert("semverCompare", |_, a| {
         want(&a, 2, "semverCompare")?;
-        crate::semver::compare(&s(&a[0]), &s(&a[1])).map(Value::Bool).map_err(ExecError::new)
+        crate::semver::compare(&s(&a[0]), &s(&a[1]))
+            .map(Value::Bool)
+            .map_err(ExecError::new)
     });
     m.insert("semver", |_, a| {
         want(&a, 1, "semver")?;
-        crate::semver::Version::parse(&s(&a[0])).map(|v| v.to_value()).map_err(ExecError::new)
+        crate::semver::Version::parse(&s(&a[0]))
+            .map(|v| v.to_value())
+            .map_err(ExecError::new)
     });
     // random (deterministic)
-    m.insert("randAlphaNum", |e, a| Ok(Value::from(rand_string(e, arg(&a, 0).to_i64(), b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))));
-    m.insert("randAlpha", |e, a| Ok(Value::from(rand_string(e, arg(&a, 0).to_i64(), b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"))));
-    m.insert("randNumeric", |e, a| Ok(Value::from(rand_string(e, arg(&a, 0).to_i64(), b"0123456789"))));
+    m.insert("randAlphaNum", |e, a| {
+        Ok(Value::from(rand_string(
+            e,
+            arg(&a, 0).to_i64(),
+            b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+        )))
+    });
+    m.insert("randAlpha", |e, a| {
+        Ok(Value::from(rand_string(
+            e,
+            arg(&a, 0).to_i64(),
+            b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        )))
+    });
+    m.insert("randNumeric", |e, a| {
+        Ok(Value::from(rand_string(
+            e,
+            arg(&a, 0).to_i64(),
+            b"0123456789",
+        )))
+    });
     m.insert("randAscii", |e, a| {
         let chars: Vec<u8> = (32u8..=126).collect();
         Ok(Value::from(rand_string(e, arg(&a, 0).to_i64(), &chars)))
@@ -674,7 +936,14 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         b[6] = (b[6] & 0x0f) | 0x40;
         b[8] = (b[8] & 0x3f) | 0x80;
         let h = hex(&b);
-        Ok(Value::from(format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])))
+        Ok(Value::from(format!(
+            "{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..]
+        )))
     });
     m.insert("shuffle", |e, a| {
         let mut c: Vec<char> = s(arg(&a, 0)).chars().collect();
@@ -685,7 +954,9 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         Ok(Value::from(c.into_iter().collect::<String>()))
     });
     // dates (deterministic: the epoch; Helm's output here is time-dependent anyway)
-    m.insert("now", |_, _| Ok(Value::from("1970-01-01 00:00:00 +0000 UTC")));
+    m.insert("now", |_, _| {
+        Ok(Value::from("1970-01-01 00:00:00 +0000 UTC"))
+    });
     m.insert("date", |_, a| Ok(Value::from(s(arg(&a, 1)))));
     m.insert("dateInZone", |_, a| Ok(Value::from(s(arg(&a, 1)))));
     m.insert("htmlDate", |_, _| Ok(Value::from("1970-01-01")));
@@ -710,7 +981,9 @@ fn until_step(start: i64, stop: i64, step: i64) -> Vec<Value> {
 
 fn rand_string(e: &mut Exec, n: i64, chars: &[u8]) -> String {
     let n = n.clamp(0, 1 << 20) as usize;
-    (0..n).map(|_| chars[e.rng.below(chars.len() as u64) as usize] as char).collect()
+    (0..n)
+        .map(|_| chars[e.rng.below(chars.len() as u64) as usize] as char)
+        .collect()
 }
 
 fn deep_eq(a: &Value, b: &Value) -> bool {
@@ -718,17 +991,26 @@ fn deep_eq(a: &Value, b: &Value) -> bool {
         (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
             std::mem::discriminant(a) == std::mem::discriminant(b) && a.to_f64() == b.to_f64()
         }
-        _ => crate::yaml::to_json(a, true) == crate::yaml::to_json(b, true) && a.type_name() == b.type_name(),
+        _ => {
+            crate::yaml::to_json(a, true) == crate::yaml::to_json(b, true)
+                && a.type_name() == b.type_name()
+        }
     }
 }
 
 /// mergo-style merge of `src` into `dst` (maps recursively); `overwrite` replaces non-empty values.
 pub fn merge_into(dst: &Value, src: &Value, overwrite: bool) {
-    let (Value::Map(d), Value::Map(s)) = (dst, src) else { return };
+    let (Value::Map(d), Value::Map(s)) = (dst, src) else {
+        return;
+    };
     if std::rc::Rc::ptr_eq(d, s) {
         return;
     }
-    let src_entries: Vec<(String, Value)> = s.borrow().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let src_entries: Vec<(String, Value)> = s
+        .borrow()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     for (k, sv) in src_entries {
         let existing = d.borrow().get(&k).cloned();
         match existing {
@@ -768,7 +1050,9 @@ fn go_expand(s: &str) -> String {
     let mut out = String::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'$' && i + 1 < b.len() && b[i + 1].is_ascii_alphanumeric() || b[i] == b'$' && i + 1 < b.len() && b[i + 1] == b'_' {
+        if b[i] == b'$' && i + 1 < b.len() && b[i + 1].is_ascii_alphanumeric()
+            || b[i] == b'$' && i + 1 < b.len() && b[i + 1] == b'_'
+        {
             let mut k = i + 1;
             while k < b.len() && (b[k].is_ascii_alphanumeric() || b[k] == b'_') {
                 k += 1;
@@ -812,7 +1096,10 @@ fn snake(x: &str, sep: char) -> String {
     let chars: Vec<char> = x.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_uppercase() {
-            if i > 0 && (chars[i - 1].is_lowercase() || chars.get(i + 1).is_some_and(|n| n.is_lowercase()) && chars[i - 1] != sep) {
+            if i > 0
+                && (chars[i - 1].is_lowercase()
+                    || chars.get(i + 1).is_some_and(|n| n.is_lowercase()) && chars[i - 1] != sep)
+            {
                 out.push(sep);
             }
             out.extend(c.to_lowercase());

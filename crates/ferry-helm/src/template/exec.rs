@@ -112,7 +112,10 @@ impl Exec {
         let def = self.templates.borrow().get(name).cloned();
         let Some(def) = def else {
             return Err(ExecError {
-                message: format!("template: no template {name:?} associated with template {:?}", self.cur_name.as_ref()),
+                message: format!(
+                    "template: no template {name:?} associated with template {:?}",
+                    self.cur_name.as_ref()
+                ),
                 located: true,
             });
         };
@@ -163,7 +166,8 @@ impl Exec {
     }
 
     fn wrap(&self, pos: Pos, node: &dyn std::fmt::Display, e: ExecError) -> ExecError {
-        if e.located && e.message.starts_with("template: ") && !e.message.contains("error calling") {
+        if e.located && e.message.starts_with("template: ") && !e.message.contains("error calling")
+        {
             // errors from nested `template` actions are passed on as they are
             return e;
         }
@@ -176,8 +180,7 @@ impl Exec {
             return Err(ExecError {
                 message: format!(
                     "template: {}: output exceeds the limit of {} bytes",
-                    self.cur_name,
-                    self.limits.max_output
+                    self.cur_name, self.limits.max_output
                 ),
                 located: true,
             });
@@ -215,7 +218,11 @@ impl Exec {
                 };
                 let exists = self.templates.borrow().contains_key(name);
                 if !exists {
-                    return Err(self.fail(*pos, &format!("template {name:?}"), &format!("template {name:?} not defined")));
+                    return Err(self.fail(
+                        *pos,
+                        &format!("template {name:?}"),
+                        &format!("template {name:?} not defined"),
+                    ));
                 }
                 let s = self.execute(name, data)?;
                 self.write(out, &s)?;
@@ -276,9 +283,9 @@ impl Exec {
                         .map(|(k, x)| (Value::from(k.as_str()), x.clone()))
                         .collect(),
                     Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
-                    Value::Float(f) if f.fract() == 0.0 => {
-                        (0..*f as i64).map(|i| (Value::Int(i), Value::Int(i))).collect()
-                    }
+                    Value::Float(f) if f.fract() == 0.0 => (0..*f as i64)
+                        .map(|i| (Value::Int(i), Value::Int(i)))
+                        .collect(),
                     Value::Nil => Vec::new(),
                     Value::Object(o) if o.entries().is_some() => o
                         .entries()
@@ -360,13 +367,19 @@ impl Exec {
         Value::Nil
     }
 
-    fn eval_cmd(&mut self, dot: &Value, cmd: &Cmd, final_v: Option<Value>) -> Result<Value, ExecError> {
+    fn eval_cmd(
+        &mut self,
+        dot: &Value,
+        cmd: &Cmd,
+        final_v: Option<Value>,
+    ) -> Result<Value, ExecError> {
         let first = &cmd.args[0];
         let rest = &cmd.args[1..];
         match first {
             Arg::Func(pos, name) => self.call_func(dot, *pos, name, cmd, rest, final_v),
             Arg::Field(pos, fields) => {
-                let r = self.eval_fields(dot, *pos, first, dot.clone(), fields, rest, final_v, true)?;
+                let r =
+                    self.eval_fields(dot, *pos, first, dot.clone(), fields, rest, final_v, true)?;
                 Ok(r)
             }
             Arg::Var(pos, name, fields) => {
@@ -422,7 +435,11 @@ impl Exec {
             recv = match &recv {
                 Value::Map(m) => {
                     if has_args {
-                        return Err(self.fail(pos, node, &format!("{f} is not a method but has arguments")));
+                        return Err(self.fail(
+                            pos,
+                            node,
+                            &format!("{f} is not a method but has arguments"),
+                        ));
                     }
                     let v = m.borrow().get(f.as_str()).cloned();
                     untyped = false;
@@ -440,7 +457,11 @@ impl Exec {
                         match o.call(f, &vals) {
                             Some(Ok(v)) => v,
                             Some(Err(e)) => {
-                                return Err(self.fail(pos, node, &format!("error calling {f}: {}", e.message)))
+                                return Err(self.fail(
+                                    pos,
+                                    node,
+                                    &format!("error calling {f}: {}", e.message),
+                                ))
                             }
                             None => {
                                 return Err(self.fail(
@@ -467,7 +488,11 @@ impl Exec {
                     if untyped {
                         Value::Nil
                     } else {
-                        return Err(self.fail(pos, node, &format!("nil pointer evaluating interface {{}}.{f}")));
+                        return Err(self.fail(
+                            pos,
+                            node,
+                            &format!("nil pointer evaluating interface {{}}.{f}"),
+                        ));
                     }
                 }
                 other => {
@@ -490,7 +515,9 @@ impl Exec {
             Arg::Int(_, i) => Value::Int(*i),
             Arg::Float(_, f) => Value::Float(*f),
             Arg::Str(_, s) => Value::Str(s.clone()),
-            Arg::Field(p, fs) => self.eval_fields(dot, *p, arg, dot.clone(), fs, &[], None, true)?,
+            Arg::Field(p, fs) => {
+                self.eval_fields(dot, *p, arg, dot.clone(), fs, &[], None, true)?
+            }
             Arg::Var(p, name, fs) => {
                 let base = self.var(name);
                 if fs.is_empty() {
@@ -532,7 +559,11 @@ impl Exec {
         if name == "and" || name == "or" {
             let total = args.len() + usize::from(final_v.is_some());
             if total == 0 {
-                return Err(self.fail(pos, cmd, &format!("wrong number of args for {name}: want at least 1 got 0")));
+                return Err(self.fail(
+                    pos,
+                    cmd,
+                    &format!("wrong number of args for {name}: want at least 1 got 0"),
+                ));
             }
             let mut last = Value::Nil;
             for a in args {
@@ -562,7 +593,11 @@ impl Exec {
             if e.located {
                 self.fail(pos, node, &format!("error calling {name}: {}", e.message))
             } else {
-                self.wrap(pos, node, ExecError::new(format!("error calling {name}: {}", e.message)))
+                self.wrap(
+                    pos,
+                    node,
+                    ExecError::new(format!("error calling {name}: {}", e.message)),
+                )
             }
         })
     }

@@ -140,11 +140,7 @@ impl std::fmt::Display for Arg {
             }
             Arg::Func(_, n) => f.write_str(n),
             Arg::Chain(_, a, fs) => {
-                if matches!(**a, Arg::Pipe(..)) {
-                    write!(f, "{a}")?;
-                } else {
-                    write!(f, "{a}")?;
-                }
+                write!(f, "{a}")?;
                 for x in fs {
                     write!(f, ".{x}")?;
                 }
@@ -329,7 +325,10 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                 if src[k..].starts_with("-}}") {
                     k -= 1;
                 }
-                toks.push(Token { tok: Tok::Space, pos });
+                toks.push(Token {
+                    tok: Tok::Space,
+                    pos,
+                });
                 i = k;
                 continue;
             }
@@ -354,7 +353,10 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                     i += 1;
                 }
                 b'|' => {
-                    toks.push(Token { tok: Tok::Pipe, pos });
+                    toks.push(Token {
+                        tok: Tok::Pipe,
+                        pos,
+                    });
                     i += 1;
                 }
                 b',' => {
@@ -483,7 +485,8 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                     if (c == b'.' && b.get(i + 1).is_some_and(|d| d.is_ascii_digit()))
                         || c.is_ascii_digit()
                         || ((c == b'+' || c == b'-')
-                            && b.get(i + 1).is_some_and(|d| d.is_ascii_digit() || *d == b'.'))
+                            && b.get(i + 1)
+                                .is_some_and(|d| d.is_ascii_digit() || *d == b'.'))
                     {
                         let mut k = i + 1;
                         while k < b.len()
@@ -503,10 +506,15 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                         continue;
                     }
                     if c == b'+' || c == b'-' {
-                        return Err(err(pos, format!("bad character U+{:04X} '{}'", c, c as char)));
+                        return Err(err(
+                            pos,
+                            format!("bad character U+{:04X} '{}'", c, c as char),
+                        ));
                     }
                     let mut k = i + 1;
-                    while k < b.len() && (b[k].is_ascii_alphanumeric() || b[k] == b'_' || b[k] >= 0x80) {
+                    while k < b.len()
+                        && (b[k].is_ascii_alphanumeric() || b[k] == b'_' || b[k] >= 0x80)
+                    {
                         k += 1;
                     }
                     let word = &src[i..k];
@@ -646,7 +654,9 @@ impl<'a> Parser<'a> {
                             "end" | "else" => {
                                 self.next_non_space();
                                 if top {
-                                    return Err(self.err(k.pos, format!("unexpected {{{{{word}}}}}")));
+                                    return Err(
+                                        self.err(k.pos, format!("unexpected {{{{{word}}}}}"))
+                                    );
                                 }
                                 self.depth -= 1;
                                 return Ok((out, Some((word, k.pos))));
@@ -665,15 +675,22 @@ impl<'a> Parser<'a> {
                                 self.next_non_space();
                                 let name_tok = self.next_non_space();
                                 let Tok::Str(name) = name_tok.tok else {
-                                    return Err(self.err(name_tok.pos, format!("unexpected {:?} in {word} clause", name_tok.tok)));
+                                    return Err(self.err(
+                                        name_tok.pos,
+                                        format!("unexpected {:?} in {word} clause", name_tok.tok),
+                                    ));
                                 };
                                 if word == "define" {
                                     if !top || self.depth > 1 {
-                                        return Err(self.err(k.pos, "unexpected <define> in command".into()));
+                                        return Err(self
+                                            .err(k.pos, "unexpected <define> in command".into()));
                                     }
                                     let r = self.next_non_space();
                                     if r.tok != Tok::Right {
-                                        return Err(self.err(r.pos, "unexpected token in define clause".into()));
+                                        return Err(self.err(
+                                            r.pos,
+                                            "unexpected token in define clause".into(),
+                                        ));
                                     }
                                     let saved = std::mem::replace(&mut self.vars, vec!["$".into()]);
                                     let (body, end) = self.list(false)?;
@@ -682,7 +699,12 @@ impl<'a> Parser<'a> {
                                         Some((e, _)) if e == "end" => {
                                             self.expect_right()?;
                                         }
-                                        _ => return Err(self.err(k.pos, "unexpected {{else}} in define".into())),
+                                        _ => {
+                                            return Err(self.err(
+                                                k.pos,
+                                                "unexpected {{else}} in define".into(),
+                                            ))
+                                        }
                                     }
                                     self.defines.push((name, body));
                                 } else {
@@ -692,7 +714,10 @@ impl<'a> Parser<'a> {
                                     self.vars = saved;
                                     match end {
                                         Some((e, _)) if e == "end" => self.expect_right()?,
-                                        _ => return Err(self.err(k.pos, "unexpected {{else}} in block".into())),
+                                        _ => {
+                                            return Err(self
+                                                .err(k.pos, "unexpected {{else}} in block".into()))
+                                        }
                                     }
                                     self.defines.push((name.clone(), body));
                                     out.push(Node::Template {
@@ -707,7 +732,10 @@ impl<'a> Parser<'a> {
                                 self.next_non_space();
                                 let name_tok = self.next_non_space();
                                 let Tok::Str(name) = name_tok.tok else {
-                                    return Err(self.err(name_tok.pos, "unexpected token in template clause".into()));
+                                    return Err(self.err(
+                                        name_tok.pos,
+                                        "unexpected token in template clause".into(),
+                                    ));
                                 };
                                 let r = self.peek_non_space();
                                 let pipe = if r.tok == Tok::Right {
@@ -726,7 +754,10 @@ impl<'a> Parser<'a> {
                             "break" | "continue" => {
                                 self.next_non_space();
                                 if self.range_depth == 0 {
-                                    return Err(self.err(k.pos, format!("{{{{{word}}}}} outside {{{{range}}}}")));
+                                    return Err(self.err(
+                                        k.pos,
+                                        format!("{{{{{word}}}}} outside {{{{range}}}}"),
+                                    ));
                                 }
                                 self.expect_right()?;
                                 out.push(if word == "break" {
@@ -780,7 +811,9 @@ impl<'a> Parser<'a> {
                 let k = self.peek_non_space();
                 let chained = match &k.tok {
                     Tok::Ident(w) if w == "if" && kind == BranchKind::If => Some(BranchKind::If),
-                    Tok::Ident(w) if w == "with" && kind == BranchKind::With => Some(BranchKind::With),
+                    Tok::Ident(w) if w == "with" && kind == BranchKind::With => {
+                        Some(BranchKind::With)
+                    }
                     _ => None,
                 };
                 if let Some(ck) = chained {
@@ -883,9 +916,12 @@ impl<'a> Parser<'a> {
                 Tok::Pipe if !pipe.cmds.is_empty() => {
                     self.next();
                 }
-                Tok::Eof => return Err(self.err(t.pos, format!("unclosed action"))),
+                Tok::Eof => return Err(self.err(t.pos, "unclosed action".into())),
                 _ => {
-                    return Err(self.err(t.pos, format!("unexpected {} in {context}", tok_desc(&t.tok))));
+                    return Err(self.err(
+                        t.pos,
+                        format!("unexpected {} in {context}", tok_desc(&t.tok)),
+                    ));
                 }
             }
         }
@@ -911,7 +947,11 @@ impl<'a> Parser<'a> {
                 Tok::Pipe => {
                     self.i -= 1;
                 }
-                _ => return Err(self.err(t.pos, format!("unexpected {} in operand", tok_desc(&t.tok)))),
+                _ => {
+                    return Err(
+                        self.err(t.pos, format!("unexpected {} in operand", tok_desc(&t.tok)))
+                    )
+                }
             }
             break;
         }
@@ -941,8 +981,15 @@ impl<'a> Parser<'a> {
                     fs.extend(fields);
                     Arg::Var(p, v, fs)
                 }
-                Arg::Bool(p, _) | Arg::Str(p, _) | Arg::Int(p, _) | Arg::Float(p, _) | Arg::Nil(p) | Arg::Dot(p) => {
-                    return Err(self.err(p, format!("unexpected . after term {:?}", term.to_string())));
+                Arg::Bool(p, _)
+                | Arg::Str(p, _)
+                | Arg::Int(p, _)
+                | Arg::Float(p, _)
+                | Arg::Nil(p)
+                | Arg::Dot(p) => {
+                    return Err(
+                        self.err(p, format!("unexpected . after term {:?}", term.to_string()))
+                    );
                 }
                 other => Arg::Chain(other.pos(), Box::new(other), fields),
             }));
@@ -955,7 +1002,18 @@ impl<'a> Parser<'a> {
         let pos = t.pos;
         Ok(Some(match t.tok {
             Tok::Ident(name) => {
-                if matches!(name.as_str(), "if" | "else" | "end" | "range" | "with" | "define" | "template" | "block" | "break" | "continue") {
+                if matches!(
+                    name.as_str(),
+                    "if" | "else"
+                        | "end"
+                        | "range"
+                        | "with"
+                        | "define"
+                        | "template"
+                        | "block"
+                        | "break"
+                        | "continue"
+                ) {
                     return Err(self.err(pos, format!("unexpected <{name}> in command")));
                 }
                 if !(self.is_func)(&name) {
@@ -1000,7 +1058,10 @@ impl<'a> Parser<'a> {
             i64::from_str_radix(o, 8).ok()
         } else if let Some(bn) = lower.strip_prefix("0b") {
             i64::from_str_radix(bn, 2).ok()
-        } else if lower.len() > 1 && lower.starts_with('0') && lower.chars().all(|c| c.is_ascii_digit()) {
+        } else if lower.len() > 1
+            && lower.starts_with('0')
+            && lower.chars().all(|c| c.is_ascii_digit())
+        {
             i64::from_str_radix(&lower[1..], 8).ok()
         } else {
             lower.parse::<i64>().ok()

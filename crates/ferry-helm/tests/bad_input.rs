@@ -1,0 +1,184 @@
+//! Bad input must fail cleanly, with Helm's wording: syntax errors name template and line,
+//! `required`/`fail` messages match Helm, runaway recursion and output end in an error.
+//! Expected messages were taken from the real Helm (shared/tools/helm-template) on the same
+//! one-template charts.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use ferry_helm::{render, Chart, Error, Limits, RenderOptions};
+
+fn chart(template: &str) -> Chart {
+    Chart::from_files(
+        vec![
+            (
+                "Chart.yaml".into(),
+                b"apiVersion: v2\nname: bad\nversion: 0.1.0\n".to_vec(),
+            ),
+            ("templates/x.yaml".into(), template.as_bytes().to_vec()),
+        ],
+        "bad",
+    )
+    .expect("load chart")
+}
+
+fn render_err(template: &str, opts: &RenderOptions) -> String {
+    match render(&chart(template), opts) {
+        Ok(r) => panic!("expected an error, got output:\n{}", r.to_helm_output()),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn parse_errors_name_template_and_line() {
+    let o = RenderOptions::default();
+    assert_eq!(
+        render_err("a: {{ nosuchfunc 1 }}\n", &o),
+        "parse error at (bad/templates/x.yaml:1): function \"nosuchfunc\" not defined"
+    );
+    assert_eq!(
+        render_err("a: {{ $y }}\n", &o),
+        "parse error at (bad/templates/x.yaml:1): undefined variable \"$y\""
+    );
+    assert_eq!(
+        render_err("a: {{ if true }}x\n", &o),
+        "parse error at (bad/templates/x.yaml:2): unexpected EOF"
+    );
+    assert_eq!(
+        render_err("a: {{ \"unterminated }}\n", &o),
+        "parse error at (bad/templates/x.yaml:1): unterminated quoted string"
+    );
+    assert_eq!(
+        render_err("a: {{ end }}\n", &o),
+        "parse error at (bad/templates/x.yaml:1): unexpected {{end}}"
+    );
+    match render(&chart("x: 1\ny: 2\nz: {{ nosuch }}\n"), &o) {
+        Err(Error::Parse { template, line, .. }) => {
+            assert_eq!(template, "bad/templates/x.yaml");
+            assert_eq!(line, 3);
+        }
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+}
+
+#[test]
+fn required_and_fail_match_helm() {
+    let o = RenderOptions::default();
+    assert_eq!(
+        render_err(
+            "x: 1\ny: {{ required \"x.y is required\" .Values.y }}\n",
+            &o
+        ),
+        "execution error at (bad/templates/x.yaml:2:6): x.y is required"
+    );
+    assert_eq!(
+        render_err("x: {{ fail \"boom\" }}\n", &o),
+        "execution error at (bad/templates/x.yaml:1:6): boom"
+    );
+    // through include: the location is the outermost call, as Helm reports it
+    let e = render_err(
+        "{{- define \"t\" }}{{ required \"deep\" .missing }}{{ end }}\nx: {{ include \"t\" . }}\n",
+        &o,
+    );
+    assert_eq!(e, "execution error at (bad/templates/x.yaml:2:6): deep");
+}
+
+#[test]
+fn include_recursion_ends_in_an_error() {
+    let e = render_err(
+        "{{- define \"loop\" }}{{ include \"loop\" . }}{{ end }}\nx: {{ include \"loop\" . }}\n",
+        &RenderOptions::default(),
+    );
+    assert!(
+        e.contains("rendering template has a nested reference name: loop")
+            || e.contains("exceeded maximum template depth"),
+        "unexpected message: {e}"
+    );
+}
+
+#[test]
+fn template_recursion_ends_in_an_error() {
+    let e = render_err(
+        "{{- define \"loop\" }}{{ template \"loop\" . }}{{ end }}\nx: {{ template \"loop\" . }}\n",
+        &RenderOptions::default(),
+    );
+    assert!(
+        e.contains("exceeded maximum template depth"),
+        "unexpected message: {e}"
+    );
+}
+
+#[test]
+fn mutual_recursion_through_tpl_ends_in_an_error() {
+    let e = render_err(
+        "{{- define \"a\" }}{{ tpl \"{{ include \\\"a\\\" . }}\" . }}{{ end }}\nx: {{ include \"a\" . }}\n",
+        &RenderOptions::default(),
+    );
+    assert!(
+        e.contains("nested reference name") || e.contains("exceeded maximum template depth"),
+        "unexpected message: {e}"
+    );
+}
+
+#[test]
+fn output_beyond_the_limit_ends_in_an_error() {
+    let opts = RenderOptions {
+        limits: Limits {
+            max_output: 1 << 20,
+            ..Limits::default()
+        },
+        ..RenderOptions::default()
+    };
+    let e = render_err(
+        "{{ range until 100000000 }}xxxxxxxxxxxxxxxx{{ end }}\n",
+        &opts,
+    );
+    assert!(
+        e.contains("output exceeds the limit"),
+        "unexpected message: {e}"
+    );
+}
+
+#[test]
+fn deeply_nested_input_does_not_overflow() {
+    let deep = format!("x: {}1{}\n", "(".repeat(20000), ")".repeat(20000));
+    let src = format!("{{{{ {deep} }}}}");
+    // either a clean error or a result; never a crash
+    let _ = render(&chart(&src), &RenderOptions::default());
+    let nested_ifs = format!(
+        "{}x{}",
+        "{{ if true }}".repeat(3000),
+        "{{ end }}".repeat(3000)
+    );
+    let r = render(&chart(&nested_ifs), &RenderOptions::default());
+    assert!(r.is_ok() || r.is_err());
+}
+
+#[test]
+fn invalid_yaml_output_is_reported_like_helm() {
+    let e = render_err("a: b\nc\nd: e\n", &RenderOptions::default());
+    assert!(
+        e.starts_with(
+            "YAML parse error on bad/templates/x.yaml: error converting YAML to JSON: yaml: line "
+        ),
+        "unexpected message: {e}"
+    );
+}
+
+#[test]
+fn same_seed_same_output_and_different_seed_differs() {
+    let t =
+        "a: {{ randAlphaNum 16 }}\nb: {{ uuidv4 }}\nc: {{ (genCA \"ca\" 365).Cert | b64enc }}\n";
+    let o1 = RenderOptions {
+        seed: b"site-secret".to_vec(),
+        ..RenderOptions::default()
+    };
+    let r1 = render(&chart(t), &o1).expect("render").to_helm_output();
+    let r2 = render(&chart(t), &o1).expect("render").to_helm_output();
+    assert_eq!(r1, r2);
+    let o3 = RenderOptions {
+        seed: b"other-secret".to_vec(),
+        ..RenderOptions::default()
+    };
+    let r3 = render(&chart(t), &o3).expect("render").to_helm_output();
+    assert_ne!(r1, r3);
+}
