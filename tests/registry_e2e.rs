@@ -494,6 +494,13 @@ fn lock_build_verify_unpack_against_a_plain_registry() {
         (Some(5), Some(1), Some(3))
     );
     let lock = project.lock("full");
+    // Locking again against the unchanged registry rewrites the identical file.
+    let first_text = std::fs::read(project.lockfile("full")).unwrap();
+    let again = ferry(&project.cache("relock"), &["lock", s(&spec), "--json"])
+        .ok()
+        .json();
+    assert_eq!(again["changed"], false);
+    assert_eq!(std::fs::read(project.lockfile("full")).unwrap(), first_text);
 
     // Images: the digests the registry holds, the Docker media type kept.
     let expected_images = [
@@ -800,7 +807,7 @@ fn assert_lock_needs_credentials(reg: &Registry, project: &Project, extra: &[&st
     std::fs::remove_file(&lockfile).unwrap();
     let mut args = vec!["lock", s(&spec)];
     args.extend_from_slice(extra);
-    let run = ferry(&project.cache("anonymous"), &args).failed(); eprintln!("STDERR>>> {}", run.stderr);
+    let run = ferry(&project.cache("anonymous"), &args).failed();
     assert!(run.stderr.contains("authentication"), "{}", run.stderr);
     assert!(
         run.stderr.contains(&reg.host()),
@@ -821,7 +828,7 @@ fn assert_lock_needs_credentials(reg: &Registry, project: &Project, extra: &[&st
         &[("DOCKER_CONFIG", s(&wrong))],
         &args,
     )
-    .failed(); eprintln!("STDERR>>> {}", run.stderr);
+    .failed();
     assert!(run.stderr.contains("authentication"), "{}", run.stderr);
     assert!(!lockfile.exists());
 }
@@ -862,7 +869,7 @@ fn tls_registry_with_ca_cert() {
     let lockfile = project.lockfile("secure");
     std::fs::remove_file(&lockfile).unwrap();
     let spec = project.root().join("bundles/secure.yaml");
-    let run = ferry(&project.cache("no-ca"), &["lock", s(&spec)]).failed(); eprintln!("STDERR>>> {}", run.stderr);
+    let run = ferry(&project.cache("no-ca"), &["lock", s(&spec)]).failed();
     assert!(run.stderr.contains(&reg.host()), "{}", run.stderr);
     assert!(!lockfile.exists());
 }
@@ -1098,7 +1105,7 @@ fn a_missing_tag_fails_naming_the_image_and_writes_no_lock() {
         &images_yaml(&[&good, &missing, &no_repo]),
     );
     let spec = project.bundle("broken", &["linux/amd64"], &[("broken", "1.0.0")]);
-    let run = ferry(&project.cache("c"), &["lock", s(&spec)]).failed(); eprintln!("STDERR>>> {}", run.stderr);
+    let run = ferry(&project.cache("c"), &["lock", s(&spec)]).failed();
     assert!(
         run.stderr.contains(&missing),
         "the error names the image: {}",
@@ -1146,7 +1153,7 @@ fn a_file_with_the_wrong_sha256_is_refused() {
     );
     let spec = project.bundle("node", &["linux/amd64"], &[("node", "1.0.0")]);
     let cache = project.cache("c");
-    let run = ferry(&cache, &["lock", s(&spec)]).failed(); eprintln!("STDERR>>> {}", run.stderr);
+    let run = ferry(&cache, &["lock", s(&spec)]).failed();
     assert!(run.stderr.contains("sha256 mismatch"), "{}", run.stderr);
     assert!(
         run.stderr
@@ -1219,7 +1226,7 @@ fn a_tampered_manifest_fails_the_build_naming_the_digest() {
     proxy.set_mode(FaultMode::tamper_body("GET /manifests/sha256:", 100));
     let out = project.path("tampered.tar");
     let cache = project.cache("build");
-    let run = ferry(&cache, &["build", s(&spec), "--locked", "-o", s(&out)]).failed(); eprintln!("STDERR>>> {}", run.stderr);
+    let run = ferry(&cache, &["build", s(&spec), "--locked", "-o", s(&out)]).failed();
     assert!(
         proxy.faults_injected() >= 1,
         "the proxy tampered with a manifest"
@@ -1254,7 +1261,7 @@ fn a_registry_dying_mid_blob_fails_cleanly_then_recovers() {
     ));
     let out = project.path("dying.tar");
     let cache = project.cache("build");
-    let run = ferry(&cache, &["build", s(&spec), "--locked", "-o", s(&out)]).failed(); eprintln!("STDERR>>> {}", run.stderr);
+    let run = ferry(&cache, &["build", s(&spec), "--locked", "-o", s(&out)]).failed();
     let cut = proxy.faults_injected();
     assert!(
         (2..20).contains(&cut),
@@ -1357,7 +1364,7 @@ fn file_downloads_retry_transient_faults_and_fail_cleanly_on_persistent_ones() {
     // A server that always dies mid-body: no lock, and nothing half-downloaded is cached.
     proxy.set_mode(FaultMode::die_mid_body("GET /free.bin", 1000, 20));
     let cache = project.cache("dying");
-    let run = ferry(&cache, &["lock", s(&spec)]).failed(); eprintln!("STDERR>>> {}", run.stderr);
+    let run = ferry(&cache, &["lock", s(&spec)]).failed();
     assert!(
         run.stderr.contains(&format!("{}/free.bin", proxy.url())),
         "{}",
@@ -1548,7 +1555,7 @@ fn lock_check_notices_a_retagged_image() {
         SeedFormat::Oci,
         false,
     );
-    let run = ferry(&project.cache("fresh"), &["lock", s(&spec), "--check"]).failed(); eprintln!("STDERR>>> {}", run.stderr);
+    let run = ferry(&project.cache("fresh"), &["lock", s(&spec), "--check"]).failed();
     assert!(
         run.stderr.contains(&format!(
             "image {reference} now resolves to {} (locked: {})",
@@ -1563,7 +1570,7 @@ fn lock_check_notices_a_retagged_image() {
         "--check does not rewrite the lock"
     );
     // The same cache (holding the old manifest) must notice too.
-    let run = ferry(&cache, &["lock", s(&spec), "--check"]).failed(); eprintln!("STDERR>>> {}", run.stderr);
+    let run = ferry(&cache, &["lock", s(&spec), "--check"]).failed();
     assert!(
         run.stderr
             .contains(&format!("now resolves to {}", second.manifest_digest)),

@@ -1,6 +1,5 @@
 //! Helpers shared by the CLI tests: run the `ferry` binary, copy the example.
 #![allow(dead_code)]
-
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};

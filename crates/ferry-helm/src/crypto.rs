@@ -50,7 +50,10 @@ pub fn pem_der(text: &str) -> Option<Vec<u8>> {
     let start = text.find("-----BEGIN ")?;
     let body_start = start + text[start..].find('\n')? + 1;
     let end = body_start + text[body_start..].find("-----END ")?;
-    let b64: String = text[body_start..end].chars().filter(|c| !c.is_whitespace()).collect();
+    let b64: String = text[body_start..end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
 
@@ -108,7 +111,11 @@ fn oid(arcs: &[u64]) -> Vec<u8> {
 }
 
 fn integer(bytes: &[u8]) -> Vec<u8> {
-    let skip = bytes.iter().take_while(|b| **b == 0).count().min(bytes.len().saturating_sub(1));
+    let skip = bytes
+        .iter()
+        .take_while(|b| **b == 0)
+        .count()
+        .min(bytes.len().saturating_sub(1));
     let mut v = bytes[skip..].to_vec();
     if v.first().is_some_and(|b| b & 0x80 != 0) {
         v.insert(0, 0);
@@ -141,15 +148,28 @@ fn civil(t: i64) -> (i64, u32, u32, u32, u32, u32) {
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let y = if m <= 2 { y + 1 } else { y };
-    (y, m, d, (secs / 3600) as u32, ((secs % 3600) / 60) as u32, (secs % 60) as u32)
+    (
+        y,
+        m,
+        d,
+        (secs / 3600) as u32,
+        ((secs % 3600) / 60) as u32,
+        (secs % 60) as u32,
+    )
 }
 
 fn time(t: i64) -> Vec<u8> {
     let (y, mo, d, h, mi, s) = civil(t);
     if (1950..2050).contains(&y) {
-        tlv(0x17, format!("{:02}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z", y % 100).as_bytes())
+        tlv(
+            0x17,
+            format!("{:02}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z", y % 100).as_bytes(),
+        )
     } else {
-        tlv(0x18, format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z").as_bytes())
+        tlv(
+            0x18,
+            format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z").as_bytes(),
+        )
     }
 }
 
@@ -235,14 +255,25 @@ pub fn make_cert(
         bit_string(0, pub_der.as_bytes()),
     ]);
     let mut exts = Vec::new();
-    let (ku, unused) = if spec.is_ca { (0xa4u8, 2u8) } else { (0xa0u8, 5u8) };
+    let (ku, unused) = if spec.is_ca {
+        (0xa4u8, 2u8)
+    } else {
+        (0xa0u8, 5u8)
+    };
     exts.push(extension(&[2, 5, 29, 15], true, bit_string(unused, &[ku])));
     exts.push(extension(
         &[2, 5, 29, 37],
         false,
-        seq(&[oid(&[1, 3, 6, 1, 5, 5, 7, 3, 1]), oid(&[1, 3, 6, 1, 5, 5, 7, 3, 2])]),
+        seq(&[
+            oid(&[1, 3, 6, 1, 5, 5, 7, 3, 1]),
+            oid(&[1, 3, 6, 1, 5, 5, 7, 3, 2]),
+        ]),
     ));
-    let bc = if spec.is_ca { seq(&[tlv(0x01, &[0xff])]) } else { seq(&[]) };
+    let bc = if spec.is_ca {
+        seq(&[tlv(0x01, &[0xff])])
+    } else {
+        seq(&[])
+    };
     exts.push(extension(&[2, 5, 29, 19], true, bc));
     if !spec.dns.is_empty() || !spec.ips.is_empty() {
         let mut names = Vec::new();
@@ -257,7 +288,9 @@ pub fn make_cert(
         }
         exts.push(extension(&[2, 5, 29, 17], false, seq(&names)));
     }
-    let issuer_name = issuer.map(|(n, _)| n.to_vec()).unwrap_or_else(|| subject.clone());
+    let issuer_name = issuer
+        .map(|(n, _)| n.to_vec())
+        .unwrap_or_else(|| subject.clone());
     let tbs = seq(&[
         tlv(0xa0, &integer(&[2])),
         integer(&serial),

@@ -13,6 +13,7 @@
 //! ```
 
 pub mod chart;
+pub mod crypto;
 pub mod error;
 pub mod funcs;
 pub mod images;

@@ -14,6 +14,9 @@ use crate::template::parse;
 use crate::value::Value;
 use crate::values;
 
+/// The clock used when [`RenderOptions::now`] is `None`: 2025-01-01T00:00:00Z.
+pub const DEFAULT_NOW: i64 = 1_735_689_600;
+
 /// Kubernetes version used when none is given (Helm v4.2's client-only default).
 pub const DEFAULT_KUBE_VERSION: &str = "v1.36.0";
 
@@ -165,6 +168,10 @@ pub struct RenderOptions {
     pub limits: Limits,
     /// How documents are split (Helm changed it between v4.2 and v4.3).
     pub manifest_split: ManifestSplit,
+    /// Unix time that generated certificates' validity starts at. `None` uses the fixed
+    /// [`DEFAULT_NOW`] so renders stay reproducible; set it (e.g. to the release's build time)
+    /// when certificates must be valid from a given moment.
+    pub now: Option<i64>,
 }
 
 /// Helm's rule for splitting a template's output into documents.
@@ -196,6 +203,7 @@ impl Default for RenderOptions {
             seed: Vec::new(),
             limits: Limits::default(),
             manifest_split: ManifestSplit::Current,
+            now: None,
         }
     }
 }
@@ -531,6 +539,7 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
 
     // execute
     let mut exec = Exec::new(set, DetRng::new(&[]), opts.limits);
+    exec.now = opts.now.unwrap_or(DEFAULT_NOW);
     let mut outputs: BTreeMap<String, String> = BTreeMap::new();
     for r in &renderables {
         let base = r.name.rsplit('/').next().unwrap_or(&r.name);

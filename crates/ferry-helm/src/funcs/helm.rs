@@ -6,6 +6,7 @@ use std::rc::Rc;
 use base64::Engine as _;
 
 use super::{want, Func};
+use crate::crypto;
 use crate::template::exec::{Exec, ExecError, TemplateDef};
 use crate::template::parse;
 use crate::value::{Object, Value};
@@ -89,32 +90,67 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         }
         Ok(Value::from(format!(
             "{user}:{}",
-            pseudo_bcrypt(e, &a[1].to_str())
+            bcrypt_hash(e, &a[1].to_str())?
         )))
     });
     m.insert("bcrypt", |e, a| {
-        Ok(Value::from(pseudo_bcrypt(e, &arg(&a, 0).to_str())))
+        Ok(Value::from(bcrypt_hash(e, &arg(&a, 0).to_str())?))
     });
     m.insert("derivePassword", |e, a| {
+        // Sprig derives from a master password (Master Password algorithm); here the
+        // characters come from the seeded generator, so the site secret decides them.
+        let n = match arg(&a, 1).to_str().as_str() {
+            "maximum" => 20,
+            "long" => 14,
+            "medium" => 8,
+            "short" => 4,
+            "basic" => 8,
+            "pin" => 4,
+            _ => 14,
+        };
         let mut chars = String::new();
-        for _ in 0..20 {
+        for _ in 0..n {
             chars.push(
                 b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
                     [e.rng.below(62) as usize] as char,
             );
         }
-        let _ = a;
         Ok(Value::from(chars))
     });
-    m.insert("genPrivateKey", |e, _| {
-        Ok(Value::from(pseudo_pem(e, "RSA PRIVATE KEY", 1190)))
+    m.insert("genPrivateKey", |e, a| {
+        let kind = arg(&a, 0).to_str();
+        if !(kind.is_empty() || kind == "rsa") {
+            return Err(ExecError::new(format!(
+                "genPrivateKey: key type {kind:?} is not supported by ferry-helm (only rsa)"
+            )));
+        }
+        let key = crypto::gen_rsa(&mut e.rng, 4096).map_err(ExecError::new)?;
+        Ok(Value::from(crypto::key_pem(&key).map_err(ExecError::new)?))
     });
-    m.insert("genCA", |e, _| Ok(cert_pair(e)));
-    m.insert("genCAWithKey", |e, _| Ok(cert_pair(e)));
-    m.insert("genSelfSignedCert", |e, _| Ok(cert_pair(e)));
-    m.insert("genSelfSignedCertWithKey", |e, _| Ok(cert_pair(e)));
-    m.insert("genSignedCert", |e, _| Ok(cert_pair(e)));
-    m.insert("genSignedCertWithKey", |e, _| Ok(cert_pair(e)));
+    m.insert("genCA", |e, a| gen_cert(e, &a, CertKind::Ca, false));
+    m.insert("genCAWithKey", |e, a| gen_cert(e, &a, CertKind::Ca, true));
+    m.insert("genSelfSignedCert", |e, a| {
+        gen_cert(e, &a, CertKind::SelfSigned, false)
+    });
+    m.insert("genSelfSignedCertWithKey", |e, a| {
+        gen_cert(e, &a, CertKind::SelfSigned, true)
+    });
+    m.insert("genSignedCert", |e, a| {
+        gen_cert(e, &a, CertKind::Signed, false)
+    });
+    m.insert("genSignedCertWithKey", |e, a| {
+        gen_cert(e, &a, CertKind::Signed, true)
+    });
+    m.insert("buildCustomCert", |_, a| {
+        want(&a, 2, "buildCustomCert")?;
+        let dec = |v: &Value| {
+            base64::engine::general_purpose::STANDARD
+                .decode(v.to_str().as_bytes())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .map_err(|e| ExecError::new(format!("unable to decode base64: {e}")))
+        };
+        Ok(cert_value(dec(&a[0])?, dec(&a[1])?))
+    });
     m.insert("encryptAES", |_, a| {
         Ok(Value::from(
             base64::engine::general_purpose::STANDARD.encode(arg(&a, 1).to_str().as_bytes()),
@@ -202,44 +238,88 @@ fn tpl(e: &mut Exec, a: Vec<Value>) -> R {
     }
 }
 
-fn pseudo_bcrypt(e: &mut Exec, password: &str) -> String {
-    // Deterministic bcrypt-shaped hash. NOTE: not a verifiable bcrypt hash (see crate docs).
-    use sha2::{Digest, Sha256};
-    const A: &[u8] = b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+fn bcrypt_hash(e: &mut Exec, password: &str) -> Result<String, ExecError> {
     let mut salt = [0u8; 16];
     e.rng.fill(&mut salt);
-    let mut h = Sha256::new();
-    h.update(salt);
-    h.update(password.as_bytes());
-    let d = h.finalize();
-    let mut out = String::from("$2a$10$");
-    for i in 0..53 {
-        let b = if i < 22 { salt[i % 16] } else { d[i % 32] };
-        out.push(A[(b % 64) as usize] as char);
-    }
-    out
+    bcrypt::hash_with_salt(password, 10, salt)
+        .map(|h| h.format_for_version(bcrypt::Version::TwoA))
+        .map_err(|err| ExecError::new(err.to_string()))
 }
 
-fn pseudo_pem(e: &mut Exec, label: &str, len: usize) -> String {
-    let mut bytes = vec![0u8; len];
-    e.rng.fill(&mut bytes);
-    let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
-fn cert_pair(e: &mut Exec) -> Value {
-    let cert = pseudo_pem(e, "CERTIFICATE", 800);
-    let key = pseudo_pem(e, "RSA PRIVATE KEY", 1190);
+fn cert_value(cert: String, key: String) -> Value {
     let mut m = BTreeMap::new();
     m.insert("Cert".to_string(), Value::from(cert));
     m.insert("Key".to_string(), Value::from(key));
     Value::from(m)
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum CertKind {
+    Ca,
+    SelfSigned,
+    Signed,
+}
+
+fn string_list(v: &Value) -> Vec<String> {
+    match v {
+        Value::List(l) => l.iter().map(Value::to_str).collect(),
+        Value::Nil => Vec::new(),
+        other => vec![other.to_str()],
+    }
+}
+
+/// genCA (cn, days[, key]), genSelfSignedCert (cn, ips, dns, days[, key]),
+/// genSignedCert (cn, ips, dns, days, ca[, key]).
+fn gen_cert(e: &mut Exec, a: &[Value], kind: CertKind, with_key: bool) -> R {
+    let (base, name) = match kind {
+        CertKind::Ca => (2, "genCA"),
+        CertKind::SelfSigned => (4, "genSelfSignedCert"),
+        CertKind::Signed => (5, "genSignedCert"),
+    };
+    want(a, base + usize::from(with_key), name)?;
+    let cn = a[0].to_str();
+    let (ips, dns, days) = match kind {
+        CertKind::Ca => (Vec::new(), Vec::new(), a[1].to_i64()),
+        _ => (string_list(&a[1]), string_list(&a[2]), a[3].to_i64()),
+    };
+    let mut ip_addrs = Vec::new();
+    for ip in ips {
+        let parsed = ip
+            .parse::<std::net::IpAddr>()
+            .map_err(|_| ExecError::new(format!("error parsing ip: {ip}")))?;
+        ip_addrs.push(parsed);
+    }
+    let key = if with_key {
+        crypto::parse_key(&a[base].to_str()).map_err(ExecError::new)?
+    } else {
+        crypto::gen_rsa(&mut e.rng, 2048).map_err(ExecError::new)?
+    };
+    let spec = crypto::CertSpec {
+        cn: &cn,
+        ips: ip_addrs,
+        dns,
+        days,
+        is_ca: kind == CertKind::Ca,
+        now: e.now,
+    };
+    let cert = if kind == CertKind::Signed {
+        let ca = &a[4];
+        let ca_cert = ca.get("Cert").map(|v| v.to_str()).unwrap_or_default();
+        let ca_key = ca.get("Key").map(|v| v.to_str()).unwrap_or_default();
+        let ca_der = crypto::pem_der(&ca_cert)
+            .ok_or_else(|| ExecError::new("error decoding CA certificate"))?;
+        let issuer = crypto::cert_subject(&ca_der)
+            .ok_or_else(|| ExecError::new("error parsing CA certificate"))?;
+        let signer = crypto::parse_key(&ca_key).map_err(ExecError::new)?;
+        crypto::make_cert(&mut e.rng, &spec, &key, Some((&issuer, &signer)))
+            .map_err(ExecError::new)?
+    } else {
+        crypto::make_cert(&mut e.rng, &spec, &key, None).map_err(ExecError::new)?
+    };
+    Ok(cert_value(
+        cert,
+        crypto::key_pem(&key).map_err(ExecError::new)?,
+    ))
 }
 
 /// BurntSushi/toml's encoder layout (what Helm's `toToml` prints).

@@ -88,6 +88,8 @@ pub struct Exec {
     total_output: usize,
     /// Functions.
     pub funcs: Rc<HashMap<&'static str, Func>>,
+    /// Unix time certificates' validity starts at.
+    pub now: i64,
 }
 
 impl Exec {
@@ -104,6 +106,7 @@ impl Exec {
             cur_def: None,
             total_output: 0,
             funcs: Rc::new(funcs::registry()),
+            now: crate::render::DEFAULT_NOW,
         }
     }
 

@@ -1,0 +1,119 @@
+//! `ferry build`: the bundle archive from the lock.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use ferry::bundle::{self, ArchiveOptions, BuildOptions, Compression};
+use ferry::lock::{self, Lock, ResolveOptions};
+use ferry::spec::Spec;
+
+use super::{human_bytes, print_json, registry_setup, runtime, Context, RegistryArgs};
+
+/// Arguments of `ferry build`.
+#[derive(Args)]
+pub struct BuildArgs {
+    /// The bundle spec.
+    pub spec: PathBuf,
+    /// Lockfile path (default: <spec dir>/../lockfiles/<name>.lock).
+    #[arg(long)]
+    pub lockfile: Option<PathBuf>,
+    /// Refuse to build when the lock is missing or stale (never re-resolve).
+    #[arg(long)]
+    pub locked: bool,
+    /// Output archive.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Compress the archive with zstd.
+    #[arg(long)]
+    pub zstd: bool,
+    /// fsync the archive before it appears under its name (survives power loss).
+    #[arg(long)]
+    pub fsync: bool,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `ferry build`.
+pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
+    let progress = &ctx.progress;
+    let started = Instant::now();
+    let spec = Spec::load(&args.spec)?;
+    let path = args
+        .lockfile
+        .clone()
+        .unwrap_or_else(|| Lock::default_path(&spec));
+    let (client, store) = registry_setup(&args.registry)?;
+    let runtime = runtime()?;
+    let lock =
+        match Lock::read(&path).and_then(|lock| lock.check_fresh(&spec, &path).map(|()| lock)) {
+            Ok(lock) => lock,
+            Err(error) if args.locked => {
+                return Err(error).context("`--locked` forbids resolving the spec again");
+            }
+            Err(_) => {
+                let options = ResolveOptions {
+                    jobs: args.registry.jobs,
+                };
+                let resolved =
+                    runtime.block_on(lock::resolve(&spec, &client, &store, &options, progress))?;
+                resolved.write(&path)?;
+                resolved
+            }
+        };
+    let mtime = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(value) => value
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH=`{value}` is not a number of seconds"))?,
+        Err(_) => 0,
+    };
+    let options = BuildOptions {
+        jobs: args.registry.jobs,
+        archive: ArchiveOptions {
+            compression: if args.zstd {
+                Compression::Zstd
+            } else {
+                Compression::None
+            },
+            mtime,
+            fsync: args.fsync,
+        },
+    };
+    let outcome = runtime.block_on(bundle::build(
+        &lock,
+        &spec.canonical_json(),
+        &spec.root,
+        &client,
+        &store,
+        &args.output,
+        &options,
+        progress,
+    ))?;
+    progress.clear();
+    if ctx.json {
+        print_json(&serde_json::json!({
+            "bundle": args.output,
+            "root": outcome.root,
+            "sha256": outcome.archive_sha256,
+            "size": outcome.archive_size,
+            "blobs": outcome.blobs,
+            "blobs_fetched": outcome.blobs_fetched,
+            "bytes_fetched": outcome.bytes_fetched,
+            "seconds": started.elapsed().as_secs_f64(),
+        }));
+    } else {
+        println!(
+            "built {} ({}, {} blobs; fetched {} blobs, {}) in {:.1}s\nroot   {}\nsha256 {}",
+            args.output.display(),
+            human_bytes(outcome.archive_size),
+            outcome.blobs,
+            outcome.blobs_fetched,
+            human_bytes(outcome.bytes_fetched),
+            started.elapsed().as_secs_f64(),
+            outcome.root,
+            outcome.archive_sha256
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! `ferry verify`, `ferry inspect`, `ferry unpack`: reading bundles.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use ferry::bundle;
+
+use super::{human_bytes, print_json, Context};
+
+/// A bundle to read.
+#[derive(Args)]
+pub struct BundleArgs {
+    /// A bundle archive (.tar, .tar.zst) or unpacked layout directory.
+    pub bundle: PathBuf,
+}
+
+/// Arguments of `ferry unpack`.
+#[derive(Args)]
+pub struct UnpackArgs {
+    /// A bundle archive.
+    pub bundle: PathBuf,
+    /// Directory to extract into (must be empty or absent).
+    #[arg(long, short)]
+    pub output: PathBuf,
+}
+
+/// `ferry verify`.
+pub fn verify(ctx: &Context, args: &BundleArgs) -> Result<()> {
+    let started = Instant::now();
+    let (report, _) = bundle::verify(&args.bundle, None, &ctx.progress)?;
+    ctx.progress.clear();
+    if ctx.json {
+        print_json(&report);
+    } else {
+        println!(
+            "verified {}: bundle {} root {}: {} blobs, {}, {} images, {} charts, {} files ({:.1}s)",
+            args.bundle.display(),
+            report.bundle,
+            report.root,
+            report.blobs,
+            human_bytes(report.bytes),
+            report.images,
+            report.charts,
+            report.files,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// `ferry inspect`.
+pub fn inspect(ctx: &Context, args: &BundleArgs) -> Result<()> {
+    let inspection = bundle::inspect(&args.bundle, &ctx.progress)?;
+    ctx.progress.clear();
+    if ctx.json {
+        print_json(&inspection);
+    } else {
+        print_inspection(&inspection);
+    }
+    Ok(())
+}
+
+/// `ferry unpack`.
+pub fn unpack(ctx: &Context, args: &UnpackArgs) -> Result<()> {
+    if args.output.exists()
+        && std::fs::read_dir(&args.output)
+            .with_context(|| format!("cannot read {}", args.output.display()))?
+            .next()
+            .is_some()
+    {
+        bail!(
+            "{} is not empty; unpack needs an empty or new directory",
+            args.output.display()
+        );
+    }
+    let staging = args.output.with_extension("ferry-unpacking");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("cannot clear {}", staging.display()))?;
+    }
+    let result = bundle::verify(&args.bundle, Some(&staging), &ctx.progress);
+    ctx.progress.clear();
+    let (report, _) = match result {
+        Ok(ok) => ok,
+        Err(error) => {
+            // Nothing half-extracted is left looking like a layout.
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(error.into());
+        }
+    };
+    if args.output.exists() {
+        std::fs::remove_dir(&args.output)
+            .with_context(|| format!("cannot replace {}", args.output.display()))?;
+    }
+    std::fs::rename(&staging, &args.output)
+        .with_context(|| format!("cannot move the layout to {}", args.output.display()))?;
+    if ctx.json {
+        print_json(&report);
+    } else {
+        println!(
+            "unpacked {} ({} blobs, root {}) into {}",
+            report.bundle,
+            report.blobs,
+            report.root,
+            args.output.display()
+        );
+    }
+    Ok(())
+}
+
+fn print_inspection(inspection: &bundle::Inspection) {
+    println!(
+        "bundle {}{}  root {}\n{} blobs, {}",
+        inspection.bundle,
+        inspection
+            .version
+            .as_deref()
+            .map(|v| format!(" {v}"))
+            .unwrap_or_default(),
+        inspection.root,
+        inspection.blobs,
+        human_bytes(inspection.bytes)
+    );
+    println!("\ncomponents:");
+    for c in &inspection.components {
+        println!("  {:<32} {:<16} {}", c.name, c.version, c.license);
+    }
+    println!("\nimages:");
+    for i in &inspection.images {
+        println!(
+            "  {:<60} {:>10}  {}  [{}]",
+            i.reference,
+            human_bytes(i.size),
+            i.digest,
+            i.platforms.join(", ")
+        );
+    }
+    println!("\ncharts:");
+    for c in &inspection.charts {
+        println!(
+            "  {:<32} {:<12} {:>10}  sha256:{}",
+            c.name,
+            c.version,
+            human_bytes(c.size),
+            c.sha256.hex()
+        );
+    }
+    println!("\nfiles:");
+    for f in &inspection.files {
+        println!(
+            "  {:<20} {:<10} {:<14} {:>10}  {}",
+            f.name,
+            f.version,
+            f.platform.as_deref().unwrap_or("any"),
+            human_bytes(f.size),
+            f.url
+        );
+    }
+}
