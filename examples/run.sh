@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ferry's main job, end to end, on the example bundle, offline:
-# lock --check -> build (cold cache) -> verify -> inspect -> unpack -> rebuild (same bytes).
+# lock --check -> key -> signed build (cold cache) -> verify -> inspect -> unpack -> rebuild (same bytes).
 # Needs only the Rust toolchain. Output goes to target/example/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,16 +13,18 @@ spec=examples/bundles/example.yaml
 
 echo "== lock: the committed lockfile must match a fresh resolution"
 "$ferry" lock "$spec" --check
-echo "== build from the lock alone, cold cache"
-"$ferry" build "$spec" --locked -o "$out/example.tar"
-echo "== verify offline: every blob re-hashed, nothing missing or extra"
-"$ferry" verify "$out/example.tar"
+echo "== a signing key pair (cosign-compatible; set FERRY_KEY_PASSWORD to encrypt the private key)"
+"$ferry" key generate --output-key "$out/cosign.key" --output-pub "$out/cosign.pub"
+echo "== build from the lock alone, cold cache, signed"
+"$ferry" build "$spec" --locked -o "$out/example.tar" --sign-key "$out/cosign.key"
+echo "== verify offline: the signature over the root, every blob re-hashed, nothing missing or extra"
+"$ferry" verify "$out/example.tar" --key "$out/cosign.pub"
 echo "== inspect"
 "$ferry" inspect "$out/example.tar"
 echo "== unpack into an OCI image layout any OCI tool reads"
-"$ferry" unpack "$out/example.tar" -o "$out/layout"
+"$ferry" unpack "$out/example.tar" -o "$out/layout" --key "$out/cosign.pub"
 echo "== rebuild elsewhere, with another cache and concurrency: same bytes"
-FERRY_CACHE_DIR="$out/cache2" "$ferry" build "$spec" --locked -j 1 -o "$out/again/example.tar" --quiet >/dev/null
+FERRY_CACHE_DIR="$out/cache2" "$ferry" build "$spec" --locked -j 1 -o "$out/again/example.tar" --sign-key "$out/cosign.key" --quiet >/dev/null
 a=$(sha256sum "$out/example.tar" | cut -d' ' -f1)
 b=$(sha256sum "$out/again/example.tar" | cut -d' ' -f1)
 if [ "$a" != "$b" ]; then echo "NOT reproducible: $a != $b" >&2; exit 1; fi

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for tool in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl curl:curl jq:jq umoci:umoci; do
+for tool in docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils openssl:openssl curl:curl jq:jq umoci:umoci python3:python3-pip; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool##*:}")
 done
 if ((${#need[@]})); then
@@ -15,6 +15,13 @@ if ((${#need[@]})); then
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+# The CycloneDX 1.5 schema validator the SBOM tests use (tests/audit.rs).
+if ! python3 -c 'import cyclonedx.validation.json, jsonschema' >/dev/null 2>&1; then
+  echo "installing cyclonedx-python-lib[validation] (the SBOM schema validator)"
+  python3 -m pip install -q 'cyclonedx-python-lib[validation]' ||
+    python3 -m pip install -q --break-system-packages 'cyclonedx-python-lib[validation]' ||
+    echo "WARNING: cannot install cyclonedx-python-lib[validation]: the SBOM test in tests/audit.rs will FAIL." >&2
 fi
 if [ ! -d ../shared ]; then
   echo "WARNING: ../shared is absent: the conformance and corpus tests will FAIL (they need it)." >&2

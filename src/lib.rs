@@ -6,11 +6,15 @@
 //! [`registry`] client, the [`store`] cache and local [`source`]s serve lock
 //! and build; [`oci`] holds the value types every stage shares.
 
+pub mod audit;
 pub mod bundle;
 pub mod lock;
 pub mod oci;
 pub mod progress;
+pub mod push;
 pub mod registry;
+pub mod serve;
+pub mod sign;
 pub mod source;
 pub mod spec;
 pub mod store;

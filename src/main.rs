@@ -32,11 +32,32 @@ enum Command {
     /// Build the bundle archive from the lock.
     Build(cli::build::BuildArgs),
     /// Verify a bundle offline: every blob re-hashed, nothing missing, nothing extra.
-    Verify(cli::bundle::BundleArgs),
+    Verify(cli::bundle::VerifyArgs),
     /// List a bundle's components, images, charts and files.
     Inspect(cli::bundle::BundleArgs),
     /// Verify a bundle and extract it as an OCI image layout directory.
     Unpack(cli::bundle::UnpackArgs),
+    /// Print the CycloneDX SBOM of a bundle (embedded) or a lock (generated).
+    Sbom(cli::audit::SbomArgs),
+    /// Print the open-source licence list of a spec, lock or bundle.
+    Licenses(cli::audit::LicensesArgs),
+    /// Show what changed between two locks or two bundles.
+    Diff(cli::audit::DiffArgs),
+    /// Re-resolve a lock's entries upstream and report drift (the lock is not written).
+    Audit(cli::audit::AuditArgs),
+    /// Push a bundle into Harbor or any registry (projects created, resumable).
+    Push(cli::push::PushArgs),
+    /// Serve a bundle as a read-only registry and file server (no extraction).
+    Serve(cli::serve::ServeArgs),
+    /// Manage signing keys (cosign-compatible ECDSA P-256).
+    Key {
+        #[command(subcommand)]
+        command: cli::sign::KeyCommand,
+    },
+    /// Cut a bundle archive into media-sized parts plus a `NAME.parts.json` manifest.
+    Split(cli::parts::SplitArgs),
+    /// Join the parts a `NAME.parts.json` lists back into the archive, checking each.
+    Join(cli::parts::JoinArgs),
     /// Manage the blob cache.
     Cache {
         #[command(subcommand)]
@@ -73,6 +94,15 @@ fn run(args: &Cli) -> Result<()> {
         Command::Verify(a) => cli::bundle::verify(&ctx, a),
         Command::Inspect(a) => cli::bundle::inspect(&ctx, a),
         Command::Unpack(a) => cli::bundle::unpack(&ctx, a),
+        Command::Sbom(a) => cli::audit::sbom(&ctx, a),
+        Command::Licenses(a) => cli::audit::licenses(&ctx, a),
+        Command::Diff(a) => cli::audit::diff(&ctx, a),
+        Command::Audit(a) => cli::audit::audit(&ctx, a),
+        Command::Push(a) => cli::push::run(&ctx, a),
+        Command::Serve(a) => cli::serve::run(&ctx, a),
+        Command::Key { command } => cli::sign::run(&ctx, command),
+        Command::Split(a) => cli::parts::split(&ctx, a),
+        Command::Join(a) => cli::parts::join(&ctx, a),
         Command::Cache { command } => cli::cache::run(&ctx, command),
     }
 }

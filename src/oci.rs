@@ -204,6 +204,25 @@ pub fn valid_tag(tag: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
+/// Turns a version into a valid tag (Helm's convention: `+` becomes `_`;
+/// anything else outside the tag alphabet becomes `-`).
+pub fn sanitize_tag(version: &str) -> String {
+    let tag: String = version
+        .chars()
+        .take(128)
+        .map(|c| match c {
+            '+' => '_',
+            c if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') => c,
+            _ => '-',
+        })
+        .collect();
+    if valid_tag(&tag) {
+        tag
+    } else {
+        format!("v{}", tag.chars().take(127).collect::<String>())
+    }
+}
+
 impl FromStr for Reference {
     type Err = ReferenceParseError;
     fn from_str(value: &str) -> Result<Self, Self::Err> {
@@ -422,6 +441,9 @@ pub struct ManifestView {
     /// Artifact type.
     #[serde(default)]
     pub artifact_type: Option<String>,
+    /// Annotations.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// Why bytes are not a manifest ferry can read.

@@ -45,7 +45,11 @@ fn same_lock_gives_the_same_bytes_anywhere() {
     assert_ne!(sha256_file(&zst_a), sha256_file(&out_a));
     let zst_b = build(b.path(), &copy_example(b.path()), "1", &["--zstd"]);
     assert_eq!(sha256_file(&zst_a), sha256_file(&zst_b));
-    ferry(&a.path().join("cache"), &["verify", s(&zst_a)]).ok();
+    ferry(
+        &a.path().join("cache"),
+        &["verify", "--insecure-skip-signature", s(&zst_a)],
+    )
+    .ok();
 
     // SOURCE_DATE_EPOCH changes the entries' mtime, hence the bytes, but not the root.
     let epoch_out = a.path().join("epoch.tar");
@@ -57,9 +61,12 @@ fn same_lock_gives_the_same_bytes_anywhere() {
     )
     .ok();
     assert_ne!(sha256_file(&epoch_out), sha256_file(&out_a));
-    let plain = ferry(&a.path().join("cache"), &["verify", s(&out_a), "--json"])
-        .ok()
-        .json();
+    let plain = ferry(
+        &a.path().join("cache"),
+        &["verify", "--insecure-skip-signature", s(&out_a), "--json"],
+    )
+    .ok()
+    .json();
     assert_eq!(run.json()["root"], plain["root"]);
 }
 
@@ -67,9 +74,12 @@ fn same_lock_gives_the_same_bytes_anywhere() {
 fn verify_and_inspect_report_the_bundle() {
     let dir = tempfile::tempdir().unwrap();
     let out = build(dir.path(), &copy_example(dir.path()), "4", &[]);
-    let report = ferry(&dir.path().join("cache"), &["verify", s(&out), "--json"])
-        .ok()
-        .json();
+    let report = ferry(
+        &dir.path().join("cache"),
+        &["verify", "--insecure-skip-signature", s(&out), "--json"],
+    )
+    .ok()
+    .json();
     assert_eq!(report["bundle"], "example");
     assert_eq!(
         (
@@ -98,7 +108,17 @@ fn verify_and_inspect_report_the_bundle() {
 fn unpacked(dir: &Path) -> PathBuf {
     let out = build(dir, &copy_example(dir), "4", &[]);
     let layout = dir.join("layout");
-    ferry(&dir.join("cache"), &["unpack", s(&out), "-o", s(&layout)]).ok();
+    ferry(
+        &dir.join("cache"),
+        &[
+            "unpack",
+            "--insecure-skip-signature",
+            s(&out),
+            "-o",
+            s(&layout),
+        ],
+    )
+    .ok();
     layout
 }
 
@@ -134,7 +154,11 @@ fn a_flipped_byte_is_named_with_its_image() {
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[20] ^= 0xff;
     std::fs::write(&path, bytes).unwrap();
-    let run = ferry(&dir.path().join("cache"), &["verify", s(&layout)]).failed();
+    let run = ferry(
+        &dir.path().join("cache"),
+        &["verify", "--insecure-skip-signature", s(&layout)],
+    )
+    .failed();
     assert!(
         run.stderr.contains(&format!(
             "blob sha256:{layer} (example.local/demo/hello:1.0) was altered"
@@ -150,7 +174,11 @@ fn a_deleted_blob_is_named() {
     let layout = unpacked(dir.path());
     let layer = hello_layer(&layout, dir.path());
     std::fs::remove_file(layout.join("blobs/sha256").join(&layer)).unwrap();
-    let run = ferry(&dir.path().join("cache"), &["verify", s(&layout)]).failed();
+    let run = ferry(
+        &dir.path().join("cache"),
+        &["verify", "--insecure-skip-signature", s(&layout)],
+    )
+    .failed();
     assert!(
         run.stderr.contains(&format!(
             "blob sha256:{layer} (example.local/demo/hello:1.0) is missing"
@@ -167,7 +195,11 @@ fn stray_files_and_blobs_are_named() {
     std::fs::write(layout.join("notes.txt"), "hi").unwrap();
     let stray = "0".repeat(64);
     std::fs::write(layout.join("blobs/sha256").join(&stray), "").unwrap();
-    let run = ferry(&dir.path().join("cache"), &["verify", s(&layout)]).failed();
+    let run = ferry(
+        &dir.path().join("cache"),
+        &["verify", "--insecure-skip-signature", s(&layout)],
+    )
+    .failed();
     assert!(
         run.stderr
             .contains("entry `notes.txt` does not belong in a bundle"),
@@ -196,7 +228,11 @@ fn an_edited_index_is_caught() {
         "example.local/demo/tool:evil",
     );
     std::fs::write(&index, text).unwrap();
-    let run = ferry(&dir.path().join("cache"), &["verify", s(&layout)]).failed();
+    let run = ferry(
+        &dir.path().join("cache"),
+        &["verify", "--insecure-skip-signature", s(&layout)],
+    )
+    .failed();
     assert!(
         run.stderr
             .contains("`index.json` lists example.local/demo/tool:evil"),
@@ -250,7 +286,11 @@ fn a_tampered_archive_fails_and_path_traversal_writes_nothing() {
         }
         Some((name.as_bytes().to_vec(), data))
     });
-    let run = ferry(&cache, &["verify", s(&flipped)]).failed();
+    let run = ferry(
+        &cache,
+        &["verify", "--insecure-skip-signature", s(&flipped)],
+    )
+    .failed();
     assert!(
         run.stderr.contains(&format!(
             "blob sha256:{target} (charts.local/hello:0.1.0) was altered"
@@ -268,7 +308,17 @@ fn a_tampered_archive_fails_and_path_traversal_writes_nothing() {
         Some((name.as_bytes().to_vec(), data))
     });
     let unpack_to = dir.path().join("unpacked").join("layout");
-    let run = ferry(&cache, &["unpack", s(&evil), "-o", s(&unpack_to)]).failed();
+    let run = ferry(
+        &cache,
+        &[
+            "unpack",
+            "--insecure-skip-signature",
+            s(&evil),
+            "-o",
+            s(&unpack_to),
+        ],
+    )
+    .failed();
     assert!(
         run.stderr
             .contains("entry `../escaped` does not belong in a bundle"),
@@ -286,7 +336,11 @@ fn a_tampered_archive_fails_and_path_traversal_writes_nothing() {
     let truncated = dir.path().join("truncated.tar");
     let bytes = std::fs::read(&out).unwrap();
     std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    let run = ferry(&cache, &["verify", s(&truncated)]).failed();
+    let run = ferry(
+        &cache,
+        &["verify", "--insecure-skip-signature", s(&truncated)],
+    )
+    .failed();
     assert!(
         run.stderr.contains("truncated")
             || run.stderr.contains("missing")
@@ -349,7 +403,7 @@ fn a_stale_lock_is_refused_naming_the_entry() {
     // Without --locked, build re-locks and then builds.
     ferry(&cache, &["build", s(&spec), "-o", s(&out)]).ok();
     ferry(&cache, &["lock", s(&spec), "--check"]).ok();
-    ferry(&cache, &["verify", s(&out)]).ok();
+    ferry(&cache, &["verify", "--insecure-skip-signature", s(&out)]).ok();
 }
 
 #[test]
@@ -426,7 +480,7 @@ fn concurrent_builds_share_one_cache_safely() {
     let first = sha256_file(&outputs[0]);
     for out in &outputs {
         assert_eq!(sha256_file(out), first);
-        ferry(&cache, &["verify", s(out)]).ok();
+        ferry(&cache, &["verify", "--insecure-skip-signature", s(out)]).ok();
     }
     // Every loose blob in the shared cache still hashes to its name.
     for entry in std::fs::read_dir(cache.join("blobs-v1/sha256")).unwrap() {

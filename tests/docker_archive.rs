@@ -61,7 +61,17 @@ fn a_docker_save_archive_locks_deterministically_and_builds() {
     )
     .ok();
     let unpacked = dir.path().join("layout-out");
-    ferry(&cache, &["unpack", s(&out), "-o", s(&unpacked)]).ok();
+    ferry(
+        &cache,
+        &[
+            "unpack",
+            "--insecure-skip-signature",
+            s(&out),
+            "-o",
+            s(&unpacked),
+        ],
+    )
+    .ok();
     let copied = dir.path().join("copied");
     skopeo(&[
         "copy",

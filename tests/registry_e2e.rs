@@ -13,12 +13,12 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use common::{ferry, ferry_env, s};
-use support::images::DOCKER_MANIFEST;
+use support::images::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST};
 use support::{
     digest_of, require_tools, seed, sha256_file, sha256_hex, skopeo_copy_from_oci_layout,
-    skopeo_copy_from_oci_layout_all, skopeo_inspect_media_type, write_chart, write_chart_index,
-    FaultMode, FaultProxy, HttpServer, ImageInfo, ImageSpec, IndexInfo, LayerSpec,
-    OciLayoutBuilder, Registry, RegistryOptions, RequestKind, SeedFormat,
+    skopeo_copy_from_oci_layout_all, skopeo_inspect_media_type, skopeo_inspect_raw, write_chart,
+    write_chart_index, FaultMode, FaultProxy, HttpServer, ImageInfo, ImageSpec, IndexInfo,
+    LayerSpec, OciLayoutBuilder, Registry, RegistryOptions, RequestKind, SeedFormat,
 };
 
 // ---------------------------------------------------------------------------- helpers
@@ -270,6 +270,26 @@ fn assert_cache_is_sound(cache: &Path) -> Vec<String> {
     names
 }
 
+/// Every file under `dir` (recursively), as `path size`.
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                out.extend(walk(&e.path()));
+            } else {
+                out.push(format!(
+                    "{} {}",
+                    e.path().display(),
+                    e.metadata().unwrap().len()
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Builds `spec` from its lock into `out`; returns the `--json` report.
 fn build(cache: &Path, spec: &Path, out: &Path, extra: &[&str]) -> serde_json::Value {
     let mut args = vec!["build", s(spec), "--locked", "-o", s(out), "--json"];
@@ -432,6 +452,41 @@ fn lock_build_verify_unpack_against_a_plain_registry() {
     let reg = Registry::start(RegistryOptions::plain());
     let seeded = seed_images(&reg);
     let host = reg.host();
+    // A Docker manifest list (amd64 + arm64), as most Docker Hub images are.
+    let list_layout = tempfile::tempdir().unwrap();
+    OciLayoutBuilder::new(list_layout.path()).add_multi_arch(Some("list"), 50, 8 * 1024);
+    let list_digest = seed(
+        list_layout.path(),
+        "list",
+        &reg,
+        "lib/dockerlist:4.0",
+        SeedFormat::Docker,
+        true,
+    );
+    assert_eq!(
+        skopeo_inspect_media_type(&reg, "lib/dockerlist:4.0"),
+        DOCKER_MANIFEST_LIST
+    );
+    let list_raw: serde_json::Value =
+        serde_json::from_slice(&skopeo_inspect_raw(&reg, "lib/dockerlist:4.0")).unwrap();
+    let mut list_platforms: Vec<(String, String)> = list_raw["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let p = &m["platform"];
+            (
+                format!(
+                    "{}/{}",
+                    p["os"].as_str().unwrap(),
+                    p["architecture"].as_str().unwrap()
+                ),
+                m["digest"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    list_platforms.sort();
+    let list_ref = format!("{host}/lib/dockerlist:4.0");
 
     // An HTTP chart repository and files over HTTP.
     let www = tempfile::tempdir().unwrap();
@@ -475,7 +530,7 @@ fn lock_build_verify_unpack_against_a_plain_registry() {
         ),
     );
     let multi_ref = Seeded::multi_ref(&host);
-    project.component("multi", "2.0.0", &images_yaml(&[&multi_ref]));
+    project.component("multi", "2.0.0", &images_yaml(&[&multi_ref, &list_ref]));
     let spec = project.bundle(
         "full",
         &["linux/amd64", "linux/arm64"],
@@ -491,7 +546,7 @@ fn lock_build_verify_unpack_against_a_plain_registry() {
             report["charts"].as_u64(),
             report["files"].as_u64()
         ),
-        (Some(5), Some(1), Some(3))
+        (Some(6), Some(1), Some(3))
     );
     let lock = project.lock("full");
     // Locking again against the unchanged registry rewrites the identical file.
@@ -518,6 +573,7 @@ fn lock_build_verify_unpack_against_a_plain_registry() {
             Seeded::share_b_ref(&host),
             seeded.share_b.manifest_digest.clone(),
         ),
+        (list_ref.clone(), list_digest.clone()),
     ];
     for (reference, digest) in &expected_images {
         assert_eq!(
@@ -552,6 +608,9 @@ fn lock_build_verify_unpack_against_a_plain_registry() {
             ),
         ]
     );
+    let list = lock_image(&lock, &list_ref);
+    assert_eq!(str_of(list, "media-type"), DOCKER_MANIFEST_LIST);
+    assert_eq!(lock_platforms(list), list_platforms);
 
     // The chart and files: pinned hashes, the unpinned one hashed by `lock`.
     let charts = lock_entries(&lock, "chart");
@@ -625,7 +684,12 @@ fn lock_build_verify_unpack_against_a_plain_registry() {
         1,
         "{blob_gets:?}"
     );
-    let verified = ferry(&cache, &["verify", s(&out), "--json"]).ok().json();
+    let verified = ferry(
+        &cache,
+        &["verify", "--insecure-skip-signature", s(&out), "--json"],
+    )
+    .ok()
+    .json();
     assert_eq!(verified["root"], built["root"]);
     assert_eq!(
         (
@@ -633,7 +697,7 @@ fn lock_build_verify_unpack_against_a_plain_registry() {
             verified["charts"].as_u64(),
             verified["files"].as_u64()
         ),
-        (Some(5), Some(1), Some(3))
+        (Some(6), Some(1), Some(3))
     );
     let inspection = ferry(&cache, &["inspect", s(&out), "--json"]).ok().json();
     let inspected = inspection["images"].as_array().unwrap();
@@ -648,10 +712,24 @@ fn lock_build_verify_unpack_against_a_plain_registry() {
 
     // Unpack; skopeo reads every image at its locked digest.
     let layout = project.path("layout");
-    ferry(&cache, &["unpack", s(&out), "-o", s(&layout)]).ok();
+    ferry(
+        &cache,
+        &[
+            "unpack",
+            "--insecure-skip-signature",
+            s(&out),
+            "-o",
+            s(&layout),
+        ],
+    )
+    .ok();
     let scratch = project.path("scratch");
     let docker_ref = Seeded::docker_ref(&host);
-    for (reference, digest) in expected_images.iter().filter(|(r, _)| r != &docker_ref) {
+    let docker_typed = [docker_ref.clone(), list_ref.clone()];
+    for (reference, digest) in expected_images
+        .iter()
+        .filter(|(r, _)| !docker_typed.contains(r))
+    {
         let index = (reference == &multi_ref).then_some(&seeded.multi);
         check_layout_image(&layout, reference, digest, index, &scratch);
     }
@@ -662,14 +740,50 @@ fn lock_build_verify_unpack_against_a_plain_registry() {
         .is_file());
     // The chart and file artifacts are in the layout too.
     let refs = layout_refs(&layout);
-    assert!(
-        refs.iter()
-            .any(|(name, _)| name == "files.ferry.local/apps/tool:1.0.0-linux-arm64"),
-        "{refs:?}"
+    let manifest_of = |name: &str| -> serde_json::Value {
+        let (_, digest) = refs
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("index.json has no {name}: {refs:?}"));
+        let path = layout
+            .join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"));
+        serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+    };
+    for (name, bytes) in [
+        ("files.ferry.local/apps/tool:1.0.0-linux-amd64", &tool_amd64),
+        ("files.ferry.local/apps/tool:1.0.0-linux-arm64", &tool_arm64),
+        ("files.ferry.local/apps/notes:1.0.0", &notes),
+    ] {
+        let manifest = manifest_of(name);
+        assert_eq!(
+            manifest["layers"].as_array().unwrap().len(),
+            1,
+            "{name}: {manifest}"
+        );
+        assert_eq!(
+            manifest["layers"][0]["digest"],
+            digest_of(bytes).as_str(),
+            "{name}"
+        );
+    }
+    let chart_name = refs
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .find(|n| n.ends_with("/charts/hello:0.1.0"))
+        .unwrap_or_else(|| panic!("no chart in index.json: {refs:?}"));
+    let chart_manifest = manifest_of(chart_name);
+    assert_eq!(
+        chart_manifest["config"]["mediaType"],
+        support::images::HELM_CONFIG
     );
-    assert!(
-        refs.iter().any(|(name, _)| name.ends_with("/hello:0.1.0")),
-        "{refs:?}"
+    assert_eq!(
+        chart_manifest["layers"][0]["mediaType"],
+        support::images::HELM_CHART_LAYER
+    );
+    assert_eq!(
+        chart_manifest["layers"][0]["digest"],
+        format!("sha256:{}", chart.sha256)
     );
 
     // A bundle for linux/arm64 only keeps only the arm64 manifest of the multi-arch image.
@@ -691,9 +805,23 @@ fn lock_build_verify_unpack_against_a_plain_registry() {
     );
     let arm_out = project.path("arm.tar");
     build(&cache, &arm_spec, &arm_out, &[]);
-    ferry(&cache, &["verify", s(&arm_out)]).ok();
+    ferry(
+        &cache,
+        &["verify", "--insecure-skip-signature", s(&arm_out)],
+    )
+    .ok();
     let arm_layout = project.path("arm-layout");
-    ferry(&cache, &["unpack", s(&arm_out), "-o", s(&arm_layout)]).ok();
+    ferry(
+        &cache,
+        &[
+            "unpack",
+            "--insecure-skip-signature",
+            s(&arm_out),
+            "-o",
+            s(&arm_layout),
+        ],
+    )
+    .ok();
     let blob = |digest: &str| {
         arm_layout
             .join("blobs/sha256")
@@ -715,13 +843,57 @@ fn lock_build_verify_unpack_against_a_plain_registry() {
         seeded.multi.index_digest
     );
 
-    // Last, as it fails with Debian's skopeo 1.9.3 (see the report): the Docker-media-type
-    // image must be readable from the unpacked layout like every other image.
-    assert!(
-        refs.contains(&(docker_ref.clone(), seeded.docker_digest.clone())),
-        "index.json names {docker_ref}: {refs:?}"
+    // The arm64-only bundle carries only the arm64 manifest of the Docker list too.
+    let arm_list = lock_image(&arm_lock, &list_ref);
+    assert_eq!(str_of(arm_list, "digest"), list_digest);
+    assert_eq!(
+        lock_platforms(arm_list),
+        list_platforms
+            .iter()
+            .filter(|(p, _)| p == "linux/arm64")
+            .cloned()
+            .collect::<Vec<_>>()
     );
-    check_layout_image(&layout, &docker_ref, &seeded.docker_digest, None, &scratch);
+
+    // Last, as this fails with Debian's skopeo 1.9.3 (see the report): the Docker-media-type
+    // images must be readable from the unpacked layout like every other image.
+    let mut unreadable = Vec::new();
+    for (reference, digest) in [
+        (&docker_ref, &seeded.docker_digest),
+        (&list_ref, &list_digest),
+    ] {
+        assert!(
+            refs.contains(&(reference.clone(), digest.clone())),
+            "index.json names {reference}: {refs:?}"
+        );
+        let mut cmd = support::skopeo::skopeo();
+        cmd.args(["inspect", "--raw"])
+            .arg(format!("oci:{}:{reference}", layout.display()));
+        let out = support::run(&mut cmd);
+        if !out.status.success() {
+            unreadable.push(format!(
+                "{reference}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+            continue;
+        }
+        assert_eq!(
+            &digest_of(&out.stdout),
+            digest,
+            "skopeo reads {reference} at its locked digest"
+        );
+        let copied = skopeo_copy_from_oci_layout_all(
+            &layout,
+            reference,
+            &scratch.join(reference.replace(['/', ':'], "_")),
+        );
+        assert_eq!(&copied, digest);
+    }
+    assert!(
+        unreadable.is_empty(),
+        "skopeo cannot read these images from the unpacked bundle:\n{}",
+        unreadable.join("\n")
+    );
 }
 
 // ---------------------------------------------------------------------------- 2. auth and TLS
@@ -780,10 +952,25 @@ fn lock_and_build_with(reg: &Registry, project: &Project, env: &[(&str, &str)], 
         .ok()
         .json();
     assert!(report["blobs_fetched"].as_u64().unwrap() > 0);
-    let verified = ferry(&cache, &["verify", s(&out), "--json"]).ok().json();
+    let verified = ferry(
+        &cache,
+        &["verify", "--insecure-skip-signature", s(&out), "--json"],
+    )
+    .ok()
+    .json();
     assert_eq!(verified["images"], 2);
     let layout_out = project.path("layout");
-    ferry(&cache, &["unpack", s(&out), "-o", s(&layout_out)]).ok();
+    ferry(
+        &cache,
+        &[
+            "unpack",
+            "--insecure-skip-signature",
+            s(&out),
+            "-o",
+            s(&layout_out),
+        ],
+    )
+    .ok();
     check_layout_image(
         &layout_out,
         &single_ref,
@@ -865,10 +1052,20 @@ fn tls_registry_with_ca_cert() {
     let project = Project::new();
     let ca = reg.ca_cert_path().unwrap().to_owned();
     lock_and_build_with(&reg, &project, &[], &["--ca-cert", s(&ca)]);
-    // Without the CA the registry's certificate is not trusted: no lock.
     let lockfile = project.lockfile("secure");
-    std::fs::remove_file(&lockfile).unwrap();
     let spec = project.root().join("bundles/secure.yaml");
+
+    // The CA can come from `--registry-config` (`ca-certs`) instead of the flag.
+    let config = project.path("registries.toml");
+    std::fs::write(&config, format!("ca-certs = [{:?}]\n", s(&ca))).unwrap();
+    ferry(
+        &project.cache("config"),
+        &["lock", s(&spec), "--check", "--registry-config", s(&config)],
+    )
+    .ok();
+
+    // Without the CA the registry's certificate is not trusted: no lock.
+    std::fs::remove_file(&lockfile).unwrap();
     let run = ferry(&project.cache("no-ca"), &["lock", s(&spec)]).failed();
     assert!(run.stderr.contains(&reg.host()), "{}", run.stderr);
     assert!(!lockfile.exists());
@@ -932,7 +1129,11 @@ fn same_lock_same_archive_bytes_across_caches_and_concurrency() {
         "same lock, same bytes"
     );
     assert_eq!(a["root"], b["root"]);
-    ferry(&project.cache("one"), &["verify", s(&out_b)]).ok();
+    ferry(
+        &project.cache("one"),
+        &["verify", "--insecure-skip-signature", s(&out_b)],
+    )
+    .ok();
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -1044,7 +1245,12 @@ fn oci_chart_is_locked_by_manifest_digest_and_carried() {
 
     let out = project.path("charted.tar");
     build(&project.cache("build"), &spec, &out, &[]);
-    let verified = ferry(&cache, &["verify", s(&out), "--json"]).ok().json();
+    let verified = ferry(
+        &cache,
+        &["verify", "--insecure-skip-signature", s(&out), "--json"],
+    )
+    .ok()
+    .json();
     assert_eq!(verified["charts"], 1);
     let inspection = ferry(&cache, &["inspect", s(&out), "--json"]).ok().json();
     let inspected = inspection["charts"].as_array().unwrap();
@@ -1055,7 +1261,17 @@ fn oci_chart_is_locked_by_manifest_digest_and_carried() {
 
     // The bundle carries the original chart manifest under the chart's OCI reference.
     let unpacked = project.path("layout");
-    ferry(&cache, &["unpack", s(&out), "-o", s(&unpacked)]).ok();
+    ferry(
+        &cache,
+        &[
+            "unpack",
+            "--insecure-skip-signature",
+            s(&out),
+            "-o",
+            s(&unpacked),
+        ],
+    )
+    .ok();
     let refs = layout_refs(&unpacked);
     assert!(
         refs.contains(&(chart_ref.clone(), artifact.manifest_digest.clone())),
@@ -1099,10 +1315,11 @@ fn a_missing_tag_fails_naming_the_image_and_writes_no_lock() {
     let good = format!("{}/lib/app:1.0", reg.host());
     let missing = format!("{}/lib/app:does-not-exist", reg.host());
     let no_repo = format!("{}/nowhere/app:1.0", reg.host());
+    let bad_pin = format!("{}/lib/app:1.0@sha256:{}", reg.host(), "0".repeat(64));
     project.component(
         "broken",
         "1.0.0",
-        &images_yaml(&[&good, &missing, &no_repo]),
+        &images_yaml(&[&good, &missing, &no_repo, &bad_pin]),
     );
     let spec = project.bundle("broken", &["linux/amd64"], &[("broken", "1.0.0")]);
     let run = ferry(&project.cache("c"), &["lock", s(&spec)]).failed();
@@ -1118,7 +1335,12 @@ fn a_missing_tag_fails_naming_the_image_and_writes_no_lock() {
     );
     assert!(run.stderr.contains("not found"), "{}", run.stderr);
     assert!(
-        !run.stderr.contains(&format!("{good}:")),
+        run.stderr.contains(&"0".repeat(64)),
+        "a pinned digest the registry does not hold is named: {}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains(&format!("{good} ")),
         "the good image is not blamed: {}",
         run.stderr
     );
@@ -1175,8 +1397,9 @@ fn a_file_with_the_wrong_sha256_is_refused() {
     );
 }
 
-/// A plain registry behind a fault proxy, one image with a 256 KiB layer, locked through the
-/// proxy. Returns (registry, proxy, project, spec, image).
+/// A plain registry behind a fault proxy with an image (one 256 KiB incompressible layer) and
+/// a multi-arch index, locked through the proxy (refs name the proxy's host). Returns
+/// (registry, proxy, project, spec, image, index).
 fn proxied_project() -> (Registry, FaultProxy, Project, PathBuf, ImageInfo, IndexInfo) {
     let reg = Registry::start(RegistryOptions::plain());
     let layout_dir = tempfile::tempdir().unwrap();
@@ -1247,6 +1470,30 @@ fn a_tampered_manifest_fails_the_build_naming_the_digest() {
     );
     assert!(!out.exists(), "no archive after a failed build");
     assert_cache_is_sound(&cache);
+
+    // A layer altered in transit: refused, named, and not cached.
+    let layer = image.layers[1].digest.clone();
+    proxy.set_mode(FaultMode::tamper_body(&format!("GET /blobs/{layer}"), 100));
+    let before = proxy.faults_injected();
+    let cache = project.cache("build-blob");
+    let run = ferry(&cache, &["build", s(&spec), "--locked", "-o", s(&out)]).failed();
+    assert!(
+        proxy.faults_injected() > before,
+        "the proxy tampered with the layer"
+    );
+    assert!(
+        run.stderr.contains(&layer),
+        "the error names the blob: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hashes to") || run.stderr.contains("hashed to"),
+        "the error says the content does not match its digest: {}",
+        run.stderr
+    );
+    assert!(!out.exists(), "no archive after a failed build");
+    let stored = assert_cache_is_sound(&cache);
+    assert!(!stored.contains(&layer.trim_start_matches("sha256:").to_owned()));
 }
 
 #[test]
@@ -1283,11 +1530,19 @@ fn a_registry_dying_mid_blob_fails_cleanly_then_recovers() {
         !stored.contains(&layer.trim_start_matches("sha256:").to_owned()),
         "the cut blob is not cached"
     );
+    let leftovers: Vec<String> = [cache.join("tmp"), cache.join("packs-v1")]
+        .iter()
+        .flat_map(|d| walk(d))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "a failed build leaves no temporary files or packs: {leftovers:?}"
+    );
 
     proxy.set_mode(FaultMode::PassThrough);
     let report = build(&cache, &spec, &out, &[]);
     assert!(report["blobs_fetched"].as_u64().unwrap() >= 1);
-    ferry(&cache, &["verify", s(&out)]).ok();
+    ferry(&cache, &["verify", "--insecure-skip-signature", s(&out)]).ok();
     assert_cache_is_sound(&cache);
 }
 
@@ -1397,7 +1652,12 @@ fn file_downloads_retry_transient_faults_and_fail_cleanly_on_persistent_ones() {
     let out = project.path("bins.tar");
     build(&project.cache("build"), &spec, &out, &[]);
     assert_eq!(proxy.faults_injected() - before, 4);
-    let verified = ferry(&cache, &["verify", s(&out), "--json"]).ok().json();
+    let verified = ferry(
+        &cache,
+        &["verify", "--insecure-skip-signature", s(&out), "--json"],
+    )
+    .ok()
+    .json();
     assert_eq!(verified["files"], 2);
 }
 
@@ -1470,7 +1730,12 @@ fn mirrors_resolve_while_the_lock_keeps_the_original_reference() {
 
     let out = project.path("mirrored.tar");
     build(&project.cache("build"), &spec, &out, &mirrors);
-    let verified = ferry(&cache, &["verify", s(&out), "--json"]).ok().json();
+    let verified = ferry(
+        &cache,
+        &["verify", "--insecure-skip-signature", s(&out), "--json"],
+    )
+    .ok()
+    .json();
     assert_eq!(verified["images"], 2);
     let inspection = ferry(&cache, &["inspect", s(&out), "--json"]).ok().json();
     let names: Vec<&str> = inspection["images"]
@@ -1481,7 +1746,17 @@ fn mirrors_resolve_while_the_lock_keeps_the_original_reference() {
         .collect();
     assert_eq!(names, vec![app_ref, multi_ref]);
     let unpacked = project.path("layout");
-    ferry(&cache, &["unpack", s(&out), "-o", s(&unpacked)]).ok();
+    ferry(
+        &cache,
+        &[
+            "unpack",
+            "--insecure-skip-signature",
+            s(&out),
+            "-o",
+            s(&unpacked),
+        ],
+    )
+    .ok();
     let refs = layout_refs(&unpacked);
     assert!(
         refs.contains(&(app_ref.to_owned(), app.manifest_digest.clone())),
@@ -1509,6 +1784,63 @@ fn mirrors_resolve_while_the_lock_keeps_the_original_reference() {
         Some(&multi),
         &project.path("scratch"),
     );
+}
+
+#[test]
+fn a_mirror_that_needs_credentials_uses_the_mirror_hosts_credentials() {
+    require_tools();
+    let reg = Registry::start(RegistryOptions::basic("mirror-user", "mirror-pass"));
+    let layout_dir = tempfile::tempdir().unwrap();
+    let mut layout = OciLayoutBuilder::new(layout_dir.path());
+    let app = layout.add_image(Some("app"), &ImageSpec::with_layers(450, 1, 4096));
+    seed(
+        layout_dir.path(),
+        "app",
+        &reg,
+        "hub/lib/app:1.0",
+        SeedFormat::Oci,
+        false,
+    );
+    let project = Project::new();
+    let app_ref = "private.example/lib/app:1.0";
+    project.component("m", "1.0.0", &images_yaml(&[app_ref]));
+    let spec = project.bundle("m", &["linux/amd64"], &[("m", "1.0.0")]);
+    let mirror = format!("private.example=http://{}/hub", reg.host());
+    let docker = docker_config(project.root(), &reg.host(), "mirror-user", "mirror-pass");
+    let env = [("DOCKER_CONFIG", s(&docker))];
+    ferry_env(
+        &project.cache("c"),
+        &env,
+        &["lock", s(&spec), "--mirror", &mirror],
+    )
+    .ok();
+    assert_eq!(
+        str_of(lock_image(&project.lock("m"), app_ref), "digest"),
+        app.manifest_digest
+    );
+    let out = project.path("m.tar");
+    let report = ferry_env(
+        &project.cache("b"),
+        &env,
+        &[
+            "build",
+            s(&spec),
+            "--locked",
+            "-o",
+            s(&out),
+            "--mirror",
+            &mirror,
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert!(report["blobs_fetched"].as_u64().unwrap() > 0);
+    ferry(
+        &project.cache("c"),
+        &["verify", "--insecure-skip-signature", s(&out)],
+    )
+    .ok();
 }
 
 // ---------------------------------------------------------------------------- 8. lock --check

@@ -30,6 +30,9 @@ pub struct BuildOptions {
     pub jobs: usize,
     /// Archive settings.
     pub archive: ArchiveOptions,
+    /// Sign the root with this key: a cosign signature artifact is added next
+    /// to the root (deterministic, so the archive stays reproducible).
+    pub sign: Option<crate::sign::SigningKey>,
 }
 
 /// What a build produced.
@@ -47,6 +50,8 @@ pub struct BuildOutcome {
     pub blobs_fetched: usize,
     /// Bytes downloaded or copied into the cache.
     pub bytes_fetched: u64,
+    /// Fingerprint of the key that signed the root, if signed.
+    pub signed_by: Option<String>,
 }
 
 /// Build errors.
@@ -239,6 +244,18 @@ pub async fn build(
         .annotations
         .insert(ANNOTATION_REF_NAME.to_owned(), ROOT_REF_NAME.to_owned());
     layout_entries.insert(0, root_descriptor);
+    let signature = match &options.sign {
+        Some(key) => Some(super::signed::sign_into_store(
+            key,
+            &lock.bundle,
+            &layout_entries[0],
+            store,
+        )?),
+        None => None,
+    };
+    if let Some(signed) = &signature {
+        layout_entries.push(signed.descriptor.clone());
+    }
     let index_json = to_canonical_json(&ImageIndex {
         schema_version: 2,
         media_type: Some(OCI_INDEX.to_owned()),
@@ -247,7 +264,12 @@ pub async fn build(
         annotations: BTreeMap::new(),
     });
 
-    let order = blob_order(&root, lock, store)?;
+    let mut order = blob_order(&root, lock, store)?;
+    for digest in signature.iter().flat_map(|s| &s.blobs) {
+        if !order.contains(digest) {
+            order.push(digest.clone());
+        }
+    }
     let sized: Vec<(Digest, u64)> = order
         .iter()
         .map(|digest| {
@@ -293,6 +315,7 @@ pub async fn build(
         blobs: order.len(),
         blobs_fetched: fetched.blobs.load(Ordering::Relaxed),
         bytes_fetched: fetched.bytes.load(Ordering::Relaxed),
+        signed_by: signature.map(|s| s.fingerprint),
     })
 }
 
@@ -725,13 +748,20 @@ fn metadata_manifest(
     spec_layer
         .annotations
         .insert(ANNOTATION_TITLE.to_owned(), "spec.json".to_owned());
+    let sbom = crate::audit::sbom::to_bytes_with_spec_json(lock, spec_json)
+        .map_err(|e| BuildError::Invalid(format!("cannot derive the SBOM: {e}")))?;
+    store.put_bytes(&sbom)?;
+    let mut sbom_layer = Descriptor::for_bytes(crate::audit::SBOM_MEDIA_TYPE, &sbom);
+    sbom_layer
+        .annotations
+        .insert(ANNOTATION_TITLE.to_owned(), "sbom.cdx.json".to_owned());
     let mut descriptor = put_manifest(
         &ImageManifest {
             schema_version: 2,
             media_type: OCI_MANIFEST.to_owned(),
             artifact_type: Some(METADATA_ARTIFACT_TYPE.to_owned()),
             config: empty_config(store)?,
-            layers: vec![lock_layer, spec_layer],
+            layers: vec![lock_layer, spec_layer, sbom_layer],
             subject: None,
             annotations: BTreeMap::new(),
         },

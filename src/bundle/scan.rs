@@ -311,9 +311,10 @@ fn write_file(target: &Path, bytes: &[u8]) -> Result<(), ScanError> {
     file.finish()
 }
 
-/// Opens an archive, undoing zstd or gzip compression by its magic bytes.
+/// Opens an archive (or the parts a `*.parts.json` lists), undoing zstd or
+/// gzip compression by its magic bytes.
 fn open_archive(path: &Path) -> io::Result<Box<dyn Read>> {
-    let mut file = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut file = BufReader::with_capacity(1 << 20, super::parts::open_archive_file(path)?);
     let magic = {
         use std::io::BufRead;
         let buffer = file.fill_buf()?;
@@ -362,6 +363,8 @@ pub fn scan(
         }
         scanner.entry(&name, regular, size, &mut entry)?;
     }
+    // Read to the end, so every byte (a part's checksum, zstd's) is checked.
+    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(io_error)?;
     Ok(scanner.out)
 }
 

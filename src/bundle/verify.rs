@@ -100,6 +100,15 @@ pub enum VerifyError {
     /// The bundle could not be read.
     #[error(transparent)]
     Scan(#[from] ScanError),
+    /// The bundle's signature is absent, untrusted or invalid.
+    #[error("bundle {path} failed signature verification")]
+    Signature {
+        /// The bundle.
+        path: String,
+        /// Why.
+        #[source]
+        source: crate::sign::SignatureError,
+    },
     /// The bundle has problems.
     #[error("bundle {path} failed verification ({} problem{}):{}", problems.len(), if problems.len() == 1 { "" } else { "s" }, problems.iter().map(|p| format!("\n  - {p}")).collect::<String>())]
     Problems {
@@ -127,14 +136,28 @@ pub struct VerifyReport {
     pub charts: usize,
     /// Files.
     pub files: usize,
+    /// Fingerprint (`sha256:` of the SPKI DER) of the trusted key whose
+    /// signature over the root verified; `None` when the signature was not checked.
+    pub signed_by: Option<String>,
 }
 
-/// Scans with re-hashing (optionally extracting) and checks the whole graph.
+/// Scans with re-hashing (optionally extracting) and checks the whole graph,
+/// and the root's signature against `trust` (see [`crate::sign`]). A policy
+/// with no key that does not allow unsigned bundles is refused before reading.
+/// `path` may be an archive, an unpacked layout or a `*.parts.json` manifest.
 pub fn verify(
     path: &Path,
     extract_to: Option<&Path>,
+    trust: &crate::sign::TrustPolicy,
     progress: &dyn Progress,
 ) -> Result<(VerifyReport, Lock), VerifyError> {
+    let signature_error = |source| VerifyError::Signature {
+        path: path.display().to_string(),
+        source,
+    };
+    if !trust.is_usable() {
+        return Err(signature_error(crate::sign::SignatureError::NoTrustedKeys));
+    }
     let options = ScanOptions {
         hash: true,
         extract_to: extract_to.map(Path::to_owned),
@@ -145,6 +168,8 @@ pub fn verify(
         problems,
     };
     let graph = Graph::check(&scanned).map_err(problems_of)?;
+    let signed_by = crate::sign::check(&graph.signatures, &graph.lock.bundle, &graph.root, trust)
+        .map_err(signature_error)?;
     Ok((
         VerifyReport {
             bundle: graph.lock.bundle.clone(),
@@ -154,6 +179,7 @@ pub fn verify(
             images: graph.lock.images.len(),
             charts: graph.lock.charts.len(),
             files: graph.lock.files.len(),
+            signed_by,
         },
         graph.lock,
     ))
@@ -251,6 +277,8 @@ pub fn inspect(path: &Path, progress: &dyn Progress) -> Result<Inspection, Verif
 struct Graph {
     root: Digest,
     lock: Lock,
+    /// Signatures of the root (structurally checked, not yet against keys).
+    signatures: Vec<crate::sign::FoundSignature>,
 }
 
 impl Graph {
@@ -350,7 +378,7 @@ impl Graph {
         let in_index: BTreeSet<_> = index
             .manifests
             .iter()
-            .filter(|d| d.digest != root)
+            .filter(|d| d.digest != root && !super::signed::is_signature_entry(d))
             .map(named)
             .collect();
         for (digest, name) in in_index.difference(&in_root) {
@@ -445,6 +473,8 @@ impl Graph {
                 queue.push((blob.clone(), used_by.clone()));
             }
         }
+        let signatures =
+            super::signed::collect(scanned, &index, &root, &mut required, &mut problems);
         for digest in scanned.blobs.keys() {
             if !required.contains(digest) {
                 problems.push(Problem::Extra {
@@ -453,7 +483,11 @@ impl Graph {
             }
         }
         if problems.is_empty() {
-            Ok(Self { root, lock })
+            Ok(Self {
+                root,
+                lock,
+                signatures,
+            })
         } else {
             Err(problems)
         }

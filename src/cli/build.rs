@@ -32,6 +32,12 @@ pub struct BuildArgs {
     #[arg(long)]
     pub fsync: bool,
     #[command(flatten)]
+    pub sign: super::sign::SignArgs,
+    /// Cut the archive into parts of this size (700MiB, 4GiB, …) plus `NAME.parts.json`;
+    /// the whole archive is then removed.
+    #[arg(long, value_name = "SIZE")]
+    pub split_size: Option<String>,
+    #[command(flatten)]
     pub registry: RegistryArgs,
 }
 
@@ -39,6 +45,10 @@ pub struct BuildArgs {
 pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
     let progress = &ctx.progress;
     let started = Instant::now();
+    let sign = args.sign.load()?;
+    if let Some(size) = &args.split_size {
+        ferry::bundle::parts::parse_size(size)?;
+    }
     let spec = Spec::load(&args.spec)?;
     let path = args
         .lockfile
@@ -79,6 +89,7 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
             mtime,
             fsync: args.fsync,
         },
+        sign,
     };
     let outcome = runtime.block_on(bundle::build(
         &lock,
@@ -91,6 +102,19 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
         progress,
     ))?;
     progress.clear();
+    let parts = match &args.split_size {
+        Some(size) => {
+            let quiet = Context {
+                json: true,
+                progress: super::Bars::new(true),
+            };
+            let (path, manifest) = super::parts::split_archive(&quiet, &args.output, size, None)?;
+            std::fs::remove_file(&args.output)
+                .with_context(|| format!("cannot remove {}", args.output.display()))?;
+            Some((path, manifest.parts.len()))
+        }
+        None => None,
+    };
     if ctx.json {
         print_json(&serde_json::json!({
             "bundle": args.output,
@@ -100,6 +124,8 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
             "blobs": outcome.blobs,
             "blobs_fetched": outcome.blobs_fetched,
             "bytes_fetched": outcome.bytes_fetched,
+            "signed_by": outcome.signed_by,
+            "parts": parts.as_ref().map(|(path, _)| path),
             "seconds": started.elapsed().as_secs_f64(),
         }));
     } else {
@@ -114,6 +140,12 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
             outcome.root,
             outcome.archive_sha256
         );
+        if let Some(key) = &outcome.signed_by {
+            println!("signed by {key}");
+        }
+        if let Some((path, count)) = &parts {
+            println!("split into {count} parts: {}", path.display());
+        }
     }
     Ok(())
 }

@@ -12,8 +12,17 @@ use super::{human_bytes, print_json, Context};
 /// A bundle to read.
 #[derive(Args)]
 pub struct BundleArgs {
-    /// A bundle archive (.tar, .tar.zst) or unpacked layout directory.
+    /// A bundle archive (.tar, .tar.zst, NAME.parts.json) or unpacked layout directory.
     pub bundle: PathBuf,
+}
+
+/// Arguments of `ferry verify`.
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// A bundle archive (.tar, .tar.zst, NAME.parts.json) or unpacked layout directory.
+    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub trust: super::sign::TrustArgs,
 }
 
 /// Arguments of `ferry unpack`.
@@ -24,12 +33,15 @@ pub struct UnpackArgs {
     /// Directory to extract into (must be empty or absent).
     #[arg(long, short)]
     pub output: PathBuf,
+    #[command(flatten)]
+    pub trust: super::sign::TrustArgs,
 }
 
 /// `ferry verify`.
-pub fn verify(ctx: &Context, args: &BundleArgs) -> Result<()> {
+pub fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
     let started = Instant::now();
-    let (report, _) = bundle::verify(&args.bundle, None, &ctx.progress)?;
+    let trust = args.trust.policy()?;
+    let (report, _) = bundle::verify(&args.bundle, None, &trust, &ctx.progress)?;
     ctx.progress.clear();
     if ctx.json {
         print_json(&report);
@@ -46,6 +58,10 @@ pub fn verify(ctx: &Context, args: &BundleArgs) -> Result<()> {
             report.files,
             started.elapsed().as_secs_f64()
         );
+        match &report.signed_by {
+            Some(key) => println!("signed by {key}"),
+            None => println!("signature NOT checked (--insecure-skip-signature)"),
+        }
     }
     Ok(())
 }
@@ -75,12 +91,13 @@ pub fn unpack(ctx: &Context, args: &UnpackArgs) -> Result<()> {
             args.output.display()
         );
     }
+    let trust = args.trust.policy()?;
     let staging = args.output.with_extension("ferry-unpacking");
     if staging.exists() {
         std::fs::remove_dir_all(&staging)
             .with_context(|| format!("cannot clear {}", staging.display()))?;
     }
-    let result = bundle::verify(&args.bundle, Some(&staging), &ctx.progress);
+    let result = bundle::verify(&args.bundle, Some(&staging), &trust, &ctx.progress);
     ctx.progress.clear();
     let (report, _) = match result {
         Ok(ok) => ok,

@@ -1,11 +1,16 @@
 //! The command implementations behind `src/main.rs`: each module turns
 //! parsed arguments into library calls and prints the outcome (human or JSON).
 
+pub mod audit;
 pub mod build;
 pub mod bundle;
 pub mod cache;
 pub mod lock;
+pub mod parts;
 pub mod progress;
+pub mod push;
+pub mod serve;
+pub mod sign;
 
 use std::path::{Path, PathBuf};
 
@@ -126,5 +131,35 @@ pub fn human_bytes(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Which signatures a command that consumes a bundle accepts.
+#[derive(Args, Clone, Debug)]
+pub struct TrustArgs {
+    /// A trusted public key (PEM); repeatable.
+    #[arg(long = "key", value_name = "PUB")]
+    pub keys: Vec<PathBuf>,
+    /// A file of trusted public keys (several PEM blocks), for key rotation.
+    #[arg(long = "trust", value_name = "FILE")]
+    pub trust: Option<PathBuf>,
+    /// Accept a bundle whose signature is not checked (digests still are).
+    #[arg(long)]
+    pub insecure_skip_signature: bool,
+}
+
+impl TrustArgs {
+    /// The policy these flags describe.
+    pub fn policy(&self) -> Result<ferry::sign::TrustPolicy> {
+        let mut keys = Vec::new();
+        for path in &self.keys {
+            keys.push(ferry::sign::VerifyingKey::load(path)?);
+        }
+        if let Some(path) = &self.trust {
+            keys.extend(ferry::sign::load_trusted_keys(path)?);
+        }
+        let mut policy = ferry::sign::TrustPolicy::trusting(keys);
+        policy.allow_unsigned = self.insecure_skip_signature;
+        Ok(policy)
     }
 }

@@ -9,6 +9,7 @@
 pub mod auth;
 mod config;
 mod error;
+mod push;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -21,6 +22,7 @@ use reqwest::{Method, Response, StatusCode};
 use self::auth::{parse_challenge, Challenge, CredentialStore, Credentials};
 pub use self::config::{Mirror, RegistryConfig};
 pub use self::error::RegistryError;
+pub use self::push::{BlobSource, MountOutcome};
 use crate::oci::{Digest, Hasher, ManifestView, MANIFEST_ACCEPT};
 use crate::store::Store;
 
@@ -36,6 +38,21 @@ pub struct FetchedManifest {
     pub media_type: String,
     /// SHA-256 of `bytes`.
     pub digest: Digest,
+}
+
+/// The body of a request, re-created for every attempt.
+pub(crate) type BodyFactory<'a> = &'a (dyn Fn() -> Result<reqwest::Body, std::io::Error> + Sync);
+
+/// One registry request and the access it needs.
+pub(crate) struct Call<'a> {
+    pub(crate) method: Method,
+    /// A path (`/v2/...`) on the host, or an absolute URL (an upload `Location`).
+    pub(crate) target: &'a str,
+    /// Token scopes, space-separated (`repository:a:pull,push repository:b:pull`).
+    pub(crate) scope: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Option<BodyFactory<'a>>,
+    pub(crate) what: &'a str,
 }
 
 /// How a host is reached once probed.
@@ -344,25 +361,60 @@ impl Client {
         accept: Option<&str>,
         what: &str,
     ) -> Result<Response, RegistryError> {
+        let mut headers = HeaderMap::new();
+        if let Some(accept) = accept.and_then(|a| reqwest::header::HeaderValue::from_str(a).ok()) {
+            headers.insert(ACCEPT, accept);
+        }
+        self.call(
+            host,
+            &Call {
+                method,
+                target: path,
+                scope: format!("repository:{repository}:pull"),
+                headers,
+                body: None,
+                what,
+            },
+        )
+        .await
+    }
+
+    /// Sends one registry request: authenticates as the challenge asks,
+    /// retries transient failures (re-creating the body), classifies errors.
+    pub(crate) async fn call(
+        &self,
+        host: &str,
+        call: &Call<'_>,
+    ) -> Result<Response, RegistryError> {
         let mut attempt = 0;
         loop {
             let state = self.host_state(host).await?;
-            let url = format!("{}{}", state.base, path);
-            let scope = format!("repository:{repository}:pull");
-            let authorization = self.cached_authorization(host, &scope, state.basic)?;
-            let mut request = self.http.request(method.clone(), &url);
-            if let Some(accept) = accept {
-                request = request.header(ACCEPT, accept);
-            }
+            let url = if call.target.starts_with("http://") || call.target.starts_with("https://") {
+                call.target.to_owned()
+            } else {
+                format!("{}{}", state.base, call.target)
+            };
+            let authorization = self.cached_authorization(host, &call.scope, state.basic)?;
+            let mut request = self
+                .http
+                .request(call.method.clone(), &url)
+                .headers(call.headers.clone());
             if let Some(value) = &authorization {
                 request = request.header(AUTHORIZATION, value);
+            }
+            if let Some(body) = call.body {
+                let body = body().map_err(|source| RegistryError::Sink {
+                    what: call.what.to_owned(),
+                    source,
+                })?;
+                request = request.body(body);
             }
             let result = request.send().await;
             if let Ok(response) = &result {
                 if response.status() == StatusCode::UNAUTHORIZED {
                     let challenge = challenge_of(response.headers());
                     let retried_with_auth = authorization.is_some();
-                    self.authenticate(host, &scope, challenge, retried_with_auth)
+                    self.authenticate(host, &call.scope, challenge, retried_with_auth)
                         .await?;
                     if attempt < self.config.retries {
                         attempt += 1;
@@ -370,7 +422,7 @@ impl Client {
                     }
                 }
             }
-            match classify(result, &url, what).await {
+            match classify(result, &url, call.what).await {
                 Err(error) if error.is_transient() && attempt < self.config.retries => {
                     attempt += 1;
                     tokio::time::sleep(backoff(attempt)).await;
@@ -378,6 +430,16 @@ impl Client {
                 other => return other,
             }
         }
+    }
+
+    /// The base URL (`https://host` or `http://host`) a host answers on.
+    pub async fn base_url(&self, host: &str) -> Result<String, RegistryError> {
+        Ok(self.host_state(host).await?.base)
+    }
+
+    /// The underlying HTTP client (for non-registry APIs such as Harbor's).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
     }
 
     fn cached_authorization(
@@ -395,7 +457,8 @@ impl Client {
         Ok(None)
     }
 
-    fn credentials_for(&self, host: &str) -> Result<Option<Credentials>, RegistryError> {
+    /// Credentials configured for a host (docker config, helpers).
+    pub fn credentials_for(&self, host: &str) -> Result<Option<Credentials>, RegistryError> {
         self.credentials
             .get(host)
             .map_err(|source| RegistryError::Config {
@@ -472,7 +535,9 @@ impl Client {
             if let Some(service) = service {
                 query.append_pair("service", service);
             }
-            query.append_pair("scope", scope);
+            for scope in scope.split(' ') {
+                query.append_pair("scope", scope);
+            }
         }
         let mut request = self.http.get(url.clone());
         if let Some(credentials) = credentials {

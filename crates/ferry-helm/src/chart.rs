@@ -2,6 +2,7 @@
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::Error;
 
@@ -17,9 +18,9 @@ pub struct Chart {
     /// `values.schema.json` text, if any.
     pub schema: Option<String>,
     /// Templates: path relative to the chart (`templates/x.yaml`) and text.
-    pub templates: Vec<(String, String)>,
+    pub templates: Vec<(String, Arc<str>)>,
     /// Every other file (for `.Files`, `crds/`), path relative to the chart.
-    pub files: Vec<(String, Vec<u8>)>,
+    pub files: Vec<(String, Arc<[u8]>)>,
     /// Charts under `charts/`.
     pub dependencies: Vec<Chart>,
 }
@@ -164,7 +165,7 @@ impl Chart {
                 continue;
             } else if let Some(rest) = p.strip_prefix("templates/") {
                 let _ = rest;
-                templates.push((p, String::from_utf8_lossy(&data).into_owned()));
+                templates.push((p, Arc::from(to_text(data))));
             } else if let Some(rest) = p.strip_prefix("charts/") {
                 match rest.split_once('/') {
                     Some((dir, inner)) => sub_dirs
@@ -178,7 +179,7 @@ impl Chart {
                     }
                 }
             } else {
-                other.push((p, data));
+                other.push((p, Arc::from(data)));
             }
         }
         let Some(chart_yaml) = chart_yaml else {
@@ -242,6 +243,11 @@ impl Chart {
     pub fn is_library(&self) -> bool {
         self.metadata.chart_type == "library"
     }
+}
+
+/// UTF-8 text without copying when it is valid (lossy otherwise, as Go's string conversion keeps bytes).
+fn to_text(data: Vec<u8>) -> String {
+    String::from_utf8(data).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn parse_metadata(y: &serde_norway::Value) -> Metadata {

@@ -57,9 +57,31 @@ pub fn pem_der(text: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
 
-/// A new RSA key.
+type KeyCache = std::collections::HashMap<([u8; 32], usize), (RsaPrivateKey, DetRng)>;
+
+/// Keys already generated in this process, by generator state: a key is a pure function of the
+/// generator's state, so a hit returns the same key and leaves the generator exactly where
+/// generating it would have (RSA generation is the slowest part of rendering).
+static KEY_CACHE: std::sync::OnceLock<std::sync::Mutex<KeyCache>> = std::sync::OnceLock::new();
+
+/// A new RSA key, drawn from the deterministic generator.
 pub fn gen_rsa(rng: &mut DetRng, bits: usize) -> Result<RsaPrivateKey, String> {
-    RsaPrivateKey::new(rng, bits).map_err(|e| e.to_string())
+    let id = (rng.fingerprint(), bits);
+    let cache = KEY_CACHE.get_or_init(Default::default);
+    if let Ok(c) = cache.lock() {
+        if let Some((key, after)) = c.get(&id) {
+            *rng = after.clone();
+            return Ok(key.clone());
+        }
+    }
+    let key = RsaPrivateKey::new(rng, bits).map_err(|e| e.to_string())?;
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= 1024 {
+            c.clear();
+        }
+        c.insert(id, (key.clone(), rng.clone()));
+    }
+    Ok(key)
 }
 
 /// PKCS#1 PEM of a private key (`RSA PRIVATE KEY`, as Sprig writes it).

@@ -27,6 +27,58 @@ pub fn discover_images(rendered: &str) -> Result<BTreeSet<String>, Error> {
     Ok(out)
 }
 
+/// Image fields of well-known operators' custom resources that are not container lists:
+/// (kind, dotted path to a string image reference or to a `{repository, tag}`/`{image}` map).
+pub const KNOWN_OPERATOR_FIELDS: &[(&str, &str)] = &[
+    ("CephCluster", "spec.cephVersion.image"),
+    ("Prometheus", "spec.image"),
+    ("Alertmanager", "spec.image"),
+    ("ThanosRuler", "spec.image"),
+    ("PrometheusAgent", "spec.image"),
+    ("Kafka", "spec.kafka.image"),
+    ("Kafka", "spec.zookeeper.image"),
+    ("Elasticsearch", "spec.image"),
+    ("Kibana", "spec.image"),
+    ("Postgresql", "spec.dockerImage"),
+    ("Cluster", "spec.imageName"),
+    ("RedisFailover", "spec.redis.image"),
+    ("RedisFailover", "spec.sentinel.image"),
+    ("Grafana", "spec.baseImage"),
+    ("Keycloak", "spec.image"),
+];
+
+/// Like [`discover_images`], and also the image fields of well-known operators' custom resources
+/// ([`KNOWN_OPERATOR_FIELDS`]), which are not container lists.
+pub fn discover_images_with_operators(rendered: &str) -> Result<BTreeSet<String>, Error> {
+    let mut out = discover_images(rendered)?;
+    for doc in split_documents(rendered) {
+        if doc.trim().is_empty() {
+            continue;
+        }
+        let Ok(v) = serde_norway::from_str::<serde_norway::Value>(&doc) else {
+            continue;
+        };
+        let Some(kind) = v.get("kind").and_then(|k| k.as_str()) else {
+            continue;
+        };
+        for (k, path) in KNOWN_OPERATOR_FIELDS {
+            if *k != kind || path.is_empty() {
+                continue;
+            }
+            let mut cur = Some(&v);
+            for part in path.split('.') {
+                cur = cur.and_then(|c| c.get(part));
+            }
+            if let Some(serde_norway::Value::String(img)) = cur {
+                if !img.is_empty() {
+                    out.insert(img.clone());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Images listed in the chart's `helm.sh/images` annotation (and its dependencies').
 pub fn annotation_images(chart: &Chart) -> BTreeSet<String> {
     let mut out = BTreeSet::new();

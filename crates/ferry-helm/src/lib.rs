@@ -15,6 +15,7 @@
 pub mod chart;
 pub mod crypto;
 pub mod error;
+mod fasthead;
 pub mod funcs;
 pub mod images;
 pub mod rand;
@@ -28,7 +29,7 @@ pub mod yaml11;
 
 pub use chart::Chart;
 pub use error::{Error, Result};
-pub use images::{annotation_images, discover_images};
+pub use images::{annotation_images, discover_images, discover_images_with_operators};
 pub use render::{
     render, render_template_string, render_templates, Manifest, ManifestSplit, RenderOptions,
     Rendered,

@@ -31,6 +31,16 @@ impl DetRng {
         }
     }
 
+    /// A digest of the generator's complete state.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(self.key);
+        h.update(self.counter.to_be_bytes());
+        h.update((self.used as u64).to_be_bytes());
+        h.update(self.buf);
+        h.finalize().into()
+    }
+
     /// The next byte.
     pub fn next_u8(&mut self) -> u8 {
         if self.used == 32 {

@@ -4,6 +4,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::chart::Chart;
 use crate::error::Error;
@@ -238,6 +239,11 @@ impl Rendered {
     pub fn to_helm_output(&self) -> String {
         self.output.clone()
     }
+
+    /// Exactly what `helm template` prints, borrowed.
+    pub fn helm_output(&self) -> &str {
+        &self.output
+    }
 }
 
 /// Renders `chart` with `opts`. Runs on a thread with a large stack so deep templates cannot
@@ -409,7 +415,7 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
 
     // collect templates and per-chart contexts
     let mut contexts: Vec<ChartCtx> = Vec::new();
-    let mut sources: Vec<(String, String, usize)> = Vec::new(); // full name, text, chart index
+    let mut sources: Vec<(String, Arc<str>, usize)> = Vec::new(); // full name, text, chart index
     #[allow(clippy::too_many_arguments)]
     fn collect(
         c: &Chart,
@@ -419,7 +425,7 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
         rel: &Value,
         caps: &Value,
         contexts: &mut Vec<ChartCtx>,
-        sources: &mut Vec<(String, String, usize)>,
+        sources: &mut Vec<(String, Arc<str>, usize)>,
     ) -> Value {
         let path = match parent_path {
             Some(p) => format!("{p}/charts/{}", c.name()),
@@ -431,11 +437,7 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
             m.borrow_mut().insert("IsRoot".into(), Value::Bool(is_root));
         }
         let files = Files {
-            files: c
-                .files
-                .iter()
-                .map(|(p, b)| (p.clone(), Rc::new(b.clone())))
-                .collect(),
+            files: c.files.clone(),
         };
         let dot = Value::new_map();
         let subcharts = Value::new_map();
@@ -499,18 +501,18 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
     let set = Rc::new(RefCell::new(set));
     let mut renderables = Vec::new();
     for (name, text, idx) in &sources {
-        let parsed = parse::parse(text, &crate::funcs::is_func).map_err(|e| Error::Parse {
+        let parsed = parse::parse_shared(text, &crate::funcs::is_func).map_err(|e| Error::Parse {
             template: name.clone(),
             line: e.line,
             message: e.message,
         })?;
         let file: Rc<str> = Rc::from(name.as_str());
-        let src: Rc<str> = Rc::from(text.as_str());
+        let src: Arc<str> = text.clone();
         let mut s = set.borrow_mut();
         for (dname, body) in parsed.defines {
             let empty = body
                 .iter()
-                .all(|n| matches!(n, parse::Node::Text(t) if t.trim().is_empty()));
+                .all(|n| matches!(n, parse::Node::Text(t) if t.as_str().trim().is_empty()));
             if empty && s.contains_key(&dname) {
                 continue;
             }
@@ -622,10 +624,23 @@ fn render_inner(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> 
         }
         crds(&chart, None, &mut b);
     }
+    let total: usize = manifests
+        .iter()
+        .chain(hooks.iter())
+        .map(|m| m.content.len() + m.source.len() + 16)
+        .sum();
+    b.reserve(total);
     for m in &manifests {
-        b.push_str(&format!("---\n# Source: {}\n{}\n", m.source, m.content));
+        push_doc(&mut b, &m.source, &m.content);
     }
-    let mut out = b.trim_matches(is_go_space).to_string();
+    // TrimSpace, in place
+    let end = b.trim_end_matches(is_go_space).len();
+    b.truncate(end);
+    let start = b.len() - b.trim_start_matches(is_go_space).len();
+    if start > 0 {
+        b.drain(..start);
+    }
+    let mut out = b;
     out.push('\n');
     for h in &hooks {
         if opts.skip_tests
@@ -635,7 +650,7 @@ fn render_inner(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> 
         {
             continue;
         }
-        out.push_str(&format!("---\n# Source: {}\n{}\n", h.source, h.content));
+        push_doc(&mut out, &h.source, &h.content);
     }
     if !opts.show_only.is_empty() {
         out = show_only(&out, &opts.show_only, opts.manifest_split)?;
@@ -646,6 +661,14 @@ fn render_inner(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> 
         hooks,
         output: out,
     })
+}
+
+fn push_doc(out: &mut String, source: &str, content: &str) {
+    out.push_str("---\n# Source: ");
+    out.push_str(source);
+    out.push('\n');
+    out.push_str(content);
+    out.push('\n');
 }
 
 fn is_go_space(c: char) -> bool {
@@ -781,6 +804,9 @@ fn scalar_text(v: &serde_norway::Value) -> String {
 /// The `kind` and `helm.sh/hook` annotation of a document (the first one, as Helm reads it).
 fn doc_head(d: &str) -> Result<(String, Option<String>), String> {
     use serde::Deserialize as _;
+    if let Some(h) = crate::fasthead::fast_head(d) {
+        return Ok(h);
+    }
     let Some(doc) = serde_norway::Deserializer::from_str(d).next() else {
         return Ok((String::new(), None));
     };
@@ -928,7 +954,7 @@ pub fn render_template_string(text: &str) -> Result<String, Error> {
         message: e.message,
     })?;
     let file: Rc<str> = Rc::from("name-template");
-    let src: Rc<str> = Rc::from(text);
+    let src: Arc<str> = Arc::from(text);
     let mut set = HashMap::new();
     set.insert(
         "name-template".to_string(),

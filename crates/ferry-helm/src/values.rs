@@ -199,7 +199,51 @@ pub fn path_value(v: &Value, path: &str) -> Option<Value> {
 pub fn process_dependencies(chart: &Chart, user: &Value) -> Result<Chart, Error> {
     let mut c = chart.clone();
     enable_deps(&mut c, user, "")?;
+    import_values(&mut c)?;
     Ok(c)
+}
+
+/// Helm's processImportValues, children first: values exported by a dependency
+/// (`import-values`) become defaults of the parent, below the parent's own defaults.
+fn import_values(c: &mut Chart) -> Result<(), Error> {
+    for d in &mut c.dependencies {
+        import_values(d)?;
+    }
+    if !c
+        .metadata
+        .dependencies
+        .iter()
+        .any(|r| !r.import_values.is_empty())
+    {
+        return Ok(());
+    }
+    let cvals = Value::new_map();
+    coalesce(c, &cvals)?;
+    let imported = Value::new_map();
+    for r in &c.metadata.dependencies {
+        for (child, parent) in &r.import_values {
+            let Some(v @ Value::Map(_)) = path_value(&cvals, &format!("{}.{child}", r.name)) else {
+                continue;
+            };
+            let at = parent.trim_start_matches('.');
+            let piece = if at.is_empty() {
+                v.deep_copy()
+            } else {
+                let mut node = v.deep_copy();
+                for part in at.split('.').rev() {
+                    let mut m = BTreeMap::new();
+                    m.insert(part.to_string(), node);
+                    node = Value::from(m);
+                }
+                node
+            };
+            merge_maps(&imported, &piece);
+        }
+    }
+    // the parent's own values win over imported ones
+    coalesce_tables(&cvals, &imported, true);
+    c.values_yaml = Some(crate::yaml::to_json(&cvals, true));
+    Ok(())
 }
 
 fn enable_deps(c: &mut Chart, vals: &Value, path: &str) -> Result<(), Error> {

@@ -9,16 +9,35 @@ use ferry_helm::{render_templates, Chart, RenderOptions};
 
 #[test]
 fn behaviour_table_matches_real_helm() {
+    compare_with_helm("gotmpl-chart");
+}
+
+#[test]
+fn import_values_match_real_helm() {
+    compare_with_helm("import-values-chart");
+}
+
+fn compare_with_helm(name: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     let expected: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("gotmpl-chart.expected.json")).expect("read expected"),
+        &std::fs::read_to_string(dir.join(format!("{name}.expected.json"))).expect("read expected"),
     )
     .expect("parse expected");
     let expected = expected.as_object().expect("an object");
-    let chart = Chart::load(dir.join("gotmpl-chart")).expect("load chart");
+    let chart = Chart::load(dir.join(name)).expect("load chart");
     let opts = RenderOptions {
-        release_name: "rel".into(),
-        namespace: "ns".into(),
+        release_name: if name == "gotmpl-chart" {
+            "rel"
+        } else {
+            "release-name"
+        }
+        .into(),
+        namespace: if name == "gotmpl-chart" {
+            "ns"
+        } else {
+            "default"
+        }
+        .into(),
         ..RenderOptions::default()
     };
     let rendered = render_templates(&chart, &opts).expect("render");

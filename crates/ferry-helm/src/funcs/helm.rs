@@ -202,7 +202,7 @@ fn tpl(e: &mut Exec, a: Vec<Value>) -> R {
             pe.line, pe.message
         ))
     })?;
-    let src: Rc<str> = Rc::from(text.as_str());
+    let src: std::sync::Arc<str> = std::sync::Arc::from(text.as_str());
     let file: Rc<str> = Rc::from("gotpl");
     let mut set = e.templates.borrow().clone();
     for (name, body) in parsed.defines {
@@ -377,11 +377,11 @@ fn to_toml(v: &Value) -> String {
 /// `.Files`: the chart's non-template files.
 pub struct Files {
     /// Path (relative to the chart) and contents, sorted by path.
-    pub files: Vec<(String, Rc<Vec<u8>>)>,
+    pub files: Vec<(String, std::sync::Arc<[u8]>)>,
 }
 
 impl Files {
-    fn find(&self, name: &str) -> Option<&Rc<Vec<u8>>> {
+    fn find(&self, name: &str) -> Option<&std::sync::Arc<[u8]>> {
         self.files.iter().find(|(p, _)| p == name).map(|(_, b)| b)
     }
 
@@ -393,7 +393,7 @@ impl Files {
         for (p, b) in &self.files {
             let base = p.rsplit('/').next().unwrap_or(p).to_string();
             let v = if secrets {
-                base64::engine::general_purpose::STANDARD.encode(b.as_slice())
+                base64::engine::general_purpose::STANDARD.encode(&b[..])
             } else {
                 String::from_utf8_lossy(b).into_owned()
             };
@@ -422,7 +422,9 @@ impl Object for Files {
                     .map(|b| String::from_utf8_lossy(b).into_owned())
                     .unwrap_or_default(),
             ),
-            "GetBytes" => Value::Bytes(self.find(&a0).cloned().unwrap_or_default()),
+            "GetBytes" => Value::Bytes(Rc::new(
+                self.find(&a0).map(|b| b.to_vec()).unwrap_or_default(),
+            )),
             "Lines" => match self.find(&a0) {
                 Some(b) if !b.is_empty() => {
                     let s = String::from_utf8_lossy(b).into_owned();
@@ -449,7 +451,7 @@ impl Object for Files {
         let parts: Vec<String> = self
             .files
             .iter()
-            .map(|(p, b)| format!("{p}:{}", Value::Bytes(b.clone()).go_string()))
+            .map(|(p, b)| format!("{p}:{}", Value::Bytes(Rc::new(b.to_vec())).go_string()))
             .collect();
         format!("map[{}]", parts.join(" "))
     }
@@ -457,7 +459,7 @@ impl Object for Files {
         Some(
             self.files
                 .iter()
-                .map(|(p, b)| (p.clone(), Value::Bytes(b.clone())))
+                .map(|(p, b)| (p.clone(), Value::Bytes(Rc::new(b.to_vec()))))
                 .collect(),
         )
     }

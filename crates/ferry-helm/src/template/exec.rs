@@ -39,7 +39,7 @@ pub struct TemplateDef {
     /// The file the template was parsed from (Go's ParseName).
     pub file: Rc<str>,
     /// The source of that file, for error locations.
-    pub src: Rc<str>,
+    pub src: std::sync::Arc<str>,
     /// The body.
     pub body: Rc<List>,
 }
@@ -204,7 +204,7 @@ impl Exec {
 
     fn walk(&mut self, out: &mut String, node: &Node, dot: &Value) -> Result<Flow, ExecError> {
         match node {
-            Node::Text(t) => self.write(out, t)?,
+            Node::Text(t) => self.write(out, t.as_str())?,
             Node::Action(pipe) => {
                 let v = self.eval_pipe(dot, pipe)?;
                 if pipe.decl.is_empty() {

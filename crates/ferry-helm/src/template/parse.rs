@@ -9,11 +9,26 @@ pub type Pos = usize;
 /// A parsed template body.
 pub type List = Vec<Node>;
 
+/// Literal text of a template: a byte range of its (shared) source.
+#[derive(Debug, Clone)]
+pub struct TextRef {
+    src: std::sync::Arc<str>,
+    start: usize,
+    end: usize,
+}
+
+impl TextRef {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        self.src.get(self.start..self.end).unwrap_or("")
+    }
+}
+
 /// A node of a template body.
 #[derive(Debug, Clone)]
 pub enum Node {
-    /// Literal text.
-    Text(Rc<str>),
+    /// Literal text: a range of the template's source.
+    Text(TextRef),
     /// `{{ pipeline }}`.
     Action(Pipe),
     /// `{{ if }}`, `{{ range }}`, `{{ with }}`.
@@ -186,7 +201,7 @@ impl std::fmt::Display for Pipe {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
-    Text(String),
+    Text(usize, usize),
     Left,
     Right,
     Space,
@@ -258,7 +273,10 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
         }
         if !text.is_empty() {
             toks.push(Token {
-                tok: Tok::Text(text.to_string()),
+                tok: Tok::Text(
+                    text.as_ptr() as usize - src.as_ptr() as usize,
+                    text.as_ptr() as usize - src.as_ptr() as usize + text.len(),
+                ),
                 pos: start,
             });
         }
@@ -570,6 +588,7 @@ pub struct Parsed {
 
 struct Parser<'a> {
     src: &'a str,
+    shared: std::sync::Arc<str>,
     toks: Vec<Token>,
     i: usize,
     vars: Vec<String>,
@@ -581,9 +600,19 @@ struct Parser<'a> {
 
 /// Parses a template source. `is_func` says which function names exist.
 pub fn parse(src: &str, is_func: &dyn Fn(&str) -> bool) -> Result<Parsed, ParseError> {
+    parse_shared(&std::sync::Arc::from(src), is_func)
+}
+
+/// Parses a shared template source; text nodes refer to it without copying.
+pub fn parse_shared(
+    shared: &std::sync::Arc<str>,
+    is_func: &dyn Fn(&str) -> bool,
+) -> Result<Parsed, ParseError> {
+    let src: &str = shared;
     let toks = lex(src)?;
     let mut p = Parser {
         src,
+        shared: shared.clone(),
         toks,
         i: 0,
         vars: vec!["$".into()],
@@ -645,7 +674,11 @@ impl<'a> Parser<'a> {
                     }
                     return Err(self.err(t.pos, "unexpected EOF".into()));
                 }
-                Tok::Text(s) => out.push(Node::Text(Rc::from(s))),
+                Tok::Text(a, b) => out.push(Node::Text(TextRef {
+                    src: self.shared.clone(),
+                    start: a,
+                    end: b,
+                })),
                 Tok::Left => {
                     let k = self.peek_non_space();
                     if let Tok::Ident(word) = &k.tok {

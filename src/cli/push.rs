@@ -1,0 +1,131 @@
+//! `ferry push`: a bundle into Harbor or any registry.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context as _, Result};
+use clap::Args;
+use ferry::bundle::OpenBundle;
+use ferry::push::{self, harbor::Harbor, HarborMode, Mapping, PushOptions};
+
+use super::{human_bytes, print_json, registry_setup, runtime, Context, RegistryArgs, TrustArgs};
+
+/// Arguments of `ferry push`.
+#[derive(Args)]
+pub struct PushArgs {
+    /// A plain `.tar` bundle (or its parts manifest) or an unpacked layout.
+    pub bundle: PathBuf,
+    /// Target registry: `HOST[:PORT]` or `HOST[:PORT]/PROJECT`.
+    #[arg(long)]
+    pub to: String,
+    /// Harbor project (or path prefix) for everything; default: the bundle name on Harbor, none elsewhere.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Project for one original registry: `REGISTRY=PROJECT` (repeatable), e.g. `quay.io=quay`.
+    #[arg(long = "project-for", value_name = "REGISTRY=PROJECT")]
+    pub project_for: Vec<String>,
+    /// Keep the original registry as a path segment (`<project>/docker.io/library/nginx`).
+    #[arg(long)]
+    pub keep_registry: bool,
+    /// Treat the target as Harbor (create projects) without asking it.
+    #[arg(long, conflicts_with = "no_harbor")]
+    pub harbor: bool,
+    /// Never use Harbor's project API.
+    #[arg(long)]
+    pub no_harbor: bool,
+    /// Where to write the image map (original → target, with digest).
+    #[arg(long, default_value = "image-map.json")]
+    pub image_map: PathBuf,
+    /// Upload chunk size (e.g. 64MiB): a broken connection costs at most one chunk.
+    #[arg(long, default_value = "64MiB")]
+    pub chunk_size: String,
+    /// Which signatures to accept.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `ferry push`.
+pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
+    let started = Instant::now();
+    let policy = args.trust.policy()?;
+    ferry::bundle::verify(&args.bundle, None, &policy, &ctx.progress).with_context(|| {
+        format!(
+            "refusing to push {}: it did not verify",
+            args.bundle.display()
+        )
+    })?;
+    ctx.progress.clear();
+    let bundle = OpenBundle::open(&args.bundle)?;
+    let (client, _) = registry_setup(&args.registry)?;
+    let (host, path_project) = match args.to.split_once('/') {
+        Some((host, project)) => (host.to_owned(), Some(project.trim_matches('/').to_owned())),
+        None => (args.to.clone(), None),
+    };
+    let chunk_size = ferry::bundle::parts::parse_size(&args.chunk_size)?;
+    let runtime = runtime()?;
+    let harbor = match (args.harbor, args.no_harbor) {
+        (true, _) => true,
+        (_, true) => false,
+        _ => runtime.block_on(Harbor::new(&client, &host).detect()),
+    };
+    let bundle_name = bundle.lock().map(|l| l.bundle.clone()).unwrap_or_default();
+    let project = match (&args.project, path_project) {
+        (Some(project), _) => project.clone(),
+        (None, Some(project)) => project,
+        (None, None) if harbor => bundle_name,
+        (None, None) => String::new(),
+    };
+    let mut projects = BTreeMap::new();
+    for rule in &args.project_for {
+        let Some((registry, name)) = rule.split_once('=') else {
+            bail!("--project-for expects REGISTRY=PROJECT, got `{rule}`");
+        };
+        projects.insert(registry.to_owned(), name.to_owned());
+    }
+    if harbor && project.is_empty() {
+        bail!("Harbor needs a project: give --project or --to HOST/PROJECT");
+    }
+    let options = PushOptions {
+        mapping: Mapping {
+            host,
+            project,
+            projects,
+            keep_registry: args.keep_registry,
+        },
+        harbor: if harbor {
+            HarborMode::Always
+        } else {
+            HarborMode::Never
+        },
+        jobs: args.registry.jobs,
+        chunk_size,
+    };
+    let report = runtime.block_on(push::push(&bundle, &client, &options, &ctx.progress))?;
+    ctx.progress.clear();
+    let map = serde_json::to_vec_pretty(&report.map)?;
+    std::fs::write(&args.image_map, map)
+        .with_context(|| format!("cannot write the image map {}", args.image_map.display()))?;
+    if ctx.json {
+        print_json(&report);
+    } else {
+        println!(
+            "pushed {} artifacts to {}{} in {:.1}s: {} blobs uploaded ({}), {} mounted, {} already there; {} manifests written, {} artifacts already complete{}\nimage map: {}",
+            report.map.len(),
+            report.target,
+            if report.harbor { " (Harbor)" } else { "" },
+            started.elapsed().as_secs_f64(),
+            report.blobs_uploaded,
+            human_bytes(report.bytes_uploaded),
+            report.blobs_mounted,
+            report.blobs_skipped,
+            report.manifests_pushed,
+            report.artifacts_skipped,
+            if report.projects_created.is_empty() { String::new() } else { format!("; projects created: {}", report.projects_created.join(", ")) },
+            args.image_map.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,123 @@
+//! `ferry serve`: a read-only registry and file server straight from a bundle.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use ferry::bundle::OpenBundle;
+use ferry::serve::{self, Catalog, ServeOptions};
+
+use super::{print_json, runtime, Context, TrustArgs};
+
+/// Arguments of `ferry serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// A plain `.tar` bundle or an unpacked layout directory.
+    pub bundle: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:5000")]
+    pub listen: SocketAddr,
+    /// TLS certificate (PEM); with --tls-key, serve HTTPS.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require HTTP basic auth with this user; the password comes from $FERRY_SERVE_PASSWORD.
+    #[arg(long)]
+    pub basic_auth_user: Option<String>,
+    /// Print node and kubespray configuration for this server and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    /// With --print-config: write the files into this directory instead of stdout.
+    #[arg(long)]
+    pub config_dir: Option<PathBuf>,
+    /// The address nodes reach this server at (default: --listen).
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// Which signatures to accept.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// `ferry serve`.
+pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
+    let policy = args.trust.policy()?;
+    ferry::bundle::verify(&args.bundle, None, &policy, &ctx.progress).with_context(|| {
+        format!(
+            "refusing to serve {}: it did not verify",
+            args.bundle.display()
+        )
+    })?;
+    ctx.progress.clear();
+    let bundle = OpenBundle::open(&args.bundle)?;
+    let catalog = Catalog::new(bundle);
+    let tls = args
+        .tls_cert
+        .as_ref()
+        .zip(args.tls_key.as_ref())
+        .map(|(c, k)| (c.clone(), k.clone()));
+    if args.print_config {
+        let endpoint = args
+            .advertise
+            .clone()
+            .unwrap_or_else(|| args.listen.to_string());
+        let files = serve::config::node_config(&catalog, &endpoint, tls.is_some());
+        match &args.config_dir {
+            Some(dir) => {
+                for (name, content) in &files {
+                    let path = dir.join(name);
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent)
+                            .with_context(|| format!("cannot create {}", parent.display()))?;
+                    }
+                    std::fs::write(&path, content)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                }
+                if ctx.json {
+                    print_json(&files.keys().collect::<Vec<_>>());
+                } else {
+                    println!("wrote {} files into {}", files.len(), dir.display());
+                }
+            }
+            None if ctx.json => print_json(&files),
+            None => {
+                for (name, content) in &files {
+                    println!("# ==> {name} <==\n{content}");
+                }
+            }
+        }
+        return Ok(());
+    }
+    let basic_auth = match &args.basic_auth_user {
+        Some(user) => {
+            let password = std::env::var("FERRY_SERVE_PASSWORD")
+                .context("--basic-auth-user needs the password in $FERRY_SERVE_PASSWORD")?;
+            Some(format!("{user}:{password}"))
+        }
+        None => None,
+    };
+    let root = catalog.bundle().root.clone();
+    let registries = catalog.registries();
+    let files = catalog.file_paths().len();
+    if ctx.json {
+        print_json(
+            &serde_json::json!({ "listen": args.listen, "root": root, "registries": registries, "files": files }),
+        );
+    } else {
+        eprintln!(
+            "serving bundle {root} on {}://{} ({} registries, {files} files); Ctrl-C stops",
+            if tls.is_some() { "https" } else { "http" },
+            args.listen,
+            registries.len()
+        );
+    }
+    let options = ServeOptions {
+        listen: args.listen,
+        tls,
+        basic_auth,
+    };
+    runtime()?.block_on(serve::serve(catalog, options))?;
+    Ok(())
+}

@@ -1,0 +1,480 @@
+//! `push`: every image, chart, file artifact, the bundle metadata and its
+//! signature, from a bundle read in place into a registry (Harbor or any
+//! distribution registry).
+//!
+//! Order of work: projects (Harbor), then blobs (each unique blob uploaded
+//! once, to the first repository needing it; other repositories get it by a
+//! cross-repository mount), then manifests children-first, then a check that
+//! every target tag resolves to the bundle's digest. Everything already in
+//! the target is skipped (a manifest by tag, a blob by HEAD), which is what
+//! makes an interrupted push resumable: re-running transfers only what is missing.
+
+pub mod harbor;
+pub mod mapping;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use futures_util::{stream, StreamExt, TryStreamExt};
+use serde::Serialize;
+
+pub use self::mapping::{Mapped, Mapping};
+use crate::bundle::{OpenBundle, OpenError};
+use crate::oci::{Descriptor, Digest, Reference};
+use crate::progress::Progress;
+use crate::registry::{BlobSource, Client, MountOutcome, RegistryError};
+
+/// Whether the target is treated as Harbor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HarborMode {
+    /// Ask `/api/v2.0/systeminfo`.
+    Detect,
+    /// It is Harbor: create projects.
+    Always,
+    /// A plain registry: no project API.
+    Never,
+}
+
+/// How to push.
+#[derive(Clone, Debug)]
+pub struct PushOptions {
+    /// Where references go.
+    pub mapping: Mapping,
+    /// Harbor handling.
+    pub harbor: HarborMode,
+    /// Transfers at once.
+    pub jobs: usize,
+    /// Upload chunk size (a broken connection costs at most one chunk).
+    pub chunk_size: u64,
+}
+
+/// What a push did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PushReport {
+    /// Target registry.
+    pub target: String,
+    /// Whether the target was handled as Harbor.
+    pub harbor: bool,
+    /// Harbor projects created by this run.
+    pub projects_created: Vec<String>,
+    /// Blobs uploaded.
+    pub blobs_uploaded: usize,
+    /// Bytes uploaded.
+    pub bytes_uploaded: u64,
+    /// Blobs mounted from another repository.
+    pub blobs_mounted: usize,
+    /// Blobs already present.
+    pub blobs_skipped: usize,
+    /// Manifests written.
+    pub manifests_pushed: usize,
+    /// Artifacts whose tag already pointed at the right digest.
+    pub artifacts_skipped: usize,
+    /// The image map: original → target, with digest.
+    pub map: Vec<Mapped>,
+}
+
+/// Push errors.
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// The bundle could not be read.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// A registry request failed.
+    #[error("{what}")]
+    Registry {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        #[source]
+        source: RegistryError,
+    },
+    /// The Harbor API failed.
+    #[error("cannot create Harbor project `{project}`")]
+    Harbor {
+        /// The project.
+        project: String,
+        /// The cause.
+        #[source]
+        source: harbor::HarborError,
+    },
+    /// Two artifacts map to the same target tag.
+    #[error("{first} and {second} both map to {target}\nhint: use --keep-registry to keep registries apart")]
+    Collision {
+        /// The target.
+        target: String,
+        /// One original.
+        first: String,
+        /// The other.
+        second: String,
+    },
+    /// After the push, a tag does not resolve to the bundle's digest.
+    #[error("after the push, {target} resolves to {actual}, not {expected}")]
+    Check {
+        /// The target.
+        target: String,
+        /// Bundle digest.
+        expected: Digest,
+        /// What the registry reports.
+        actual: String,
+    },
+    /// Something in the bundle cannot be pushed.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One artifact to push.
+struct Item {
+    mapped: Mapped,
+    target: Reference,
+    top: Descriptor,
+    manifests: Vec<Descriptor>,
+    blobs: Vec<Descriptor>,
+}
+
+#[derive(Default)]
+struct Counters {
+    uploaded: AtomicUsize,
+    bytes: AtomicU64,
+    mounted: AtomicUsize,
+    skipped: AtomicUsize,
+    manifests: AtomicUsize,
+}
+
+fn registry_error(what: String) -> impl FnOnce(RegistryError) -> PushError {
+    move |source| PushError::Registry { what, source }
+}
+
+/// Pushes a bundle (already verified by the caller) into the mapping's target.
+pub async fn push(
+    bundle: &OpenBundle,
+    client: &Client,
+    options: &PushOptions,
+    progress: &dyn Progress,
+) -> Result<PushReport, PushError> {
+    let mapping = &options.mapping;
+    let items = plan(bundle, mapping)?;
+    let harbor_api = harbor::Harbor::new(client, &mapping.host);
+    let is_harbor = match options.harbor {
+        HarborMode::Always => true,
+        HarborMode::Never => false,
+        HarborMode::Detect => harbor_api.detect().await,
+    };
+    let mut report = PushReport {
+        target: mapping.host.clone(),
+        harbor: is_harbor,
+        ..PushReport::default()
+    };
+    if is_harbor {
+        let projects: BTreeSet<String> = items
+            .iter()
+            .filter_map(|item| item.target.repository.split('/').next().map(str::to_owned))
+            .collect();
+        for project in projects {
+            if harbor_api
+                .ensure_project(&project)
+                .await
+                .map_err(|source| PushError::Harbor {
+                    project: project.clone(),
+                    source,
+                })?
+            {
+                report.projects_created.push(project);
+            }
+        }
+    }
+
+    // Artifacts whose tag already resolves to the bundle's digest are complete.
+    let present: Vec<bool> = stream::iter(items.iter())
+        .map(|item| async move {
+            let tag = item.target.tag_or_digest();
+            client
+                .manifest_digest(&item.target.registry, &item.target.repository, &tag)
+                .await
+                .map(|digest| digest.as_ref() == Some(&item.top.digest))
+                .map_err(registry_error(format!("checking {}", item.target)))
+        })
+        .buffered(options.jobs.max(1))
+        .try_collect()
+        .await?;
+    let pending: Vec<&Item> = items
+        .iter()
+        .zip(&present)
+        .filter(|(_, done)| !**done)
+        .map(|(item, _)| item)
+        .collect();
+    report.artifacts_skipped = items.len() - pending.len();
+
+    // Blobs: each unique blob goes to the first repository that needs it, the
+    // others mount it from there once it is in.
+    let mut first: BTreeMap<Digest, (&Item, &Descriptor)> = BTreeMap::new();
+    let mut later: Vec<(&Item, &Descriptor)> = Vec::new();
+    for item in &pending {
+        for blob in &item.blobs {
+            match first.get(&blob.digest) {
+                None => {
+                    first.insert(blob.digest.clone(), (item, blob));
+                }
+                Some((owner, _)) if owner.target.repository != item.target.repository => {
+                    later.push((item, blob))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let counters = Counters::default();
+    let total: u64 = first.values().map(|(_, blob)| blob.size).sum();
+    progress.stage("push", first.len() as u64, total);
+    stream::iter(first.values())
+        .map(|(item, blob)| {
+            push_blob(
+                bundle, client, options, item, blob, None, &counters, progress,
+            )
+        })
+        .buffer_unordered(options.jobs.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
+    stream::iter(later.iter())
+        .map(|(item, blob)| {
+            let from = first
+                .get(&blob.digest)
+                .map(|(owner, _)| owner.target.repository.clone());
+            push_blob(
+                bundle, client, options, item, blob, from, &counters, progress,
+            )
+        })
+        .buffer_unordered(options.jobs.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
+    progress.finish_stage();
+
+    // Manifests, children first, then the tag; then the check.
+    stream::iter(pending.iter())
+        .map(|item| push_manifests(bundle, client, item, &counters))
+        .buffer_unordered(options.jobs.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
+    stream::iter(items.iter())
+        .map(|item| async move {
+            let tag = item.target.tag_or_digest();
+            let actual = client
+                .manifest_digest(&item.target.registry, &item.target.repository, &tag)
+                .await
+                .map_err(registry_error(format!("checking {}", item.target)))?;
+            if actual.as_ref() != Some(&item.top.digest) {
+                return Err(PushError::Check {
+                    target: item.target.to_string(),
+                    expected: item.top.digest.clone(),
+                    actual: actual.map_or_else(|| "nothing".to_owned(), |d| d.to_string()),
+                });
+            }
+            Ok(())
+        })
+        .buffer_unordered(options.jobs.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
+
+    report.blobs_uploaded = counters.uploaded.load(Ordering::Relaxed);
+    report.bytes_uploaded = counters.bytes.load(Ordering::Relaxed);
+    report.blobs_mounted = counters.mounted.load(Ordering::Relaxed);
+    report.blobs_skipped = counters.skipped.load(Ordering::Relaxed);
+    report.manifests_pushed = counters.manifests.load(Ordering::Relaxed);
+    report.map = items.into_iter().map(|item| item.mapped).collect();
+    Ok(report)
+}
+
+/// Maps every artifact of the bundle and collects what each needs.
+fn plan(bundle: &OpenBundle, mapping: &Mapping) -> Result<Vec<Item>, PushError> {
+    let mut items = Vec::new();
+    let mut seen: BTreeMap<String, (Digest, String)> = BTreeMap::new();
+    let mut add = |original: String,
+                   target: Reference,
+                   top: Descriptor,
+                   kind: &str|
+     -> Result<(), PushError> {
+        let target_name = target.to_string();
+        if let Some((digest, first)) = seen.get(&target_name) {
+            if *digest == top.digest {
+                return Ok(());
+            }
+            return Err(PushError::Collision {
+                target: target_name,
+                first: first.clone(),
+                second: original,
+            });
+        }
+        seen.insert(target_name.clone(), (top.digest.clone(), original.clone()));
+        let (manifests, blobs) = bundle.closure(&top)?;
+        items.push(Item {
+            mapped: Mapped {
+                original,
+                target: target_name,
+                digest: top.digest.clone(),
+                kind: kind.to_owned(),
+            },
+            target,
+            top,
+            manifests,
+            blobs,
+        });
+        Ok(())
+    };
+    for entry in &bundle.entries {
+        let original: Reference =
+            entry
+                .reference
+                .parse()
+                .map_err(|e: crate::oci::ReferenceParseError| {
+                    PushError::Invalid(format!("{} in the bundle: {e}", entry.reference))
+                })?;
+        add(
+            entry.reference.clone(),
+            mapping.target(&original),
+            entry.descriptor.clone(),
+            &entry.kind,
+        )?;
+    }
+    // The metadata (lock, spec) and signatures go to <project>/ferry-bundle/<name>.
+    let lock = bundle
+        .lock()
+        .ok_or_else(|| PushError::Invalid("the bundle has no lock".to_owned()))?;
+    let repository = [
+        mapping.project.as_str(),
+        "ferry-bundle",
+        lock.bundle.as_str(),
+    ]
+    .iter()
+    .filter(|p| !p.is_empty())
+    .copied()
+    .collect::<Vec<_>>()
+    .join("/");
+    if let Some(metadata) = bundle.metadata() {
+        let tag = lock
+            .bundle_version
+            .clone()
+            .unwrap_or_else(|| "latest".to_owned());
+        let target = Reference {
+            registry: mapping.host.clone(),
+            repository: repository.clone(),
+            tag: Some(crate::oci::sanitize_tag(&tag)),
+            digest: None,
+        };
+        add(
+            format!("ferry-bundle/{}:{tag}", lock.bundle),
+            target,
+            metadata.clone(),
+            "metadata",
+        )?;
+    }
+    for extra in &bundle.extra_index_entries {
+        let Some(tag) = extra
+            .annotations
+            .get(crate::oci::ANNOTATION_REF_NAME)
+            .filter(|n| n.ends_with(".sig"))
+        else {
+            continue;
+        };
+        let target = Reference {
+            registry: mapping.host.clone(),
+            repository: repository.clone(),
+            tag: Some(tag.clone()),
+            digest: None,
+        };
+        add(tag.clone(), target, extra.clone(), "signature")?;
+    }
+    Ok(items)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn push_blob(
+    bundle: &OpenBundle,
+    client: &Client,
+    options: &PushOptions,
+    item: &Item,
+    blob: &Descriptor,
+    mount_from: Option<String>,
+    counters: &Counters,
+    progress: &dyn Progress,
+) -> Result<(), PushError> {
+    let target = &item.target;
+    let what = || {
+        format!(
+            "pushing blob {} to {}/{}",
+            blob.digest, target.registry, target.repository
+        )
+    };
+    if client
+        .blob_exists(&target.registry, &target.repository, &blob.digest)
+        .await
+        .map_err(registry_error(what()))?
+    {
+        counters.skipped.fetch_add(1, Ordering::Relaxed);
+        progress.bytes(blob.size);
+        return Ok(());
+    }
+    let mut session = None;
+    if let Some(from) = mount_from {
+        match client
+            .mount_blob(&target.registry, &target.repository, &blob.digest, &from)
+            .await
+            .map_err(registry_error(what()))?
+        {
+            MountOutcome::Mounted => {
+                counters.mounted.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            MountOutcome::Upload(location) => session = Some(location),
+        }
+    }
+    let (path, offset, size) = bundle
+        .blob_location(&blob.digest)
+        .ok_or_else(|| PushError::Invalid(format!("blob {} is not in the bundle", blob.digest)))?;
+    let source = BlobSource { path, offset, size };
+    client
+        .upload_blob(
+            &target.registry,
+            &target.repository,
+            &blob.digest,
+            &source,
+            session,
+            options.chunk_size,
+            &|n| progress.bytes(n),
+        )
+        .await
+        .map_err(registry_error(what()))?;
+    counters.uploaded.fetch_add(1, Ordering::Relaxed);
+    counters.bytes.fetch_add(size, Ordering::Relaxed);
+    progress.item(&blob.digest.to_string());
+    Ok(())
+}
+
+async fn push_manifests(
+    bundle: &OpenBundle,
+    client: &Client,
+    item: &Item,
+    counters: &Counters,
+) -> Result<(), PushError> {
+    let target = &item.target;
+    for manifest in &item.manifests {
+        let bytes = bundle.read_small(&manifest.digest)?;
+        let reference = if manifest.digest == item.top.digest {
+            target.tag_or_digest()
+        } else {
+            manifest.digest.to_string()
+        };
+        client
+            .put_manifest(
+                &target.registry,
+                &target.repository,
+                &reference,
+                &manifest.media_type,
+                &bytes,
+            )
+            .await
+            .map_err(registry_error(format!(
+                "pushing manifest {} to {}",
+                manifest.digest, target
+            )))?;
+        counters.manifests.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
