@@ -67,3 +67,23 @@ measure() {
 
 # workload_bytes: unique blob bytes of the workload.
 workload_bytes() { du -sb "$WORKLOAD/layout/blobs" | cut -f1; }
+
+# perf_spec DIR: a spec listing every workload image as perf.local/<repo>:<tag>.
+perf_spec() {
+  local dir=$1
+  rm -rf "$dir" && mkdir -p "$dir/bundles" "$dir/vendor-manifests/perf"
+  {
+    echo "apiVersion: ferry/v1"; echo "kind: Component"; echo "name: perf"; echo "version: 1.0.0"
+    echo "license: Apache-2.0"; echo "images:"
+    while read -r _ repo tag; do echo "  - ref: perf.local/$repo:$tag"; done < "$WORKLOAD/images.tsv"
+  } > "$dir/vendor-manifests/perf/1.0.0.yaml"
+  printf 'apiVersion: ferry/v1\nkind: Bundle\nname: perf\nplatforms: [linux/amd64]\ncomponents:\n  - {name: perf, version: 1.0.0}\n' > "$dir/bundles/perf.yaml"
+}
+
+# perf_bundle OUT: builds the workload's bundle (plain tar) from $REG into OUT.
+perf_bundle() {
+  local out=$1 spec_dir=$BENCH_DIR/bundle-spec
+  perf_spec "$spec_dir"
+  FERRY_CACHE_DIR=$BENCH_DIR/bundle-cache "$FERRY" lock "$spec_dir/bundles/perf.yaml" --mirror "perf.local=http://$REG" -q >/dev/null
+  FERRY_CACHE_DIR=$BENCH_DIR/bundle-cache "$FERRY" build "$spec_dir/bundles/perf.yaml" --locked --mirror "perf.local=http://$REG" -q -o "$out" >/dev/null
+}

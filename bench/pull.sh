@@ -12,15 +12,8 @@ echo "seeding $REG with skopeo ..." >&2
 seed_registry
 bytes=$(workload_bytes)
 
-# The spec: one component listing every image under a stable name, resolved
-# through a mirror to the registry's random port.
-spec_dir=$BENCH_DIR/pull-spec && rm -rf "$spec_dir" && mkdir -p "$spec_dir/bundles" "$spec_dir/vendor-manifests/perf"
-{
-  echo "apiVersion: ferry/v1"; echo "kind: Component"; echo "name: perf"; echo "version: 1.0.0"
-  echo "license: Apache-2.0"; echo "images:"
-  while read -r _ repo tag; do echo "  - ref: perf.local/$repo:$tag"; done < "$WORKLOAD/images.tsv"
-} > "$spec_dir/vendor-manifests/perf/1.0.0.yaml"
-printf 'apiVersion: ferry/v1\nkind: Bundle\nname: perf\nplatforms: [linux/amd64]\ncomponents:\n  - {name: perf, version: 1.0.0}\n' > "$spec_dir/bundles/perf.yaml"
+spec_dir=$BENCH_DIR/pull-spec
+perf_spec "$spec_dir"
 
 out=$BENCH_DIR/pull-out && rm -rf "$out" && mkdir -p "$out"
 sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true

@@ -31,7 +31,7 @@ enum Command {
     Lock(cli::lock::LockArgs),
     /// Build the bundle archive from the lock.
     Build(cli::build::BuildArgs),
-    /// Verify a bundle offline: every blob re-hashed, nothing missing, nothing extra.
+    /// Verify a bundle offline: its signature, every blob re-hashed, nothing missing, nothing extra.
     Verify(cli::bundle::VerifyArgs),
     /// List a bundle's components, images, charts and files.
     Inspect(cli::bundle::BundleArgs),

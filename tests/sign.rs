@@ -256,6 +256,21 @@ fn openssl_verifies_the_signature_in_the_bundle() {
         "{}",
         String::from_utf8_lossy(&checked.stderr)
     );
+    // skopeo, an independent OCI client, finds the signature under cosign's tag.
+    let tag = format!("sha256-{}.sig", root.strip_prefix("sha256:").unwrap());
+    let raw = Command::new("skopeo")
+        .args(["inspect", "--raw", &format!("oci:{}:{tag}", s(&layout))])
+        .output()
+        .expect("skopeo is installed (scripts/test.sh installs it)");
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    assert_eq!(
+        raw.stdout,
+        std::fs::read(blob_path(&layout, entry["digest"].as_str().unwrap())).unwrap()
+    );
     // The unpacked layout verifies too (the signature entry and blobs are allowed extras).
     verify(dir, &layout, &["--key", s(&keys.public)]).ok();
 }

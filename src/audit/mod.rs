@@ -240,7 +240,12 @@ pub fn detect(path: &Path) -> Result<InputKind, AuditError> {
     if compressed || tar {
         return Ok(InputKind::Bundle);
     }
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    let unknown = || AuditError::Input {
+        path: path.to_owned(),
+        detail: "not a bundle (archive or layout), a lockfile or a bundle spec".to_owned(),
+    };
+    let bytes = std::fs::read(path).map_err(io)?;
+    let text = String::from_utf8(bytes).map_err(|_| unknown())?;
     if toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("spec-fingerprint")) {
         return Ok(InputKind::Lock);
     }
@@ -251,10 +256,7 @@ pub fn detect(path: &Path) -> Result<InputKind, AuditError> {
     if yaml || text.lines().any(|l| l.trim() == "kind: Bundle") {
         return Ok(InputKind::Spec);
     }
-    Err(AuditError::Input {
-        path: path.to_owned(),
-        detail: "not a bundle (archive or layout), a lockfile or a bundle spec".to_owned(),
-    })
+    Err(unknown())
 }
 
 /// The spec next to a lock (`<lock dir>/../bundles/<bundle>.yaml`), when it

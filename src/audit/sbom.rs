@@ -383,6 +383,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn serial_numbers_are_version_5_uuids_of_the_lock() {
+        let text = "# header\nversion = 1\nbundle = \"b\"\nspec-fingerprint = \"sha256:0000000000000000000000000000000000000000000000000000000000000000\"\nplatforms = [\"linux/amd64\"]\n";
+        let lock =
+            Lock::parse(text, std::path::Path::new("t.lock")).unwrap_or_else(|e| panic!("{e}"));
+        let serial = serial_number(&lock);
+        let uuid = serial.strip_prefix("urn:uuid:").unwrap_or_default();
+        let groups: Vec<&str> = uuid.split('-').collect();
+        assert_eq!(
+            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(groups[2].starts_with('5'));
+        assert!(matches!(groups[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
+        assert_eq!(serial, serial_number(&lock.clone()));
+        let mut other = lock;
+        other.bundle = "c".to_owned();
+        assert_ne!(serial, serial_number(&other));
+    }
+
+    #[test]
     fn purl_values_are_percent_encoded() {
         assert_eq!(encode("1.0+build", false), "1.0%2Bbuild");
         assert_eq!(

@@ -355,6 +355,15 @@ fn push_entry(
     named
         .annotations
         .insert(ANNOTATION_REF_NAME.to_owned(), ref_name.to_owned());
+    // OCI tools of the skopeo 1.9 generation look up `index.json` entries of
+    // OCI media types only; a Docker manifest (list) is listed under its OCI
+    // equivalent there, with its digest and bytes unchanged. The root keeps
+    // the true media type, which is what serve and push use.
+    named.media_type = match named.media_type.as_str() {
+        crate::oci::DOCKER_MANIFEST => OCI_MANIFEST.to_owned(),
+        crate::oci::DOCKER_MANIFEST_LIST => OCI_INDEX.to_owned(),
+        other => other.to_owned(),
+    };
     if !layout.contains(&named) {
         layout.push(named);
     }
@@ -576,8 +585,9 @@ pub(crate) fn chart_ref_name(chart: &LockedChart) -> String {
     let tag = chart.version.replace('+', "_");
     let base = match url::Url::parse(&chart.repo) {
         Ok(url) => format!(
-            "{}{}",
+            "{}{}{}",
             url.host_str().unwrap_or("charts.local"),
+            url.port().map(|p| format!(":{p}")).unwrap_or_default(),
             url.path().trim_end_matches('/')
         ),
         Err(_) => "charts.local".to_owned(),

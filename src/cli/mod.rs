@@ -20,6 +20,7 @@ use ferry::registry::{Client, RegistryConfig};
 use ferry::store::Store;
 
 pub use self::progress::Bars;
+pub use self::sign::TrustArgs;
 
 /// What every command needs: output mode and progress reporting.
 pub struct Context {
@@ -131,35 +132,5 @@ pub fn human_bytes(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// Which signatures a command that consumes a bundle accepts.
-#[derive(Args, Clone, Debug)]
-pub struct TrustArgs {
-    /// A trusted public key (PEM); repeatable.
-    #[arg(long = "key", value_name = "PUB")]
-    pub keys: Vec<PathBuf>,
-    /// A file of trusted public keys (several PEM blocks), for key rotation.
-    #[arg(long = "trust", value_name = "FILE")]
-    pub trust: Option<PathBuf>,
-    /// Accept a bundle whose signature is not checked (digests still are).
-    #[arg(long)]
-    pub insecure_skip_signature: bool,
-}
-
-impl TrustArgs {
-    /// The policy these flags describe.
-    pub fn policy(&self) -> Result<ferry::sign::TrustPolicy> {
-        let mut keys = Vec::new();
-        for path in &self.keys {
-            keys.push(ferry::sign::VerifyingKey::load(path)?);
-        }
-        if let Some(path) = &self.trust {
-            keys.extend(ferry::sign::load_trusted_keys(path)?);
-        }
-        let mut policy = ferry::sign::TrustPolicy::trusting(keys);
-        policy.allow_unsigned = self.insecure_skip_signature;
-        Ok(policy)
     }
 }

@@ -126,7 +126,12 @@ impl Client {
     ) -> Result<FetchedManifest, RegistryError> {
         let (host, repo) = self.config.endpoint(registry, repository);
         let path = format!("/v2/{repo}/manifests/{reference}");
-        let what = format!("manifest {registry}/{repository}:{reference}");
+        let separator = if reference.starts_with("sha256:") {
+            '@'
+        } else {
+            ':'
+        };
+        let what = format!("manifest {registry}/{repository}{separator}{reference}");
         let response = self
             .send(
                 &host,
@@ -321,21 +326,49 @@ impl Client {
         if plain_allowed {
             candidates.push(format!("http://{host}"));
         }
-        let mut last_error = None;
+        let mut https_error: Option<(String, reqwest::Error)> = None;
         for base in candidates {
             let url = format!("{base}/v2/");
             match self.http.get(&url).send().await {
                 Ok(response) => {
+                    if base.starts_with("http://") && response.status() == StatusCode::BAD_REQUEST {
+                        // A TLS server answering plain HTTP: the HTTPS attempt's
+                        // failure (an untrusted certificate, usually) is the real cause.
+                        let body = response.text().await.unwrap_or_default();
+                        if body.contains("HTTPS") {
+                            if let Some((url, source)) = https_error {
+                                return Err(RegistryError::Connect {
+                                    url,
+                                    hint: format!(" ({host} speaks HTTPS; if its certificate is from a private CA, pass --ca-cert)"),
+                                    source: Box::new(source),
+                                });
+                            }
+                        }
+                        let state = HostState { base, basic: false };
+                        lock(&self.hosts).insert(host.to_owned(), state.clone());
+                        return Ok(state);
+                    }
                     let basic = response.status() == StatusCode::UNAUTHORIZED
                         && matches!(challenge_of(response.headers()), Some(Challenge::Basic));
                     let state = HostState { base, basic };
                     lock(&self.hosts).insert(host.to_owned(), state.clone());
                     return Ok(state);
                 }
-                Err(error) => last_error = Some((url, error)),
+                Err(error) if base.starts_with("https://") => https_error = Some((url, error)),
+                Err(error) => {
+                    let hint = match &https_error {
+                        Some((_, tls)) => format!(" (HTTPS failed too: {tls})"),
+                        None => String::new(),
+                    };
+                    return Err(RegistryError::Connect {
+                        url,
+                        hint,
+                        source: Box::new(error),
+                    });
+                }
             }
         }
-        let (url, source) = last_error.ok_or_else(|| RegistryError::Config {
+        let (url, source) = https_error.ok_or_else(|| RegistryError::Config {
             detail: format!("no address to reach {host}"),
             source: None,
         })?;

@@ -445,7 +445,7 @@ fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
             end.parse::<u64>().ok()?.min(size.saturating_sub(1)),
         ),
     };
-    (start <= end && end < size).then_some((start, end - start + 1))
+    (start <= end && end < size).then(|| (start, end - start + 1))
 }
 
 async fn blob_response(

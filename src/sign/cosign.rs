@@ -85,7 +85,7 @@ pub struct FoundSignature {
 #[derive(Debug, thiserror::Error)]
 pub enum SignatureError {
     /// The policy trusts no key and does not allow unsigned bundles.
-    #[error("no trusted public key was given, and unsigned bundles are not allowed")]
+    #[error("no trusted public key was given (`--key PUB`, `--trust FILE`), and unsigned bundles are not allowed (`--insecure-skip-signature`)")]
     NoTrustedKeys,
     /// The bundle carries no signature of its root.
     #[error(

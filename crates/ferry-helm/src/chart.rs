@@ -133,7 +133,7 @@ impl Chart {
             .iter()
             .find(|(p, _)| p == ".helmignore")
             .map(|(_, b)| IgnoreRules::parse(&String::from_utf8_lossy(b)))
-            .unwrap_or_default();
+            .unwrap_or_else(|| IgnoreRules::parse(""));
         let files: Vec<(String, Vec<u8>)> = files
             .into_iter()
             .filter(|(p, _)| !ignore.ignored(p))
@@ -353,29 +353,29 @@ impl IgnoreRules {
             return false;
         }
         // a file is ignored if it or any parent directory matches
-        let parts: Vec<&str> = path.split('/').collect();
         let mut ignored = false;
-        for i in 0..parts.len() {
-            let sub = parts[..=i].join("/");
-            let is_dir = i + 1 < parts.len();
-            let base = parts[i];
+        let mut start = 0;
+        loop {
+            let end = path[start..].find('/').map_or(path.len(), |i| start + i);
+            let is_dir = end < path.len();
+            let sub = &path[..end];
+            let base = &path[start..end];
             for (pat, neg, dir_only) in &self.rules {
                 if *dir_only && !is_dir {
                     continue;
                 }
-                let hit = if pat.contains('/') {
-                    crate::funcs::helm::glob_match(pat, &sub)
-                } else {
-                    crate::funcs::helm::glob_match(pat, base)
-                };
-                if hit {
+                let target = if pat.contains('/') { sub } else { base };
+                if crate::funcs::helm::glob_match(pat, target) {
                     ignored = !neg;
                 }
             }
             if ignored && is_dir {
                 return true;
             }
+            if !is_dir {
+                return ignored;
+            }
+            start = end + 1;
         }
-        ignored
     }
 }

@@ -74,12 +74,8 @@ pub fn fast_head(doc: &str) -> Option<(String, Option<String>)> {
         }
         if let Some(col) = plain_cont {
             if indent > col {
-                if line.starts_with("- ")
-                    || line == "-"
-                    || line.contains(": ")
-                    || line.ends_with(':')
-                    || line.contains(" #")
-                {
+                let (colon, hash) = colon_hash(line);
+                if line.starts_with("- ") || line == "-" || colon || hash {
                     return None;
                 }
                 continue;
@@ -327,11 +323,7 @@ fn split_key(s: &str) -> Option<(String, &str)> {
         ) {
             return None;
         }
-        let pos = match s.find(": ") {
-            Some(p) => p,
-            None if s.ends_with(':') => s.len() - 1,
-            None => return None,
-        };
+        let pos = key_colon(s)?;
         let key = &s[..pos];
         if key.contains(" #") || key.ends_with(' ') || key.contains('"') || key.contains('\'') {
             return None;
@@ -342,6 +334,28 @@ fn split_key(s: &str) -> Option<(String, &str)> {
         return None;
     }
     Some((key, after.trim_start_matches(' ')))
+}
+
+/// Whether `s` has a `: ` (or a final `:`), and whether it has a ` #`, in one pass.
+fn colon_hash(s: &str) -> (bool, bool) {
+    let b = s.as_bytes();
+    let (mut colon, mut hash) = (false, false);
+    for (i, c) in b.iter().enumerate() {
+        match c {
+            b':' if b.get(i + 1).is_none_or(|n| *n == b' ') => colon = true,
+            b'#' if i > 0 && b[i - 1] == b' ' => hash = true,
+            _ => {}
+        }
+    }
+    (colon, hash)
+}
+
+/// The position of the first `: ` (or a final `:`).
+fn key_colon(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    b.iter()
+        .enumerate()
+        .position(|(i, c)| *c == b':' && b.get(i + 1).is_none_or(|n| *n == b' '))
 }
 
 fn strip_comment(s: &str) -> &str {
@@ -415,8 +429,15 @@ fn classify(v: &str) -> Option<Value> {
         b'-' if v == "-" || v.starts_with("- ") => None,
         b':' if v == ":" || v.starts_with(": ") => None,
         _ => {
+            let (colon, hash) = colon_hash(v);
+            if !hash {
+                if colon {
+                    return None;
+                }
+                return Some(Value::Plain(v.trim_end_matches(' ').to_string()));
+            }
             let text = strip_comment(v);
-            if text.contains(": ") || text.ends_with(':') {
+            if colon_hash(text).0 {
                 return None;
             }
             Some(Value::Plain(text.to_string()))

@@ -150,6 +150,10 @@ pub struct RenderOptions {
     pub set_values: Vec<String>,
     /// `--set-string` expressions, applied after `--set`.
     pub set_string_values: Vec<String>,
+    /// `--set-json` expressions (`key=<JSON>`), applied after `--set-string`.
+    pub set_json_values: Vec<String>,
+    /// `--set-file` expressions (`key=path`: the file's text becomes the value), applied last.
+    pub set_file_values: Vec<String>,
     /// `--kube-version` (`1.20.0` or `v1.20.0`); Helm's default when `None`.
     pub kube_version: Option<String>,
     /// `--api-versions`, added to Helm's defaults.
@@ -195,6 +199,8 @@ impl Default for RenderOptions {
             values_documents: Vec::new(),
             set_values: Vec::new(),
             set_string_values: Vec::new(),
+            set_json_values: Vec::new(),
+            set_file_values: Vec::new(),
             kube_version: None,
             api_versions: Vec::new(),
             show_only: Vec::new(),
@@ -286,6 +292,24 @@ fn read_values(opts: &RenderOptions) -> Result<Value, Error> {
     }
     for s in &opts.set_string_values {
         values::apply_set(&user, s, true)?;
+    }
+    for s in &opts.set_json_values {
+        let Some((key, json)) = s.split_once('=') else {
+            return Err(Error::Values(format!("key {s:?} has no value")));
+        };
+        let v = crate::yaml::parse_json(json)
+            .map_err(|e| Error::Values(format!("failed parsing --set-json data {s}: {e}")))?;
+        values::set_value(&user, key, v)?;
+    }
+    for s in &opts.set_file_values {
+        let Some((key, path)) = s.split_once('=') else {
+            return Err(Error::Values(format!("key {s:?} has no value")));
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.into(),
+            source: e,
+        })?;
+        values::set_value(&user, key, Value::from(text))?;
     }
     Ok(user)
 }
@@ -501,11 +525,12 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
     let set = Rc::new(RefCell::new(set));
     let mut renderables = Vec::new();
     for (name, text, idx) in &sources {
-        let parsed = parse::parse_shared(text, &crate::funcs::is_func).map_err(|e| Error::Parse {
-            template: name.clone(),
-            line: e.line,
-            message: e.message,
-        })?;
+        let parsed =
+            parse::parse_shared(text, &crate::funcs::is_func).map_err(|e| Error::Parse {
+                template: name.clone(),
+                line: e.line,
+                message: e.message,
+            })?;
         let file: Rc<str> = Rc::from(name.as_str());
         let src: Arc<str> = text.clone();
         let mut s = set.borrow_mut();

@@ -445,6 +445,11 @@ fn split_once_unescaped(s: &str, sep: char) -> Option<(String, String)> {
     None
 }
 
+/// Sets `value` at a `--set`-style key path (`a.b[0].c`).
+pub fn set_value(dst: &Value, key: &str, value: Value) -> Result<(), Error> {
+    set_path(dst, key, value)
+}
+
 fn set_path(dst: &Value, key: &str, value: Value) -> Result<(), Error> {
     let parts: Vec<String> = split_unescaped(key, '.')
         .iter()

@@ -182,3 +182,19 @@ fn same_seed_same_output_and_different_seed_differs() {
     let r3 = render(&chart(t), &o3).expect("render").to_helm_output();
     assert_ne!(r1, r3);
 }
+
+#[test]
+fn set_json_and_set_string_apply() {
+    let t =
+        "a: {{ .Values.a.b | toJson }}\nb: {{ .Values.s | quote }}\nc: {{ typeOf .Values.n }}\n";
+    let opts = RenderOptions {
+        set_json_values: vec!["a={\"b\":[1,\"x\"]}".into()],
+        set_string_values: vec!["s=007".into()],
+        set_values: vec!["n=5".into()],
+        ..RenderOptions::default()
+    };
+    let out = render(&chart(t), &opts).expect("render").to_helm_output();
+    assert!(out.contains("a: [1,\"x\"]"), "{out}");
+    assert!(out.contains("b: \"007\""), "{out}");
+    assert!(out.contains("c: int64") || out.contains("c: int"), "{out}");
+}

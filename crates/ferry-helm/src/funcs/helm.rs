@@ -238,12 +238,34 @@ fn tpl(e: &mut Exec, a: Vec<Value>) -> R {
     }
 }
 
+type BcryptCache = std::collections::HashMap<[u8; 32], String>;
+
+/// bcrypt hashes already computed in this process, by (password, salt): a pure function.
+static BCRYPT_CACHE: std::sync::OnceLock<std::sync::Mutex<BcryptCache>> =
+    std::sync::OnceLock::new();
+
 fn bcrypt_hash(e: &mut Exec, password: &str) -> Result<String, ExecError> {
+    use sha2::{Digest, Sha256};
     let mut salt = [0u8; 16];
     e.rng.fill(&mut salt);
-    bcrypt::hash_with_salt(password, 10, salt)
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(password.as_bytes());
+    let id: [u8; 32] = h.finalize().into();
+    let cache = BCRYPT_CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().ok().and_then(|c| c.get(&id).cloned()) {
+        return Ok(hit);
+    }
+    let hash = bcrypt::hash_with_salt(password, 10, salt)
         .map(|h| h.format_for_version(bcrypt::Version::TwoA))
-        .map_err(|err| ExecError::new(err.to_string()))
+        .map_err(|err| ExecError::new(err.to_string()))?;
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= 4096 {
+            c.clear();
+        }
+        c.insert(id, hash.clone());
+    }
+    Ok(hash)
 }
 
 fn cert_value(cert: String, key: String) -> Value {
@@ -467,27 +489,43 @@ impl Object for Files {
 
 /// gobwas/glob-style matching with `/` as separator (`*` stays within a segment, `**` crosses).
 pub fn glob_match(pattern: &str, path: &str) -> bool {
-    fn m(p: &[char], s: &[char]) -> bool {
+    fn m(p: &[u8], s: &[u8], depth: usize) -> bool {
+        if depth > 64 {
+            return false;
+        }
         if p.is_empty() {
             return s.is_empty();
         }
         match p[0] {
-            '*' => {
-                let double = p.get(1) == Some(&'*');
+            b'*' => {
+                let double = p.get(1) == Some(&b'*');
                 let rest = if double { &p[2..] } else { &p[1..] };
                 for i in 0..=s.len() {
-                    if m(rest, &s[i..]) {
+                    if m(rest, &s[i..], depth + 1) {
                         return true;
                     }
-                    if i < s.len() && !double && s[i] == '/' {
+                    if i < s.len() && !double && s[i] == b'/' {
                         return false;
                     }
                 }
                 false
             }
-            '?' => !s.is_empty() && s[0] != '/' && m(&p[1..], &s[1..]),
-            '[' => {
-                let Some(end) = p.iter().position(|c| *c == ']') else {
+            b'?' => {
+                // one character (which may be several bytes)
+                if s.is_empty() || s[0] == b'/' {
+                    return false;
+                }
+                let w = match s[0] {
+                    0..=0x7f => 1,
+                    0xc0..=0xdf => 2,
+                    0xe0..=0xef => 3,
+                    _ => 4,
+                }
+                .min(s.len());
+                m(&p[1..], &s[w..], depth + 1)
+            }
+            b'[' => {
+                let Some(end) = p.iter().position(|c| *c == b']') else {
                     return false;
                 };
                 if s.is_empty() {
@@ -495,13 +533,13 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
                 }
                 let class = &p[1..end];
                 let (neg, class) = match class.first() {
-                    Some('!') | Some('^') => (true, &class[1..]),
+                    Some(b'!') | Some(b'^') => (true, &class[1..]),
                     _ => (false, class),
                 };
                 let mut hit = false;
                 let mut i = 0;
                 while i < class.len() {
-                    if i + 2 < class.len() && class[i + 1] == '-' {
+                    if i + 2 < class.len() && class[i + 1] == b'-' {
                         if class[i] <= s[0] && s[0] <= class[i + 2] {
                             hit = true;
                         }
@@ -513,27 +551,24 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
                         i += 1;
                     }
                 }
-                hit != neg && m(&p[end + 1..], &s[1..])
+                hit != neg && m(&p[end + 1..], &s[1..], depth + 1)
             }
-            '{' => {
-                let Some(end) = p.iter().position(|c| *c == '}') else {
+            b'{' => {
+                let Some(end) = p.iter().position(|c| *c == b'}') else {
                     return false;
                 };
-                let alts: String = p[1..end].iter().collect();
                 let rest = &p[end + 1..];
-                alts.split(',').any(|alt| {
-                    let mut np: Vec<char> = alt.chars().collect();
+                p[1..end].split(|c| *c == b',').any(|alt| {
+                    let mut np = alt.to_vec();
                     np.extend_from_slice(rest);
-                    m(&np, s)
+                    m(&np, s, depth + 1)
                 })
             }
-            '\\' if p.len() > 1 => !s.is_empty() && s[0] == p[1] && m(&p[2..], &s[1..]),
-            c => !s.is_empty() && s[0] == c && m(&p[1..], &s[1..]),
+            b'\\' if p.len() > 1 => !s.is_empty() && s[0] == p[1] && m(&p[2..], &s[1..], depth + 1),
+            c => !s.is_empty() && s[0] == c && m(&p[1..], &s[1..], depth + 1),
         }
     }
-    let p: Vec<char> = pattern.chars().collect();
-    let s: Vec<char> = path.chars().collect();
-    m(&p, &s)
+    m(pattern.as_bytes(), path.as_bytes(), 0)
 }
 
 /// `.Capabilities.KubeVersion`.

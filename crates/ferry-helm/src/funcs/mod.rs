@@ -15,20 +15,45 @@ pub use fmt::{go_quote, sprintf};
 pub type Func = fn(&mut Exec, Vec<Value>) -> Result<Value, ExecError>;
 
 /// Every function templates can call.
-pub fn registry() -> HashMap<&'static str, Func> {
-    let mut m: HashMap<&'static str, Func> = HashMap::new();
-    builtins(&mut m);
-    sprig::register(&mut m);
-    helm::register(&mut m);
-    m
+pub fn registry() -> &'static FuncMap {
+    static REGISTRY: std::sync::OnceLock<FuncMap> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| {
+        let mut m: HashMap<&'static str, Func> = HashMap::new();
+        builtins(&mut m);
+        sprig::register(&mut m);
+        helm::register(&mut m);
+        m.into_iter().collect()
+    })
+}
+
+/// The function table, hashed with FNV-1a (names are short).
+pub type FuncMap = HashMap<&'static str, Func, std::hash::BuildHasherDefault<Fnv>>;
+
+/// FNV-1a, a fast hash for short keys.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 /// Whether `name` is a function templates can call (for the parser).
 pub fn is_func(name: &str) -> bool {
-    thread_local! {
-        static NAMES: HashMap<&'static str, Func> = registry();
-    }
-    name == "and" || name == "or" || NAMES.with(|n| n.contains_key(name))
+    name == "and" || name == "or" || registry().contains_key(name)
 }
 
 pub(crate) fn want(args: &[Value], n: usize, name: &str) -> Result<(), ExecError> {

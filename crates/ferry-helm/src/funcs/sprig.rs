@@ -131,7 +131,10 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         if w < 4 || st.len() <= w {
             return Ok(Value::from(st));
         }
-        Ok(Value::from(format!("{}...", &st[..w - 3])))
+        Ok(Value::from(format!(
+            "{}...",
+            String::from_utf8_lossy(&st.as_bytes()[..w - 3])
+        )))
     });
     m.insert("initials", |_, a| {
         Ok(Value::from(

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::parse::{line_col, Arg, BranchKind, Cmd, List, Node, Pipe, Pos};
-use crate::funcs::{self, Func};
+use crate::funcs;
 use crate::rand::DetRng;
 use crate::value::Value;
 
@@ -87,7 +87,7 @@ pub struct Exec {
     cur_def: Option<Rc<TemplateDef>>,
     total_output: usize,
     /// Functions.
-    pub funcs: Rc<HashMap<&'static str, Func>>,
+    pub funcs: &'static funcs::FuncMap,
     /// Unix time certificates' validity starts at.
     pub now: i64,
 }
@@ -105,7 +105,7 @@ impl Exec {
             cur_name: Rc::from(""),
             cur_def: None,
             total_output: 0,
-            funcs: Rc::new(funcs::registry()),
+            funcs: funcs::registry(),
             now: crate::render::DEFAULT_NOW,
         }
     }
