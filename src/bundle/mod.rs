@@ -23,7 +23,7 @@ mod verify;
 
 pub use self::archive::{write_archive, ArchiveOptions, Compression};
 pub use self::build::{build, BuildError, BuildOptions, BuildOutcome};
-pub use self::open::{Entry, OpenBundle, OpenError};
+pub use self::open::{Entry, OpenBundle, OpenError, Segment};
 pub use self::scan::{scan, ScanError, ScanOptions, Scanned};
 pub use self::verify::{
     inspect, verify, InspectedImage, Inspection, Problem, VerifyError, VerifyReport,

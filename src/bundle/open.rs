@@ -11,6 +11,19 @@ use super::{ANNOTATION_KIND, LOCK_MEDIA_TYPE, METADATA_ARTIFACT_TYPE, ROOT_ARTIF
 use crate::lock::Lock;
 use crate::oci::{Descriptor, Digest, ImageIndex, ManifestView, ANNOTATION_REF_NAME};
 
+/// `Read + Seek` for the tar header scan (a file or media parts).
+trait ReadSeek: Read + Seek {}
+impl<T: Read + Seek> ReadSeek for T {}
+
+fn read_segments(segments: &[Segment], out: &mut Vec<u8>) -> io::Result<()> {
+    for (path, offset, length) in segments {
+        let mut file = File::open(path)?;
+        file.seek(SeekFrom::Start(*offset))?;
+        file.take(*length).read_to_end(out)?;
+    }
+    Ok(())
+}
+
 /// Errors opening a bundle for random access.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -40,8 +53,32 @@ pub enum OpenError {
 }
 
 enum Storage {
-    Archive(PathBuf),
+    /// A plain tar, as one file or as media-sized parts: each file with the
+    /// archive offset it starts at.
+    Archive(Vec<(PathBuf, u64)>),
     Directory(PathBuf),
+}
+
+/// A run of bytes in one file: (file, offset in the file, length).
+pub type Segment = (PathBuf, u64, u64);
+
+/// The file segments covering `length` bytes at archive `offset`.
+fn segments(files: &[(PathBuf, u64)], total: u64, offset: u64, length: u64) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut at = offset;
+    let end = offset + length;
+    for (index, (path, start)) in files.iter().enumerate() {
+        let file_end = files.get(index + 1).map_or(total, |(_, next)| *next);
+        if at >= end {
+            break;
+        }
+        if at >= *start && at < file_end {
+            let take = end.min(file_end) - at;
+            out.push((path.clone(), at - start, take));
+            at += take;
+        }
+    }
+    out
 }
 
 /// One artifact of the bundle, as listed by the root.
@@ -61,6 +98,7 @@ pub struct Entry {
 pub struct OpenBundle {
     path: PathBuf,
     storage: Storage,
+    total: u64,
     blobs: HashMap<Digest, (u64, u64)>,
     media_types: HashMap<Digest, String>,
     /// The root's digest: the bundle identity.
@@ -82,6 +120,7 @@ impl OpenBundle {
         };
         let mut blobs = HashMap::new();
         let mut index_at = None;
+        let mut total = 0;
         let storage = if path.is_dir() {
             let dir = path.join("blobs").join("sha256");
             for entry in std::fs::read_dir(&dir).map_err(io_error)? {
@@ -97,16 +136,36 @@ impl OpenBundle {
             }
             Storage::Directory(path.to_owned())
         } else {
-            let mut file = File::open(path).map_err(io_error)?;
+            let (mut reader, files): (Box<dyn ReadSeek>, Vec<(PathBuf, u64)>) =
+                if super::parts::is_parts_manifest(path) {
+                    let parts =
+                        super::parts::PartsReader::open(path).map_err(|e| OpenError::Invalid {
+                            path: path.to_owned(),
+                            detail: e.to_string(),
+                        })?;
+                    let dir = path.parent().map(Path::to_owned).unwrap_or_default();
+                    let mut start = 0;
+                    let mut files = Vec::new();
+                    for part in &parts.manifest().parts {
+                        files.push((dir.join(&part.name), start));
+                        start += part.size;
+                    }
+                    total = start;
+                    (Box::new(parts), files)
+                } else {
+                    let file = File::open(path).map_err(io_error)?;
+                    total = file.metadata().map_err(io_error)?.len();
+                    (Box::new(file), vec![(path.to_owned(), 0)])
+                };
             let mut magic = [0u8; 4];
-            let read = file.read(&mut magic).map_err(io_error)?;
+            let read = reader.read(&mut magic).map_err(io_error)?;
             if read == 4 && (magic == [0x28, 0xb5, 0x2f, 0xfd] || magic[..2] == [0x1f, 0x8b]) {
                 return Err(OpenError::Compressed {
                     path: path.to_owned(),
                 });
             }
-            file.seek(SeekFrom::Start(0)).map_err(io_error)?;
-            let mut archive = tar::Archive::new(file);
+            reader.seek(SeekFrom::Start(0)).map_err(io_error)?;
+            let mut archive = tar::Archive::new(reader);
             for entry in archive.entries_with_seek().map_err(io_error)? {
                 let entry = entry.map_err(io_error)?;
                 let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -120,11 +179,12 @@ impl OpenBundle {
                     index_at = Some((entry.raw_file_position(), entry.size()));
                 }
             }
-            Storage::Archive(path.to_owned())
+            Storage::Archive(files)
         };
         let mut bundle = Self {
             path: path.to_owned(),
             storage,
+            total,
             blobs,
             media_types: HashMap::new(),
             root: Digest::of_bytes(b""),
@@ -165,15 +225,16 @@ impl OpenBundle {
                     source,
                 })?
             }
-            (Storage::Archive(path), Some((offset, size))) if size <= super::MAX_SMALL_BLOB * 4 => {
-                let io_error = |source| OpenError::Io {
-                    path: path.clone(),
-                    source,
-                };
-                let mut file = File::open(path).map_err(io_error)?;
-                file.seek(SeekFrom::Start(offset)).map_err(io_error)?;
+            (Storage::Archive(files), Some((offset, size)))
+                if size <= super::MAX_SMALL_BLOB * 4 =>
+            {
                 let mut bytes = Vec::with_capacity(size as usize);
-                file.take(size).read_to_end(&mut bytes).map_err(io_error)?;
+                read_segments(&segments(files, self.total, offset, size), &mut bytes).map_err(
+                    |source| OpenError::Io {
+                        path: self.path.clone(),
+                        source,
+                    },
+                )?;
                 bytes
             }
             (Storage::Archive(_), _) => return Err(self.invalid("no usable index.json")),
@@ -263,10 +324,9 @@ impl OpenBundle {
         &self,
         digest: &Digest,
         range: Option<(u64, u64)>,
-    ) -> Result<io::Take<File>, OpenError> {
-        let (offset, size) = *self
-            .blobs
-            .get(digest)
+    ) -> Result<Box<dyn Read + Send>, OpenError> {
+        let size = self
+            .blob_size(digest)
             .ok_or_else(|| self.invalid(format!("blob {digest} is not in the bundle")))?;
         let (start, length) = range.unwrap_or((0, size));
         if start.saturating_add(length) > size {
@@ -274,28 +334,36 @@ impl OpenBundle {
                 "range {start}+{length} is outside blob {digest} ({size} bytes)"
             )));
         }
-        let (path, base) = match &self.storage {
-            Storage::Archive(path) => (path.clone(), offset),
-            Storage::Directory(dir) => (dir.join("blobs").join("sha256").join(digest.hex()), 0),
-        };
-        let io_error = |source| OpenError::Io {
-            path: path.clone(),
-            source,
-        };
-        let mut file = File::open(&path).map_err(io_error)?;
-        file.seek(SeekFrom::Start(base + start)).map_err(io_error)?;
-        Ok(file.take(length))
+        let segments = self
+            .blob_segments(digest, start, length)
+            .unwrap_or_default();
+        let mut reader: Box<dyn Read + Send> = Box::new(io::empty());
+        for (path, offset, length) in segments.into_iter().rev() {
+            let mut file = File::open(&path).map_err(|source| OpenError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|source| OpenError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+            reader = Box::new(file.take(length).chain(reader));
+        }
+        Ok(reader)
     }
 
-    /// Where a blob's bytes lie in the archive file (path, offset, size): for
-    /// streaming it without an intermediate reader.
-    pub fn blob_location(&self, digest: &Digest) -> Option<(PathBuf, u64, u64)> {
-        let (offset, size) = *self.blobs.get(digest)?;
+    /// The file segments holding `length` bytes at `start` of a blob: one for
+    /// an archive or layout, more when the blob straddles media parts.
+    pub fn blob_segments(&self, digest: &Digest, start: u64, length: u64) -> Option<Vec<Segment>> {
+        let (offset, _) = *self.blobs.get(digest)?;
         Some(match &self.storage {
-            Storage::Archive(path) => (path.clone(), offset, size),
-            Storage::Directory(dir) => {
-                (dir.join("blobs").join("sha256").join(digest.hex()), 0, size)
-            }
+            Storage::Archive(files) => segments(files, self.total, offset + start, length),
+            Storage::Directory(dir) => vec![(
+                dir.join("blobs").join("sha256").join(digest.hex()),
+                start,
+                length,
+            )],
         })
     }
 

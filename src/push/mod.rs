@@ -425,10 +425,11 @@ async fn push_blob(
             MountOutcome::Upload(location) => session = Some(location),
         }
     }
-    let (path, offset, size) = bundle
-        .blob_location(&blob.digest)
+    let size = blob.size;
+    let segments = bundle
+        .blob_segments(&blob.digest, 0, size)
         .ok_or_else(|| PushError::Invalid(format!("blob {} is not in the bundle", blob.digest)))?;
-    let source = BlobSource { path, offset, size };
+    let source = BlobSource { segments, size };
     client
         .upload_blob(
             &target.registry,

@@ -11,13 +11,12 @@ use reqwest::Method;
 use super::{Call, Client, RegistryError};
 use crate::oci::{Digest, MANIFEST_ACCEPT};
 
-/// Where a blob's bytes are: a region of a local file (an archive or a blob file).
+/// Where a blob's bytes are: runs of local files (an archive, its media
+/// parts, or a blob file), in order.
 #[derive(Clone, Debug)]
 pub struct BlobSource {
-    /// The file.
-    pub path: PathBuf,
-    /// Offset of the blob in the file.
-    pub offset: u64,
+    /// (file, offset in the file, length), concatenated.
+    pub segments: Vec<(PathBuf, u64, u64)>,
     /// Blob size.
     pub size: u64,
 }
@@ -38,12 +37,31 @@ fn push_scope(repository: &str) -> String {
 impl BlobSource {
     /// A streaming body over `start..size` of the blob.
     fn body(&self, start: u64, length: u64) -> Result<reqwest::Body, std::io::Error> {
-        let mut file = std::fs::File::open(&self.path)?;
-        file.seek(SeekFrom::Start(self.offset + start))?;
-        let file = tokio::fs::File::from_std(file);
-        let reader = tokio::io::AsyncReadExt::take(file, length);
+        use futures_util::StreamExt;
+        let mut skip = start;
+        let mut left = length;
+        let mut streams = Vec::new();
+        for (path, offset, segment) in &self.segments {
+            if skip >= *segment {
+                skip -= segment;
+                continue;
+            }
+            if left == 0 {
+                break;
+            }
+            let take = (segment - skip).min(left);
+            let mut file = std::fs::File::open(path)?;
+            file.seek(SeekFrom::Start(offset + skip))?;
+            let reader = tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), take);
+            streams.push(tokio_util::io::ReaderStream::with_capacity(
+                reader,
+                256 << 10,
+            ));
+            left -= take;
+            skip = 0;
+        }
         Ok(reqwest::Body::wrap_stream(
-            tokio_util::io::ReaderStream::with_capacity(reader, 256 << 10),
+            futures_util::stream::iter(streams).flatten(),
         ))
     }
 }

@@ -455,7 +455,7 @@ async fn blob_response(
     method: &Method,
     headers: &HeaderMap,
 ) -> Response {
-    let Some((path, offset, size)) = catalog.bundle.blob_location(digest) else {
+    let Some(size) = catalog.bundle.blob_size(digest) else {
         return oci_error(
             StatusCode::NOT_FOUND,
             "BLOB_UNKNOWN",
@@ -494,7 +494,11 @@ async fn blob_response(
             .body(Body::empty())
             .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
-    let body = match open_region(&path, offset + start, length).await {
+    let segments = catalog
+        .bundle
+        .blob_segments(digest, start, length)
+        .unwrap_or_default();
+    let body = match open_segments(segments).await {
         Ok(stream) => Body::from_stream(stream),
         Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     };
@@ -503,18 +507,22 @@ async fn blob_response(
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-async fn open_region(
-    path: &std::path::Path,
-    offset: u64,
-    length: u64,
-) -> std::io::Result<tokio_util::io::ReaderStream<tokio::io::Take<tokio::fs::File>>> {
+/// A stream over file segments, in order (a blob may straddle media parts).
+async fn open_segments(
+    segments: Vec<crate::bundle::Segment>,
+) -> std::io::Result<impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>>> {
+    use futures_util::StreamExt;
     use tokio::io::AsyncReadExt;
-    let mut file = tokio::fs::File::open(path).await?;
-    file.seek(std::io::SeekFrom::Start(offset)).await?;
-    Ok(tokio_util::io::ReaderStream::with_capacity(
-        file.take(length),
-        256 << 10,
-    ))
+    let mut streams = Vec::new();
+    for (path, offset, length) in segments {
+        let mut file = tokio::fs::File::open(&path).await?;
+        file.seek(std::io::SeekFrom::Start(offset)).await?;
+        streams.push(tokio_util::io::ReaderStream::with_capacity(
+            file.take(length),
+            256 << 10,
+        ));
+    }
+    Ok(futures_util::stream::iter(streams).flatten())
 }
 
 #[cfg(test)]

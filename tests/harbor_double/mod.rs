@@ -241,7 +241,12 @@ fn is_hop_header(name: &str) -> bool {
     .any(|h| name.eq_ignore_ascii_case(h))
 }
 
-fn write_reply(conn: &mut TcpStream, reply: &Reply, head_only: bool, upstream_length: Option<&str>) {
+fn write_reply(
+    conn: &mut TcpStream,
+    reply: &Reply,
+    head_only: bool,
+    upstream_length: Option<&str>,
+) {
     let mut out = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
     for (n, v) in &reply.headers {
         if !is_hop_header(n) {
@@ -469,9 +474,7 @@ fn api(
             }
         }
         ("POST", "/api/v2.0/projects") => {
-            if head
-                .header("cookie")
-                .is_some_and(|c| c.contains("sid="))
+            if head.header("cookie").is_some_and(|c| c.contains("sid="))
                 && head.header("x-harbor-csrf-token").is_none()
             {
                 return Reply::error(403, "FORBIDDEN", "CSRF token invalid");
@@ -566,11 +569,7 @@ fn missing_project(state: &Mutex<State>, path: &str, head: &Head) -> Option<Repl
     if st.projects.contains_key(project) {
         return None;
     }
-    let mut reply = Reply::error(
-        401,
-        "UNAUTHORIZED",
-        &format!("project {project} not found"),
-    );
+    let mut reply = Reply::error(401, "UNAUTHORIZED", &format!("project {project} not found"));
     if let Some(realm) = &st.realm {
         reply.headers.push((
             "Www-Authenticate".into(),
@@ -615,7 +614,8 @@ fn forward(
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())?;
-    let no_body = method == "HEAD" || (100..200).contains(&status) || status == 204 || status == 304;
+    let no_body =
+        method == "HEAD" || (100..200).contains(&status) || status == 204 || status == 304;
     let rbody = if no_body {
         Vec::new()
     } else if rhead.is_chunked() {
