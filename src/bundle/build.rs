@@ -33,6 +33,8 @@ pub struct BuildOptions {
     /// Sign the root with this key: a cosign signature artifact is added next
     /// to the root (deterministic, so the archive stays reproducible).
     pub sign: Option<crate::sign::SigningKey>,
+    /// Build a delta: leave out the blobs this base already carries.
+    pub base: Option<super::delta::Base>,
 }
 
 /// What a build produced.
@@ -177,6 +179,25 @@ pub async fn build(
         });
     }
 
+    // A delta leaves out the blobs (never manifests) its base carries.
+    let delta = options.base.as_ref().map(|base| super::delta::DeltaRecord {
+        base_root: base.root.clone(),
+        base_lock: base.lock.clone(),
+        omitted: needed
+            .iter()
+            .filter_map(|(digest, need)| {
+                need.size
+                    .filter(|size| base.holds(digest, *size))
+                    .map(|size| (digest.clone(), size))
+            })
+            .collect(),
+    });
+    let omitted = |digest: &Digest| {
+        delta
+            .as_ref()
+            .is_some_and(|d| d.omitted.contains_key(digest))
+    };
+
     // The chart archives are read to derive their manifests, so they go to
     // the cache first; with compression everything does (the archive is one
     // stream), without it blobs stream straight into their place in the archive.
@@ -189,7 +210,7 @@ pub async fn build(
         .collect();
     let prefetch: Vec<(&Digest, &Needed)> = needed
         .iter()
-        .filter(|(digest, _)| !streamed || chart_archives.contains(digest))
+        .filter(|(digest, _)| chart_archives.contains(digest) || (!streamed && !omitted(digest)))
         .collect();
     let total_bytes: u64 = prefetch.iter().filter_map(|(_, n)| n.size).sum();
     progress.stage("blobs", prefetch.len() as u64, total_bytes);
@@ -223,9 +244,15 @@ pub async fn build(
             &file_ref_name(file),
         );
     }
-    let metadata = metadata_manifest(lock, spec_json, store)?;
+    let metadata = metadata_manifest(lock, spec_json, delta.as_ref(), store)?;
     root_entries.insert(0, metadata);
     let mut root_annotations = BTreeMap::new();
+    if let Some(delta) = &delta {
+        let base = delta.base_root.as_ref().or(delta.base_lock.as_ref());
+        if let Some(base) = base {
+            root_annotations.insert(ANNOTATION_DELTA_BASE.to_owned(), base.to_string());
+        }
+    }
     root_annotations.insert(ANNOTATION_BUNDLE_NAME.to_owned(), lock.bundle.clone());
     if let Some(version) = &lock.bundle_version {
         root_annotations.insert(ANNOTATION_BUNDLE_VERSION.to_owned(), version.clone());
@@ -265,6 +292,7 @@ pub async fn build(
     });
 
     let mut order = blob_order(&root, lock, store)?;
+    order.retain(|digest| !omitted(digest));
     for digest in signature.iter().flat_map(|s| &s.blobs) {
         if !order.contains(digest) {
             order.push(digest.clone());
@@ -745,6 +773,7 @@ fn file_manifest(file: &LockedFile, store: &Store) -> Result<Descriptor, BuildEr
 fn metadata_manifest(
     lock: &Lock,
     spec_json: &[u8],
+    delta: Option<&super::delta::DeltaRecord>,
     store: &Store,
 ) -> Result<Descriptor, BuildError> {
     let lock_bytes = lock.to_text().into_bytes();
@@ -771,7 +800,19 @@ fn metadata_manifest(
             media_type: OCI_MANIFEST.to_owned(),
             artifact_type: Some(METADATA_ARTIFACT_TYPE.to_owned()),
             config: empty_config(store)?,
-            layers: vec![lock_layer, spec_layer, sbom_layer],
+            layers: {
+                let mut layers = vec![lock_layer, spec_layer, sbom_layer];
+                if let Some(delta) = delta {
+                    let bytes = to_canonical_json(delta);
+                    store.put_bytes(&bytes)?;
+                    let mut layer = Descriptor::for_bytes(super::delta::DELTA_MEDIA_TYPE, &bytes);
+                    layer
+                        .annotations
+                        .insert(ANNOTATION_TITLE.to_owned(), "delta.json".to_owned());
+                    layers.push(layer);
+                }
+                layers
+            },
             subject: None,
             annotations: BTreeMap::new(),
         },

@@ -14,6 +14,7 @@
 
 mod archive;
 mod build;
+pub mod delta;
 mod direct;
 mod open;
 pub mod parts;
@@ -53,6 +54,8 @@ pub const ANNOTATION_FILE_URL: &str = "dev.ferry.file.url";
 pub const ANNOTATION_FILE_PLATFORM: &str = "dev.ferry.file.platform";
 /// Annotation on the root: bundle name.
 pub const ANNOTATION_BUNDLE_NAME: &str = "dev.ferry.bundle.name";
+/// Annotation on the root of a delta bundle: its base (root or lock digest).
+pub const ANNOTATION_DELTA_BASE: &str = "dev.ferry.bundle.base";
 /// Annotation on the root: bundle version.
 pub const ANNOTATION_BUNDLE_VERSION: &str = "dev.ferry.bundle.version";
 

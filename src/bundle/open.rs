@@ -109,6 +109,7 @@ pub struct OpenBundle {
     pub extra_index_entries: Vec<Descriptor>,
     lock: Option<Lock>,
     metadata: Option<Descriptor>,
+    delta: Option<super::delta::DeltaRecord>,
 }
 
 impl OpenBundle {
@@ -192,6 +193,7 @@ impl OpenBundle {
             extra_index_entries: Vec::new(),
             lock: None,
             metadata: None,
+            delta: None,
         };
         bundle.load_graph(index_at)?;
         if bundle.lock.is_none() {
@@ -203,6 +205,19 @@ impl OpenBundle {
     /// The embedded lock.
     pub fn lock(&self) -> Option<&Lock> {
         self.lock.as_ref()
+    }
+
+    /// Every blob with its size.
+    pub fn blob_sizes(&self) -> std::collections::BTreeMap<Digest, u64> {
+        self.blobs
+            .iter()
+            .map(|(digest, (_, size))| (digest.clone(), *size))
+            .collect()
+    }
+
+    /// For a delta bundle: what it records about its base.
+    pub fn delta(&self) -> Option<&super::delta::DeltaRecord> {
+        self.delta.as_ref()
     }
 
     /// The metadata manifest (lock, spec) descriptor.
@@ -265,6 +280,15 @@ impl OpenBundle {
                     .ok_or_else(|| self.invalid("the metadata manifest has no lock"))?;
                 let text = String::from_utf8(self.read_small(&lock_layer.digest)?)
                     .map_err(|_| self.invalid("the embedded lock is not UTF-8"))?;
+                if let Some(layer) = view
+                    .layers
+                    .iter()
+                    .find(|l| l.media_type == super::delta::DELTA_MEDIA_TYPE)
+                {
+                    let record = serde_json::from_slice(&self.read_small(&layer.digest)?)
+                        .map_err(|e| self.invalid(format!("the delta record: {e}")))?;
+                    self.delta = Some(record);
+                }
                 self.lock = Some(
                     Lock::parse(&text, Path::new("<embedded lock>"))
                         .map_err(|e| self.invalid(e.to_string()))?,

@@ -139,6 +139,10 @@ pub struct VerifyReport {
     /// Fingerprint (`sha256:` of the SPKI DER) of the trusted key whose
     /// signature over the root verified; `None` when the signature was not checked.
     pub signed_by: Option<String>,
+    /// For a delta bundle: its base (root or lock digest).
+    pub delta_base: Option<String>,
+    /// For a delta bundle: blobs left out because the base carries them.
+    pub blobs_from_base: usize,
 }
 
 /// Scans with re-hashing (optionally extracting) and checks the whole graph,
@@ -180,6 +184,13 @@ pub fn verify(
             charts: graph.lock.charts.len(),
             files: graph.lock.files.len(),
             signed_by,
+            delta_base: graph.delta.as_ref().and_then(|d| {
+                d.base_root
+                    .as_ref()
+                    .or(d.base_lock.as_ref())
+                    .map(ToString::to_string)
+            }),
+            blobs_from_base: graph.delta.as_ref().map_or(0, |d| d.omitted.len()),
         },
         graph.lock,
     ))
@@ -279,6 +290,8 @@ struct Graph {
     lock: Lock,
     /// Signatures of the root (structurally checked, not yet against keys).
     signatures: Vec<crate::sign::FoundSignature>,
+    /// For a delta bundle: what it leaves to its base.
+    delta: Option<super::delta::DeltaRecord>,
 }
 
 impl Graph {
@@ -328,9 +341,18 @@ impl Graph {
             return Err(problems);
         };
         let root = root_descriptor.digest.clone();
+        // A delta bundle leaves out, on purpose and under its signed root, the
+        // blobs its base carries: those are not missing.
+        let delta = Self::delta(scanned, &root);
+        let from_base = |digest: &Digest| {
+            delta
+                .as_ref()
+                .is_some_and(|d| d.omitted.contains_key(digest))
+        };
         let altered_or_missing =
             |digest: &Digest, used_by: &str, problems: &mut Vec<Problem>| -> bool {
                 match scanned.blobs.get(digest) {
+                    None if from_base(digest) => true,
                     None => {
                         problems.push(Problem::Missing {
                             digest: digest.clone(),
@@ -487,10 +509,33 @@ impl Graph {
                 root,
                 lock,
                 signatures,
+                delta,
             })
         } else {
             Err(problems)
         }
+    }
+
+    /// The delta record of the bundle's metadata, when it is a delta.
+    fn delta(scanned: &Scanned, root: &Digest) -> Option<super::delta::DeltaRecord> {
+        let root_index: ImageIndex = serde_json::from_slice(scanned.small.get(root)?).ok()?;
+        let metadata = root_index
+            .manifests
+            .iter()
+            .find(|d| d.artifact_type.as_deref() == Some(METADATA_ARTIFACT_TYPE))?;
+        let view = ManifestView::parse(scanned.small.get(&metadata.digest)?).ok()?;
+        let layer = view
+            .layers
+            .iter()
+            .find(|l| l.media_type == super::delta::DELTA_MEDIA_TYPE)?;
+        // Only a record whose bytes match its digest counts.
+        scanned
+            .blobs
+            .get(&layer.digest)?
+            .altered
+            .is_none()
+            .then_some(())?;
+        serde_json::from_slice(scanned.small.get(&layer.digest)?).ok()
     }
 
     fn lock(

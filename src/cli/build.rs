@@ -37,6 +37,10 @@ pub struct BuildArgs {
     /// the whole archive is then removed.
     #[arg(long, value_name = "SIZE")]
     pub split_size: Option<String>,
+    /// Build a delta against this base (an older bundle, or its lock): only
+    /// blobs the base lacks are written; the base is recorded.
+    #[arg(long, value_name = "BUNDLE|LOCK")]
+    pub base: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -90,6 +94,16 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
             fsync: args.fsync,
         },
         sign,
+        base: match &args.base {
+            None => None,
+            Some(path) if ferry::lock::Lock::read(path).is_ok() => {
+                Some(bundle::delta::Base::from_lock(path, &store)?)
+            }
+            Some(path) => Some(
+                bundle::delta::Base::from_bundle(path)
+                    .with_context(|| format!("--base {}", path.display()))?,
+            ),
+        },
     };
     let outcome = runtime.block_on(bundle::build(
         &lock,

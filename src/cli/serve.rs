@@ -36,6 +36,9 @@ pub struct ServeArgs {
     /// The address nodes reach this server at (default: --listen).
     #[arg(long)]
     pub advertise: Option<String>,
+    /// For a delta bundle: its base bundle (verified too), which serves the blobs the delta leaves out.
+    #[arg(long, value_name = "BUNDLE")]
+    pub base: Option<PathBuf>,
     /// Which signatures to accept.
     #[command(flatten)]
     pub trust: TrustArgs,
@@ -52,7 +55,33 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     })?;
     ctx.progress.clear();
     let bundle = OpenBundle::open(&args.bundle)?;
-    let catalog = Catalog::new(bundle);
+    let is_delta = bundle.delta().is_some();
+    let mut catalog = Catalog::new(bundle);
+    match (&args.base, is_delta) {
+        (Some(base_path), _) => {
+            ferry::bundle::verify(base_path, None, &policy, &ctx.progress).with_context(|| {
+                format!(
+                    "refusing to serve the base {}: it did not verify",
+                    base_path.display()
+                )
+            })?;
+            ctx.progress.clear();
+            let base = OpenBundle::open(base_path)?;
+            catalog = catalog.with_base(base).map_err(|missing| {
+                anyhow::anyhow!(
+                    "{} is not the base of this delta: it lacks {} blob(s) the delta leaves to its base, e.g. {}",
+                    base_path.display(),
+                    missing.len(),
+                    missing.first().map(ToString::to_string).unwrap_or_default()
+                )
+            })?;
+        }
+        (None, true) => anyhow::bail!(
+            "{} is a delta bundle: serve it with --base <the bundle it was built against>",
+            args.bundle.display()
+        ),
+        (None, false) => {}
+    }
     let tls = args
         .tls_cert
         .as_ref()

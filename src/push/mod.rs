@@ -117,6 +117,14 @@ pub enum PushError {
         /// What the registry reports.
         actual: String,
     },
+    /// A delta bundle's base is not (fully) in the target.
+    #[error("this delta bundle needs its base {base} in the target first; {} blob(s) are missing:{}\nhint: push the base bundle first (with the same --to and mapping)", missing.len(), missing.iter().map(|m| format!("\n  - {m}")).collect::<String>())]
+    BaseMissing {
+        /// The base's digest.
+        base: String,
+        /// The missing blobs and where they were expected.
+        missing: Vec<String>,
+    },
     /// Something in the bundle cannot be pushed.
     #[error("{0}")]
     Invalid(String),
@@ -204,12 +212,56 @@ pub async fn push(
         .collect();
     report.artifacts_skipped = items.len() - pending.len();
 
+    // A delta leaves some blobs to its base: they must already be in the
+    // target, which is checked before anything is written.
+    let omitted = bundle.delta().map(|d| &d.omitted);
+    let from_base = |digest: &Digest| omitted.is_some_and(|o| o.contains_key(digest));
+    if let Some(delta) = bundle.delta() {
+        let needed: Vec<(&Item, &Descriptor)> = pending
+            .iter()
+            .flat_map(|item| item.blobs.iter().map(move |blob| (*item, blob)))
+            .filter(|(_, blob)| from_base(&blob.digest))
+            .collect();
+        let present: Vec<bool> = stream::iter(needed.iter())
+            .map(|(item, blob)| async move {
+                client
+                    .blob_exists(&item.target.registry, &item.target.repository, &blob.digest)
+                    .await
+                    .map_err(registry_error(format!(
+                        "checking the base's blob {} in {}",
+                        blob.digest, item.target
+                    )))
+            })
+            .buffered(options.jobs.max(1))
+            .try_collect()
+            .await?;
+        let missing: Vec<String> = needed
+            .iter()
+            .zip(&present)
+            .filter(|(_, there)| !**there)
+            .map(|((item, blob), _)| {
+                format!(
+                    "{} in {}/{} (for {})",
+                    blob.digest, item.target.registry, item.target.repository, item.mapped.original
+                )
+            })
+            .collect();
+        if !missing.is_empty() {
+            let base = delta
+                .base_root
+                .as_ref()
+                .or(delta.base_lock.as_ref())
+                .map_or_else(|| "its base".to_owned(), ToString::to_string);
+            return Err(PushError::BaseMissing { base, missing });
+        }
+    }
+
     // Blobs: each unique blob goes to the first repository that needs it, the
     // others mount it from there once it is in.
     let mut first: BTreeMap<Digest, (&Item, &Descriptor)> = BTreeMap::new();
     let mut later: Vec<(&Item, &Descriptor)> = Vec::new();
     for item in &pending {
-        for blob in &item.blobs {
+        for blob in item.blobs.iter().filter(|blob| !from_base(&blob.digest)) {
             match first.get(&blob.digest) {
                 None => {
                     first.insert(blob.digest.clone(), (item, blob));

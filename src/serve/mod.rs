@@ -77,6 +77,8 @@ pub struct Catalog {
     files: HashMap<String, Digest>,
     /// Registries that images (not charts or files) come from.
     image_registries: BTreeSet<String>,
+    /// For a delta bundle: the base bundle holding the blobs it leaves out.
+    base: Option<OpenBundle>,
 }
 
 impl Catalog {
@@ -127,7 +129,48 @@ impl Catalog {
             repositories,
             files,
             image_registries,
+            base: None,
         }
+    }
+
+    /// Serves a delta bundle together with its base; fails listing the blobs
+    /// the delta leaves to a base that this base does not hold.
+    pub fn with_base(mut self, base: OpenBundle) -> Result<Self, Vec<Digest>> {
+        let missing: Vec<Digest> = self
+            .bundle
+            .delta()
+            .map(|delta| {
+                delta
+                    .omitted
+                    .iter()
+                    .filter(|(digest, size)| base.blob_size(digest) != Some(**size))
+                    .map(|(digest, _)| digest.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !missing.is_empty() {
+            return Err(missing);
+        }
+        self.base = Some(base);
+        Ok(self)
+    }
+
+    fn blob_size(&self, digest: &Digest) -> Option<u64> {
+        self.bundle
+            .blob_size(digest)
+            .or_else(|| self.base.as_ref()?.blob_size(digest))
+    }
+
+    fn blob_segments(
+        &self,
+        digest: &Digest,
+        start: u64,
+        length: u64,
+    ) -> Option<Vec<crate::bundle::Segment>> {
+        if self.bundle.blob_size(digest).is_some() {
+            return self.bundle.blob_segments(digest, start, length);
+        }
+        self.base.as_ref()?.blob_segments(digest, start, length)
     }
 
     /// The registries whose images the bundle carries.
@@ -379,7 +422,7 @@ async fn registry_route(
                 "not a sha256 digest",
             );
         };
-        if catalog.bundle.blob_size(&digest).is_none() {
+        if catalog.blob_size(&digest).is_none() {
             return oci_error(
                 StatusCode::NOT_FOUND,
                 "BLOB_UNKNOWN",
@@ -455,7 +498,7 @@ async fn blob_response(
     method: &Method,
     headers: &HeaderMap,
 ) -> Response {
-    let Some(size) = catalog.bundle.blob_size(digest) else {
+    let Some(size) = catalog.blob_size(digest) else {
         return oci_error(
             StatusCode::NOT_FOUND,
             "BLOB_UNKNOWN",
@@ -495,7 +538,6 @@ async fn blob_response(
             .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
     let segments = catalog
-        .bundle
         .blob_segments(digest, start, length)
         .unwrap_or_default();
     let body = match open_segments(segments).await {

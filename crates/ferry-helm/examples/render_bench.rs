@@ -44,6 +44,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--include-crds" => opts.include_crds = true,
             "--skip-tests" => opts.skip_tests = true,
             "--images" => images = true,
+            "--helm42" => opts.manifest_split = ferry_helm::ManifestSplit::Helm42,
+            "--skip-schema-validation" => opts.skip_schema_validation = true,
             "--seed" => opts.seed = next(&mut i)?.into_bytes(),
             "--bench" => bench = next(&mut i)?.parse()?,
             other => chart_path = Some(other.to_string()),

@@ -150,6 +150,7 @@ impl Chart {
         let mut sub_dirs: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> =
             Default::default();
         let mut sub_archives = Vec::new();
+        let mut requirements: Option<String> = None;
         for (p, data) in files {
             if p == "Chart.yaml" {
                 chart_yaml = Some(String::from_utf8_lossy(&data).into_owned());
@@ -157,11 +158,9 @@ impl Chart {
                 values_yaml = Some(String::from_utf8_lossy(&data).into_owned());
             } else if p == "values.schema.json" {
                 schema = Some(String::from_utf8_lossy(&data).into_owned());
-            } else if p == "requirements.yaml"
-                || p == "requirements.lock"
-                || p == "Chart.lock"
-                || p == ".helmignore"
-            {
+            } else if p == "requirements.yaml" {
+                requirements = Some(String::from_utf8_lossy(&data).into_owned());
+            } else if p == "requirements.lock" || p == "Chart.lock" {
                 continue;
             } else if let Some(rest) = p.strip_prefix("templates/") {
                 let _ = rest;
@@ -183,17 +182,28 @@ impl Chart {
             }
         }
         let Some(chart_yaml) = chart_yaml else {
-            return Err(Error::Chart(format!(
-                "{origin}: Chart.yaml file is missing"
-            )));
+            return Err(Error::Chart("Chart.yaml file is missing".into()));
         };
-        let metadata_yaml: serde_norway::Value = serde_norway::from_str(&chart_yaml)
-            .map_err(|e| Error::Chart(format!("{origin}/Chart.yaml: {e}")))?;
-        let metadata = parse_metadata(&metadata_yaml);
+        let metadata_yaml: serde_norway::Value =
+            serde_norway::from_str(&chart_yaml).map_err(|e| {
+                Error::Chart(format!(
+                    "cannot load Chart.yaml: error converting YAML to JSON: yaml: {}",
+                    crate::render::go_yaml_message(&e.to_string())
+                ))
+            })?;
+        let mut metadata = parse_metadata(&metadata_yaml);
+        // apiVersion v1 charts list their dependencies in requirements.yaml
+        if let Some(req) = requirements {
+            if let Ok(y) = serde_norway::from_str::<serde_norway::Value>(&req) {
+                let deps = parse_metadata(&y).dependencies;
+                if !deps.is_empty() {
+                    metadata.dependencies = deps;
+                }
+            }
+        }
         if metadata.api_version.is_empty() {
-            return Err(Error::Validation(
-                "chart.metadata.apiVersion is required".into(),
-            ));
+            // Helm's loader treats a missing apiVersion as v1
+            metadata.api_version = "v1".into();
         }
         if metadata.name.is_empty() {
             return Err(Error::Validation("chart.metadata.name is required".into()));
@@ -213,13 +223,24 @@ impl Chart {
             if !fs.iter().any(|(p, _)| p == "Chart.yaml") {
                 continue;
             }
-            dependencies.push(Chart::from_files(fs, &format!("{origin}/charts/{dir}"))?);
+            let sub = Chart::from_files(fs, &format!("{origin}/charts/{dir}")).map_err(|e| {
+                Error::Chart(format!(
+                    "error unpacking subchart {dir} in {}: {e}",
+                    metadata.name
+                ))
+            })?;
+            dependencies.push(sub);
         }
         for (name, data) in sub_archives {
-            dependencies.push(Chart::from_archive(
-                &data,
-                &format!("{origin}/charts/{name}"),
-            )?);
+            let sub =
+                Chart::from_archive(&data, &format!("{origin}/charts/{name}")).map_err(|e| {
+                    let stem = name.trim_end_matches(".tgz").trim_end_matches(".tar.gz");
+                    Error::Chart(format!(
+                        "error unpacking subchart {stem} in {}: {e}",
+                        metadata.name
+                    ))
+                })?;
+            dependencies.push(sub);
         }
         templates.sort();
         other.sort();

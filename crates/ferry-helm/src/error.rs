@@ -44,6 +44,11 @@ pub enum Error {
         /// The parser's message.
         message: String,
     },
+    /// The values do not satisfy a chart's `values.schema.json`.
+    #[error(
+        "values don't meet the specifications of the schema(s) in the following chart(s):\n{0}"
+    )]
+    Schema(String),
     /// `--show-only` named a template that does not exist.
     #[error("could not find template {0} in chart")]
     ShowOnly(String),

@@ -20,6 +20,7 @@ pub mod funcs;
 pub mod images;
 pub mod rand;
 pub mod render;
+pub mod schema;
 pub mod semver;
 pub mod template;
 pub mod value;

@@ -164,6 +164,8 @@ pub struct RenderOptions {
     pub include_crds: bool,
     /// `--skip-tests`.
     pub skip_tests: bool,
+    /// Do not validate values against `values.schema.json` (`--skip-schema-validation`).
+    pub skip_schema_validation: bool,
     /// `.Release.IsUpgrade` (and not `IsInstall`).
     pub is_upgrade: bool,
     /// The site secret seeding every random function (randAlphaNum, uuidv4, genCA, ...).
@@ -207,6 +209,7 @@ impl Default for RenderOptions {
             include_crds: false,
             skip_tests: false,
             is_upgrade: false,
+            skip_schema_validation: false,
             seed: Vec::new(),
             limits: Limits::default(),
             manifest_split: ManifestSplit::Current,
@@ -377,6 +380,21 @@ struct ChartCtx {
     chart_name: String,
 }
 
+/// Validates each chart's values against its `values.schema.json`, appending Helm's report.
+fn validate_schemas(c: &Chart, values: &Value, report: &mut String) -> Result<(), Error> {
+    if let Some(schema) = &c.schema {
+        let errs = crate::schema::validate(schema, values).map_err(Error::Values)?;
+        if !errs.is_empty() {
+            report.push_str(&format!("{}:\n{}\n", c.name(), errs.join("\n")));
+        }
+    }
+    for d in &c.dependencies {
+        let sub = values.get(d.name()).unwrap_or_else(Value::new_map);
+        validate_schemas(d, &sub, report)?;
+    }
+    Ok(())
+}
+
 fn sort_key(a: &str, b: &str) -> std::cmp::Ordering {
     // Helm's sortTemplates: deeper paths first, then reverse lexicographic
     let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
@@ -401,6 +419,13 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
     let chart = values::process_dependencies(chart, &user)?;
     let vals = user.deep_copy();
     values::coalesce(&chart, &vals)?;
+    if !opts.skip_schema_validation {
+        let mut report = String::new();
+        validate_schemas(&chart, &vals, &mut report)?;
+        if !report.is_empty() {
+            return Err(Error::Schema(report));
+        }
+    }
 
     let mut api: Vec<String> = DEFAULT_API_VERSIONS.iter().map(|s| s.to_string()).collect();
     api.extend(opts.api_versions.iter().cloned());
@@ -968,7 +993,40 @@ fn cleanup_exec_error(template: &str, msg: &str) -> String {
             return format!("execution error at ({location}): {}", &rest[..end]);
         }
     }
-    msg.to_string()
+    trace_exec_error(msg)
+}
+
+/// Helm v4's multi-line trace of a template error: for each level
+/// `LOCATION\n  executing "NAME" at <NODE>:\n`, then `    MESSAGE`.
+fn trace_exec_error(msg: &str) -> String {
+    let mut out = String::new();
+    let mut rest = msg;
+    while let Some(after) = rest.strip_prefix("template: ") {
+        let Some((loc, tail)) = after.split_once(": ") else {
+            break;
+        };
+        let Some(tail) = tail.strip_prefix("executing ") else {
+            break;
+        };
+        let Some(at) = tail.find(" at <") else { break };
+        let Some(close) = tail[at..].find(">: ") else {
+            break;
+        };
+        let close = at + close;
+        out.push_str(&format!("{loc}\n  executing {}:\n", &tail[..=close]));
+        rest = &tail[close + 3..];
+        if let Some(called) = rest.strip_prefix("error calling ") {
+            if let Some((_, inner)) = called.split_once(": ") {
+                rest = inner;
+            }
+        }
+    }
+    if out.is_empty() {
+        return msg.to_string();
+    }
+    out.push_str("    ");
+    out.push_str(rest);
+    out
 }
 
 /// Renders a standalone template string with no data (Helm's `--name-template`).
@@ -998,12 +1056,18 @@ pub fn render_template_string(text: &str) -> Result<String, Error> {
         .map_err(|e| Error::Execution(e.message))
 }
 
-/// Rewords a libyaml error (`msg at line N column M, ...`) the way go-yaml words it (`line N: msg`).
-fn go_yaml_message(msg: &str) -> String {
+/// Rewords a libyaml error (`msg at line N column M, ...`) the way go-yaml words it
+/// (`line N: msg`): go-yaml counts parser errors' lines from 0 and scanner errors' from 1.
+pub(crate) fn go_yaml_message(msg: &str) -> String {
     if let Some(i) = msg.find(" at line ") {
         let rest = &msg[i + 9..];
-        let line: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if !line.is_empty() {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(line) = digits.parse::<usize>() {
+            let line = if msg.contains("while parsing") {
+                line.saturating_sub(1)
+            } else {
+                line
+            };
             return format!("line {line}: {}", &msg[..i]);
         }
     }

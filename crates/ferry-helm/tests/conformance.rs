@@ -416,3 +416,66 @@ fn corpus_charts() {
         docs_ok.len() >= KNOWN_CORPUS_DOCS.len() && images_ok.len() >= KNOWN_CORPUS_IMAGES.len()
     );
 }
+
+/// values.schema.json validation against charts of Helm's testdata; the expected reports were
+/// printed by the real Helm (shared/tools/helm-template on the same charts).
+#[test]
+fn schema_validation_matches_helm() {
+    let dir = shared().join("conformance/helm-template/testcharts");
+    let report = |chart: &str| -> String {
+        let c = Chart::load(dir.join(chart)).expect("load chart");
+        match render(&c, &RenderOptions::default()) {
+            Ok(_) => String::from("ok"),
+            Err(e) => e.to_string(),
+        }
+    };
+    assert_eq!(
+        report("chart-with-schema-negative"),
+        "values don't meet the specifications of the schema(s) in the following chart(s):\n\
+         empty:\n- at '': missing property 'employmentInfo'\n- at '/age': minimum: got -5, want 0\n"
+    );
+    assert_eq!(
+        report("chart-with-schema-and-subchart"),
+        "values don't meet the specifications of the schema(s) in the following chart(s):\n\
+         chart-without-schema:\n- at '': missing property 'lastname'\n\
+         subchart-with-schema:\n- at '': missing property 'age'\n"
+    );
+    assert_eq!(report("chart-with-schema"), "ok");
+    let c = Chart::load(dir.join("chart-with-schema-negative")).expect("load chart");
+    let skip = RenderOptions {
+        skip_schema_validation: true,
+        ..RenderOptions::default()
+    };
+    assert!(render(&c, &skip).is_ok());
+}
+
+/// Error messages for other charts of Helm's testdata; expected texts were printed by the real
+/// Helm (shared/tools/helm-template) for the same charts.
+#[test]
+fn testchart_errors_match_helm() {
+    let dir = shared().join("conformance/helm-template/testcharts");
+    let err = |chart: &str| -> String {
+        match Chart::load(dir.join(chart)).and_then(|c| render(&c, &RenderOptions::default())) {
+            Ok(_) => String::from("ok"),
+            Err(e) => e.to_string(),
+        }
+    };
+    assert_eq!(
+        err("chart-bad-requirements"),
+        "cannot load Chart.yaml: error converting YAML to JSON: yaml: line 6: did not find expected '-' indicator"
+    );
+    assert_eq!(
+        err("chart-with-bad-subcharts"),
+        "error unpacking subchart bad-subchart in chart-with-bad-subcharts: validation: chart.metadata.name is required"
+    );
+    assert_eq!(err("upgradetest"), "Chart.yaml file is missing");
+    assert_eq!(
+        err("issue1979"),
+        "alpine/templates/alpine-pod.yaml:16:21\n  executing \"alpine/templates/alpine-pod.yaml\" at <.Values.test.Name>:\n    nil pointer evaluating interface {}.Name"
+    );
+    assert_eq!(
+        err("chart-with-template-with-invalid-template-expr"),
+        "chart-with-template-with-invalid-template-expr/templates/alpine-pod.yaml:7:38\n  executing \"chart-with-template-with-invalid-template-expr/templates/alpine-pod.yaml\" at <b64enc>:\n    invalid value; expected string"
+    );
+    assert_eq!(err("pre-release-chart-0.1.0-alpha.tgz"), "ok");
+}

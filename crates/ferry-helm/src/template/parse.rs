@@ -1000,19 +1000,21 @@ impl<'a> Parser<'a> {
             return Ok(None);
         };
         if let Tok::Field(_) = self.peek().tok {
+            // Go reports a chain at the position of its first appended field
+            let chain_pos = self.peek().pos;
             let mut fields = Vec::new();
             while let Tok::Field(f) = self.peek().tok.clone() {
                 fields.push(f);
                 self.next();
             }
             return Ok(Some(match term {
-                Arg::Field(p, mut fs) => {
+                Arg::Field(_, mut fs) => {
                     fs.extend(fields);
-                    Arg::Field(p, fs)
+                    Arg::Field(chain_pos, fs)
                 }
-                Arg::Var(p, v, mut fs) => {
+                Arg::Var(_, v, mut fs) => {
                     fs.extend(fields);
-                    Arg::Var(p, v, fs)
+                    Arg::Var(chain_pos, v, fs)
                 }
                 Arg::Bool(p, _)
                 | Arg::Str(p, _)
