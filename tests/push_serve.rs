@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use common::{ferry, ferry_env, s, Run};
 use harbor_double::{HarborDouble, HARBOR_VERSION};
-use support::images::{HELM_CHART_LAYER, HELM_CONFIG, OCI_INDEX};
+use support::images::{HELM_CHART_LAYER, HELM_CONFIG, OCI_INDEX, OCI_MANIFEST};
 use support::registry::LoggedRequest;
 use support::skopeo::skopeo;
 use support::{
@@ -405,6 +405,22 @@ struct BigBundle {
     bundle: PathBuf,
     /// (reference, image).
     images: Vec<(String, ImageInfo)>,
+}
+
+impl BigBundle {
+    /// Digest → size of the 72 MiB layers.
+    fn large_layer_sizes(&self) -> BTreeMap<String, u64> {
+        self.images
+            .iter()
+            .map(|(_, info)| (info.layers[0].digest.clone(), info.layers[0].size))
+            .collect()
+    }
+}
+
+impl BigLease {
+    fn large_layers(&self) -> BTreeSet<String> {
+        self.0.large_layer_sizes().into_keys().collect()
+    }
 }
 
 /// Tests that use the large bundle; the last one to finish deletes it.
@@ -789,8 +805,14 @@ impl Drop for PushChild {
     }
 }
 
-/// Polls the registry log until `n` blob uploads completed; panics if the push ends first.
-fn wait_for_completed_uploads(reg: &Registry, push: &mut PushChild, n: usize) {
+/// Polls the registry log until at least `n` blob uploads completed, one of them a blob of
+/// `large`; panics if the push ends first.
+fn wait_for_completed_uploads(
+    reg: &Registry,
+    push: &mut PushChild,
+    n: usize,
+    large: &BTreeSet<String>,
+) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let text = std::fs::read_to_string(reg.log_path()).unwrap_or_default();
@@ -798,18 +820,19 @@ fn wait_for_completed_uploads(reg: &Registry, push: &mut PushChild, n: usize) {
             .lines()
             .filter_map(support::registry::parse_access_line)
             .collect();
-        if completed_uploads(&requests).len() >= n {
+        let done = completed_uploads(&requests);
+        if done.len() >= n && done.iter().any(|d| large.contains(d)) {
             return;
         }
         if let Some(status) = push.child.try_wait().unwrap() {
             panic!(
-                "the push ended ({status}) before {n} uploads completed:\n{}",
+                "the push ended ({status}) before it could be interrupted:\n{}",
                 push.stderr()
             );
         }
         assert!(
             Instant::now() < deadline,
-            "no {n} completed uploads within 120 s"
+            "no {n} completed uploads (one large) within 120 s"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -1146,6 +1169,13 @@ fn push_to_harbor_creates_projects_once_and_resumes_to_nothing() {
             .any(|c| c.method == "PUT" && c.target.contains("/manifests/")),
         "manifests went through the Harbor endpoint"
     );
+    assert!(
+        harbor
+            .registry_calls()
+            .iter()
+            .any(|c| c.method == "PATCH" && c.status == 202),
+        "upload sessions came back through the Harbor endpoint (Location rewritten)"
+    );
     let uploads_before = reg.count(RequestKind::BlobUploadCompleted);
     let manifests_before = reg.count(RequestKind::ManifestPut);
     let heads_before = harbor.count_api("HEAD", "/api/v2.0/projects");
@@ -1173,35 +1203,55 @@ fn push_to_harbor_creates_projects_once_and_resumes_to_nothing() {
     assert_eq!(reg.count(RequestKind::ManifestPut), manifests_before);
     assert_eq!(read_map(&map2), read_map(&map_path));
 
+    // Without the project API the push cannot land: Harbor refuses a missing project.
+    let map_fresh = dir.path().join("image-map-fresh.json");
+    let run = push(
+        dir.path(),
+        &env,
+        &fx.bundle,
+        &format!("{}/fresh", harbor.host()),
+        &map_fresh,
+        &["--no-harbor"],
+    )
+    .failed();
+    assert!(
+        run.stderr.contains("authentication to") && run.stderr.contains("/fresh/library/"),
+        "{}",
+        run.stderr
+    );
+    assert!(!map_fresh.exists());
+    assert_eq!(harbor.project_posts(), 1);
+
     // Wrong credentials: a clear authentication error, no project, nothing written.
     let wrong = docker_config(dir.path(), &harbor.host(), "ferry", "not-the-password");
     let wrong_env = [("DOCKER_CONFIG", s(&wrong))];
     let to_other = format!("{}/other", harbor.host());
     let logged_before = reg.requests().len();
+    let mut unclear = Vec::new();
     for extra in [&[][..], &["--harbor"][..]] {
         let map3 = dir.path().join("image-map-3.json");
         let run = push(dir.path(), &wrong_env, &fx.bundle, &to_other, &map3, extra).failed();
-        eprintln!("DEBUG {extra:?}: {}", run.stderr);
-        let lower = run.stderr.to_lowercase();
-        assert!(
-            lower.contains("authentication")
-                || lower.contains("unauthorized")
-                || lower.contains("401"),
-            "ferry push {extra:?} with wrong credentials must say authentication failed:\n{}",
-            run.stderr
-        );
-        assert!(
-            run.stderr.contains(&harbor.host()) || run.stderr.contains("Harbor"),
-            "the error names the registry: {}",
-            run.stderr
-        );
+        assert_eq!(run.status, 1, "{}", run.stderr);
         assert!(!map3.exists(), "no image map after a failed push");
+        // Checked last: the message must say that authentication failed, and where.
+        let lower = run.stderr.to_lowercase();
+        if !(lower.contains("authentication") || lower.contains("credentials"))
+            || !run.stderr.contains(&harbor.host())
+        {
+            unclear.push(format!("ferry push {extra:?}:\n{}", run.stderr));
+        }
     }
     assert_eq!(harbor.project_posts(), 1, "{:?}", harbor.api_calls());
     assert!(!harbor.projects().contains(&"other".to_owned()));
     assert!(
         writes(&reg.requests()[logged_before..]).is_empty(),
         "nothing was written with wrong credentials"
+    );
+    assert!(
+        unclear.is_empty(),
+        "rejected credentials must be reported as an authentication failure naming {}:\n{}",
+        harbor.host(),
+        unclear.join("\n")
     );
 }
 
@@ -1299,25 +1349,29 @@ fn a_killed_push_resumes_without_reuploading_completed_blobs() {
     let flags = ["-j", "2", "--chunk-size", "8MiB"];
 
     let mut first = PushChild::spawn(dir.path(), &big.0.bundle, &reg.host(), &map1, &flags);
-    wait_for_completed_uploads(&reg, &mut first, 2);
+    wait_for_completed_uploads(&reg, &mut first, 2, &big.large_layers());
     first.child.kill().unwrap();
     let status = first.child.wait().unwrap();
     assert_eq!(status.signal(), Some(9), "the first push was SIGKILLed");
     assert!(!map1.exists(), "the killed push wrote no image map");
-    let before = reg.requests();
-    let done_first: BTreeSet<String> = completed_uploads(&before).into_iter().collect();
-    assert!(done_first.len() >= 2);
+    // An upload whose last request was already sent may still complete in the registry.
+    std::thread::sleep(Duration::from_secs(1));
+    let logged_before = reg.requests().len();
 
     let map2 = dir.path().join("image-map-2.json");
     let report = push(dir.path(), &[], &big.0.bundle, &reg.host(), &map2, &flags)
         .ok()
         .json();
-    let after = reg.requests();
-    let done_second: Vec<String> = completed_uploads(&after[before.len()..]);
-    eprintln!(
-        "killed push completed {} blobs; the re-run: {report}",
-        done_first.len()
-    );
+    // The re-run's first request is its `GET /v2/`; everything logged before is the first run's.
+    let all = reg.requests();
+    let split = logged_before
+        + all[logged_before..]
+            .iter()
+            .position(|r| r.method == "GET" && r.uri == "/v2/")
+            .expect("the re-run asked /v2/");
+    let done_first: BTreeSet<String> = completed_uploads(&all[..split]).into_iter().collect();
+    let done_second: Vec<String> = completed_uploads(&all[split..]);
+    assert!(done_first.len() >= 2);
     let again: Vec<&String> = done_second
         .iter()
         .filter(|d| done_first.contains(*d))
@@ -1339,6 +1393,23 @@ fn a_killed_push_resumes_without_reuploading_completed_blobs() {
         report["blobs_skipped"].as_u64().unwrap() as usize,
         done_first.len(),
         "every blob the first run completed is found and skipped: {report}"
+    );
+    // The large layers the first run completed are not sent again; the others are, once.
+    let left: u64 = big
+        .0
+        .large_layer_sizes()
+        .iter()
+        .filter(|(d, _)| !done_first.contains(*d))
+        .map(|(_, size)| size)
+        .sum();
+    assert!(
+        left < 4 * (72 << 20),
+        "a large layer was complete before the kill"
+    );
+    let sent = report["bytes_uploaded"].as_u64().unwrap();
+    assert!(
+        sent >= left && sent < left + (1 << 20),
+        "the re-run sent {sent} bytes; the large layers left to send were {left} bytes"
     );
 
     // Every target resolves to its digest and every layer is complete.
@@ -1388,7 +1459,7 @@ fn a_registry_stopped_mid_push_fails_the_push_and_a_rerun_completes() {
     let flags = ["-j", "2", "--chunk-size", "8MiB"];
 
     let mut first = PushChild::spawn(dir.path(), &big.0.bundle, &reg.host(), &map1, &flags);
-    wait_for_completed_uploads(&reg, &mut first, 2);
+    wait_for_completed_uploads(&reg, &mut first, 2, &big.large_layers());
     // Stop the registry from another thread while the push runs.
     let stopper = std::thread::spawn(move || {
         reg.stop();
@@ -1469,6 +1540,32 @@ fn server_errors_on_uploads_are_retried() {
         uploads.len(),
         "retries completed no blob twice"
     );
+}
+
+#[test]
+fn a_lost_upload_chunk_is_sent_again_and_the_push_completes() {
+    require_tools();
+    let fx = std_bundle();
+    let reg = Registry::start(RegistryOptions::plain());
+    let proxy = FaultProxy::start(&reg.host());
+    // The first chunk of the first upload reaches nobody: the connection closes unanswered.
+    proxy.set_mode(FaultMode::close_without_response(
+        "PATCH /blobs/uploads/",
+        1,
+    ));
+    let dir = scratch();
+    let map_path = dir.path().join("image-map.json");
+    let run = push(
+        dir.path(),
+        &[],
+        &fx.bundle,
+        &proxy.host(),
+        &map_path,
+        &["-j", "1", "--chunk-size", "64KiB"],
+    );
+    assert_eq!(proxy.faults_injected(), 1, "{:?}", proxy.requests());
+    run.ok();
+    check_std_push(fx, &reg, &proxy.host(), "", &map_path, dir.path());
 }
 
 #[test]
@@ -1573,6 +1670,42 @@ fn serve_is_a_registry_for_every_image() {
         assert_eq!(reply.status, 200, "bare {} with ns={}", bare.1, bare.0);
         assert_eq!(reply.header("docker-content-digest"), Some(locked.as_str()));
         assert_eq!(digest_of(&reply.body), locked);
+    }
+    // Media types, tags and the catalog.
+    let reply = http(&host, "HEAD", "/v2/quay.io/org/multi/manifests/2.0", &[]);
+    assert_eq!(reply.header("content-type"), Some(OCI_INDEX));
+    let reply = http(
+        &host,
+        "HEAD",
+        "/v2/docker.io/library/app/manifests/1.0",
+        &[],
+    );
+    assert_eq!(reply.header("content-type"), Some(OCI_MANIFEST));
+    assert_eq!(
+        reply.header("content-length"),
+        Some(fx.app.manifest_size.to_string().as_str())
+    );
+    let tags: serde_json::Value = serde_json::from_slice(
+        &http(&host, "GET", "/v2/docker.io/library/app/tags/list", &[]).body,
+    )
+    .unwrap();
+    assert_eq!(tags["tags"], serde_json::json!(["1.0"]), "{tags}");
+    let catalog: serde_json::Value =
+        serde_json::from_slice(&http(&host, "GET", "/v2/_catalog", &[]).body).unwrap();
+    for repo in [
+        "docker.io/library/app",
+        "quay.io/org/multi",
+        "docker.io/library/share-a",
+        "registry.k8s.io/team/share-b",
+    ] {
+        assert!(
+            catalog["repositories"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == repo),
+            "{repo} in {catalog}"
+        );
     }
     // Another registry's ns does not find it.
     let reply = http(

@@ -96,7 +96,7 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
         sign,
         base: match &args.base {
             None => None,
-            Some(path) if ferry::lock::Lock::read(path).is_ok() => {
+            Some(path) if looks_like_lockfile(path) => {
                 Some(bundle::delta::Base::from_lock(path, &store)?)
             }
             Some(path) => Some(
@@ -162,4 +162,21 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether a path holds a lockfile rather than a bundle (reads at most 4 KiB).
+fn looks_like_lockfile(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    if file.take(4096).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&head);
+    text.lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .is_some_and(|line| line.starts_with("version ="))
 }

@@ -74,7 +74,7 @@ pub fn gen_rsa(rng: &mut DetRng, bits: usize) -> Result<RsaPrivateKey, String> {
             return Ok(key.clone());
         }
     }
-    let key = RsaPrivateKey::new(rng, bits).map_err(|e| e.to_string())?;
+    let key = gen_rsa_parallel(rng, bits)?;
     if let Ok(mut c) = cache.lock() {
         if c.len() >= 1024 {
             c.clear();
@@ -82,6 +82,31 @@ pub fn gen_rsa(rng: &mut DetRng, bits: usize) -> Result<RsaPrivateKey, String> {
         c.insert(id, (key.clone(), rng.clone()));
     }
     Ok(key)
+}
+
+/// Generates the two primes on two threads, each from its own generator forked from `rng`.
+fn gen_rsa_parallel(rng: &mut DetRng, bits: usize) -> Result<RsaPrivateKey, String> {
+    use num_bigint_dig::RandPrime as _;
+    for _ in 0..16 {
+        let mut seeds = [[0u8; 32]; 2];
+        rng.fill(&mut seeds[0]);
+        rng.fill(&mut seeds[1]);
+        let half = bits / 2;
+        let (p, q) = std::thread::scope(|s| {
+            let h = s.spawn(|| DetRng::new(&[b"rsa-p", &seeds[0]]).gen_prime(half));
+            let q = DetRng::new(&[b"rsa-q", &seeds[1]]).gen_prime(bits - half);
+            (h.join(), q)
+        });
+        let p = p.map_err(|_| "prime generation failed".to_string())?;
+        if p == q {
+            continue;
+        }
+        match RsaPrivateKey::from_p_q(p, q, rsa::BigUint::from(65_537u32)) {
+            Ok(k) => return Ok(k),
+            Err(_) => continue,
+        }
+    }
+    Err("could not generate an RSA key".into())
 }
 
 /// PKCS#1 PEM of a private key (`RSA PRIVATE KEY`, as Sprig writes it).

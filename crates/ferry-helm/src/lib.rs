@@ -13,20 +13,20 @@
 //! ```
 
 pub mod chart;
-pub mod crypto;
+mod crypto;
 pub mod error;
 mod fasthead;
-pub mod funcs;
+mod funcs;
 pub mod images;
-pub mod rand;
+mod rand;
 pub mod render;
-pub mod schema;
-pub mod semver;
-pub mod template;
-pub mod value;
-pub mod values;
-pub mod yaml;
-pub mod yaml11;
+mod schema;
+mod semver;
+mod template;
+mod value;
+mod values;
+mod yaml;
+mod yaml11;
 
 pub use chart::Chart;
 pub use error::{Error, Result};

@@ -24,10 +24,6 @@ pub trait Object {
     fn entries(&self) -> Option<Vec<(String, Value)>> {
         None
     }
-    /// Whether this object has a method or field called `name`.
-    fn has_method(&self, name: &str) -> bool {
-        self.field(name).is_some()
-    }
 }
 
 /// A template value: what Go's `interface{}` holds in Helm.
@@ -141,14 +137,6 @@ impl Value {
         }
     }
 
-    /// The string inside, if this is a string.
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-
     /// What `fmt.Sprint` prints (`%v`); nil prints `<nil>`.
     pub fn go_string(&self) -> String {
         let mut out = String::new();
@@ -236,11 +224,6 @@ impl Value {
             Value::Map(m) => m.borrow().get(key).cloned(),
             _ => None,
         }
-    }
-
-    /// Whether the value is Sprig-"empty".
-    pub fn is_empty(&self) -> bool {
-        !self.truthy()
     }
 
     /// Converts to i64 as Sprig's `toInt64` does (0 on failure).
@@ -359,10 +342,4 @@ fn shortest_digits(f: f64) -> (bool, String, i32) {
         digits
     };
     (f < 0.0, digits, exp)
-}
-
-/// Go's `strconv.FormatFloat(f, 'g', -1, 64)` with strconv's threshold (exponent ≥ 21 or < -4):
-/// alias kept for clarity at call sites formatting `%v`.
-pub fn format_float_v(f: f64) -> String {
-    format_float_g(f)
 }

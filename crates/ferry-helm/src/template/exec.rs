@@ -212,8 +212,8 @@ impl Exec {
                     self.write(out, &s)?;
                 }
             }
-            Node::Break(_) => return Ok(Flow::Break),
-            Node::Continue(_) => return Ok(Flow::Continue),
+            Node::Break => return Ok(Flow::Break),
+            Node::Continue => return Ok(Flow::Continue),
             Node::Template { pos, name, pipe } => {
                 let data = match pipe {
                     Some(p) => self.eval_pipe(dot, p)?,

@@ -1,6 +1,5 @@
 //! Lexer and parser for Go's text/template syntax.
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 /// A byte offset into a template's source, for error locations.
@@ -52,9 +51,9 @@ pub enum Node {
         pipe: Option<Pipe>,
     },
     /// `{{ break }}`.
-    Break(Pos),
+    Break,
     /// `{{ continue }}`.
-    Continue(Pos),
+    Continue,
 }
 
 /// The kind of a control structure.
@@ -794,9 +793,9 @@ impl<'a> Parser<'a> {
                                 }
                                 self.expect_right()?;
                                 out.push(if word == "break" {
-                                    Node::Break(k.pos)
+                                    Node::Break
                                 } else {
-                                    Node::Continue(k.pos)
+                                    Node::Continue
                                 });
                                 continue;
                             }
@@ -1145,6 +1144,3 @@ pub fn line_col(src: &str, pos: Pos) -> (usize, usize) {
     };
     (line, col)
 }
-
-/// Map of named templates.
-pub type Defines = HashMap<String, Rc<List>>;
