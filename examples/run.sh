@@ -9,6 +9,7 @@ ferry=target/release/ferry
 out=target/example
 rm -rf "$out" && mkdir -p "$out"
 export FERRY_CACHE_DIR="$out/cache"
+export FERRY_SEED_FILE="$out/site.seed"   # the site secret for reproducible chart rendering
 spec=examples/bundles/example.yaml
 
 echo "== lock: the committed lockfile must match a fresh resolution"
@@ -23,6 +24,12 @@ echo "== inspect"
 "$ferry" inspect "$out/example.tar"
 echo "== unpack into an OCI image layout any OCI tool reads"
 "$ferry" unpack "$out/example.tar" -o "$out/layout" --key "$out/cosign.pub"
+echo "== the chart rendered by the Rust Helm engine, and the images it runs (all carried: build checked)"
+"$ferry" template examples/upstream/charts/hello-0.1.0.tgz --name hello -n hello --set replicas=2
+"$ferry" images examples/upstream/charts/hello-0.1.0.tgz
+echo "== what nodes and kubespray need to use the bundle served at 10.0.0.5:5000 (ferry serve)"
+"$ferry" serve "$out/example.tar" --key "$out/cosign.pub" --print-config --advertise 10.0.0.5:5000 --config-dir "$out/node-config" --quiet
+find "$out/node-config" -type f | sort
 echo "== rebuild elsewhere, with another cache and concurrency: same bytes"
 FERRY_CACHE_DIR="$out/cache2" "$ferry" build "$spec" --locked -j 1 -o "$out/again/example.tar" --sign-key "$out/cosign.key" --quiet >/dev/null
 a=$(sha256sum "$out/example.tar" | cut -d' ' -f1)

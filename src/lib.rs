@@ -13,6 +13,7 @@ pub mod oci;
 pub mod progress;
 pub mod push;
 pub mod registry;
+pub mod render;
 pub mod serve;
 pub mod sign;
 pub mod source;

@@ -45,6 +45,10 @@ enum Command {
     Diff(cli::audit::DiffArgs),
     /// Re-resolve a lock's entries upstream and report drift (the lock is not written).
     Audit(cli::audit::AuditArgs),
+    /// Render a chart as `helm template` does (Rust Helm engine, reproducible randomness).
+    Template(cli::chart::ChartArgs),
+    /// List the images a chart will run.
+    Images(cli::chart::ChartArgs),
     /// Push a bundle into Harbor or any registry (projects created, resumable).
     Push(cli::push::PushArgs),
     /// Serve a bundle as a read-only registry and file server (no extraction).
@@ -98,6 +102,8 @@ fn run(args: &Cli) -> Result<()> {
         Command::Licenses(a) => cli::audit::licenses(&ctx, a),
         Command::Diff(a) => cli::audit::diff(&ctx, a),
         Command::Audit(a) => cli::audit::audit(&ctx, a),
+        Command::Template(a) => cli::chart::template(&ctx, a),
+        Command::Images(a) => cli::chart::images(&ctx, a),
         Command::Push(a) => cli::push::run(&ctx, a),
         Command::Serve(a) => cli::serve::run(&ctx, a),
         Command::Key { command } => cli::sign::run(&ctx, command),

@@ -1563,8 +1563,19 @@ fn a_lost_upload_chunk_is_sent_again_and_the_push_completes() {
         &map_path,
         &["-j", "1", "--chunk-size", "64KiB"],
     );
-    assert_eq!(proxy.faults_injected(), 1, "{:?}", proxy.requests());
-    run.ok();
+    let seen: Vec<String> = proxy
+        .requests()
+        .iter()
+        .map(|r| format!("{} {} {} {:?}", r.method, r.target, r.status, r.fault))
+        .collect();
+    assert_eq!(
+        run.status,
+        0,
+        "{}\nproxy saw:\n{}",
+        run.stderr,
+        seen.join("\n")
+    );
+    assert_eq!(proxy.faults_injected(), 1, "{}", seen.join("\n"));
     check_std_push(fx, &reg, &proxy.host(), "", &map_path, dir.path());
 }
 

@@ -508,6 +508,26 @@ async fn fetch_image_manifests(
     Ok(manifests)
 }
 
+/// Brings every chart archive of the lock into the cache (for rendering
+/// before a build, e.g. the image completeness check).
+pub async fn fetch_chart_archives(
+    lock: &Lock,
+    spec_root: &Path,
+    client: &Client,
+    store: &Store,
+    progress: &dyn Progress,
+) -> Result<(), BuildError> {
+    let fetched = Counters::default();
+    for chart in &lock.charts {
+        let mut needed = BTreeMap::new();
+        chart_blobs(chart, spec_root, client, store, &fetched, &mut needed).await?;
+        if let Some(need) = needed.get(&chart.sha256) {
+            fetch_blob(&chart.sha256, need, client, store, &fetched, progress).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn chart_blobs(
     chart: &LockedChart,
     spec_root: &Path,

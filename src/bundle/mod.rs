@@ -23,7 +23,7 @@ mod signed;
 mod verify;
 
 pub use self::archive::{write_archive, ArchiveOptions, Compression};
-pub use self::build::{build, BuildError, BuildOptions, BuildOutcome};
+pub use self::build::{build, fetch_chart_archives, BuildError, BuildOptions, BuildOutcome};
 pub use self::open::{Entry, OpenBundle, OpenError, Segment};
 pub use self::scan::{scan, ScanError, ScanOptions, Scanned};
 pub use self::verify::{

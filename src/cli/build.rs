@@ -37,6 +37,12 @@ pub struct BuildArgs {
     /// the whole archive is then removed.
     #[arg(long, value_name = "SIZE")]
     pub split_size: Option<String>,
+    /// Build even when a chart would run an image the bundle does not carry.
+    #[arg(long)]
+    pub allow_missing_images: bool,
+    /// The site secret seeding charts' random functions for the image check.
+    #[arg(long)]
+    pub seed_file: Option<PathBuf>,
     /// Build a delta against this base (an older bundle, or its lock): only
     /// blobs the base lacks are written; the base is recorded.
     #[arg(long, value_name = "BUNDLE|LOCK")]
@@ -105,6 +111,25 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
             ),
         },
     };
+    // Every image the charts will run (rendered with the components' values)
+    // must be carried, or the cluster would pull from a registry it cannot reach.
+    if !lock.charts.is_empty() && !args.allow_missing_images {
+        runtime.block_on(bundle::fetch_chart_archives(
+            &lock, &spec.root, &client, &store, progress,
+        ))?;
+        let seed = ferry::render::site_seed(args.seed_file.as_deref())?;
+        let missing = ferry::render::missing_images(&lock, &spec, &store, &seed)?;
+        if !missing.is_empty() {
+            let list: String = missing
+                .iter()
+                .map(|m| format!("\n  - {} (chart {})", m.image, m.chart))
+                .collect();
+            anyhow::bail!(
+                "{} image(s) the charts will run are not in the bundle:{list}\nhint: add them to the component manifests and run `ferry lock`, or pass --allow-missing-images",
+                missing.len()
+            );
+        }
+    }
     let outcome = runtime.block_on(bundle::build(
         &lock,
         &spec.canonical_json(),

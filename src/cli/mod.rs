@@ -5,6 +5,7 @@ pub mod audit;
 pub mod build;
 pub mod bundle;
 pub mod cache;
+pub mod chart;
 pub mod lock;
 pub mod parts;
 pub mod progress;

@@ -56,6 +56,8 @@ pub fn ferry_env(cache: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
         .env("FERRY_CACHE_DIR", cache)
         .env_remove("SOURCE_DATE_EPOCH");
     command.env("DOCKER_CONFIG", cache.join("no-docker-config"));
+    // Never touch the real site seed in ~/.config.
+    command.env("FERRY_SEED_FILE", cache.with_extension("seed"));
     for (key, value) in env {
         command.env(key, value);
     }

@@ -967,6 +967,183 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("toDate", |_, a| Ok(Value::from(s(arg(&a, 1)))));
     m.insert("ago", |_, _| Ok(Value::from("0s")));
     m.insert("durationRound", |_, a| Ok(Value::from(s(arg(&a, 0)))));
+    register_more(m);
+}
+
+/// Sprig functions that are aliases or thin variants of others.
+fn register_more(m: &mut HashMap<&'static str, Func>) {
+    let alias = |m: &mut HashMap<&'static str, Func>, new: &'static str, old: &'static str| {
+        if let Some(f) = m.get(old).copied() {
+            m.insert(new, f);
+        }
+    };
+    for (new, old) in [
+        ("mustRegexFind", "regexFind"),
+        ("mustRegexFindAll", "regexFindAll"),
+        ("mustRegexReplaceAll", "regexReplaceAll"),
+        ("mustRegexReplaceAllLiteral", "regexReplaceAllLiteral"),
+        ("mustRegexSplit", "regexSplit"),
+        ("mustFromJson", "fromJson"),
+        ("mustChunk", "chunk"),
+        ("mustSlice", "slice"),
+        ("trimall", "trimAll"),
+        ("osBase", "base"),
+        ("osClean", "clean"),
+        ("osDir", "dir"),
+        ("osExt", "ext"),
+        ("osIsAbs", "isAbs"),
+        ("date_in_zone", "dateInZone"),
+        ("htmlDateInZone", "htmlDate"),
+        ("mustToDate", "toDate"),
+    ] {
+        alias(m, new, old);
+    }
+    m.insert("sha1sum", |_, a| {
+        use sha1::Digest as _;
+        Ok(Value::from(hex(&sha1::Sha1::digest(
+            s(arg(&a, 0)).as_bytes(),
+        ))))
+    });
+    m.insert("abbrevboth", |_, a| {
+        want(&a, 3, "abbrevboth")?;
+        let (left, right) = (a[0].to_i64().max(0) as usize, a[1].to_i64().max(0) as usize);
+        let st = s(&a[2]);
+        let chars: Vec<char> = st.chars().collect();
+        if right < 4 || chars.len() <= right {
+            return Ok(Value::from(st));
+        }
+        let start = if left > 0 && left + right - 3 < chars.len() {
+            left
+        } else {
+            0
+        };
+        let mut body: String = chars[start..].iter().collect();
+        if start > 0 {
+            body = format!("...{body}");
+        }
+        let bc: Vec<char> = body.chars().collect();
+        if bc.len() > right {
+            body = format!("{}...", bc[..right - 3].iter().collect::<String>());
+        }
+        Ok(Value::from(body))
+    });
+    m.insert("toDecimal", |_, a| {
+        Ok(Value::Int(
+            i64::from_str_radix(&s(arg(&a, 0)), 8).unwrap_or(0),
+        ))
+    });
+    m.insert("b32dec", |_, a| {
+        Ok(Value::from(base32_decode(&s(arg(&a, 0)))))
+    });
+    m.insert("randBytes", |e, a| {
+        let mut b = vec![0u8; arg(&a, 0).to_i64().clamp(0, 1 << 20) as usize];
+        e.rng.fill(&mut b);
+        Ok(Value::from(
+            base64::engine::general_purpose::STANDARD.encode(b),
+        ))
+    });
+    m.insert("duration", |_, a| {
+        let secs = arg(&a, 0).to_i64();
+        Ok(Value::from(go_duration(secs)))
+    });
+    m.insert("dateModify", |_, a| Ok(arg(&a, 1).clone()));
+    m.insert("date_modify", |_, a| Ok(arg(&a, 1).clone()));
+    m.insert("mustDateModify", |_, a| Ok(arg(&a, 1).clone()));
+    m.insert("must_date_modify", |_, a| Ok(arg(&a, 1).clone()));
+    m.insert("urlParse", |_, a| {
+        let raw = s(arg(&a, 0));
+        let mut out = BTreeMap::new();
+        let (scheme, rest) = raw
+            .split_once("://")
+            .map_or(("", raw.as_str()), |(a, b)| (a, b));
+        let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (host_part, path) = match rest.find('/') {
+            Some(i) if !scheme.is_empty() => (&rest[..i], &rest[i..]),
+            _ if !scheme.is_empty() => (rest, ""),
+            _ => ("", rest),
+        };
+        let (userinfo, host) = host_part.rsplit_once('@').unwrap_or(("", host_part));
+        for (k, v) in [
+            ("scheme", scheme),
+            ("host", host),
+            ("hostname", host.split(':').next().unwrap_or("")),
+            ("path", path),
+            ("query", query),
+            ("opaque", ""),
+            ("fragment", fragment),
+            ("userinfo", userinfo),
+        ] {
+            out.insert(k.to_string(), Value::from(v));
+        }
+        Ok(Value::from(out))
+    });
+    m.insert("urlJoin", |_, a| {
+        let d = arg(&a, 0);
+        let get = |k: &str| d.get(k).map(|v| v.to_str()).unwrap_or_default();
+        let mut out = String::new();
+        if !get("scheme").is_empty() {
+            out.push_str(&format!("{}://", get("scheme")));
+        }
+        if !get("userinfo").is_empty() {
+            out.push_str(&format!("{}@", get("userinfo")));
+        }
+        out.push_str(&get("host"));
+        out.push_str(&get("path"));
+        if !get("query").is_empty() {
+            out.push_str(&format!("?{}", get("query")));
+        }
+        if !get("fragment").is_empty() {
+            out.push_str(&format!("#{}", get("fragment")));
+        }
+        Ok(Value::from(out))
+    });
+}
+
+fn go_duration(secs: i64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let neg = secs < 0;
+    let mut t = secs.unsigned_abs();
+    let h = t / 3600;
+    t %= 3600;
+    let (mi, se) = (t / 60, t % 60);
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if h > 0 {
+        out.push_str(&format!("{h}h{mi}m{se}s"));
+    } else if mi > 0 {
+        out.push_str(&format!("{mi}m{se}s"));
+    } else {
+        out.push_str(&format!("{se}s"));
+    }
+    out
+}
+
+fn base32_decode(text: &str) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut bits: u64 = 0;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in text.bytes() {
+        if c == b'=' {
+            break;
+        }
+        let Some(v) = A.iter().position(|x| *x == c) else {
+            return String::from("illegal base32 data");
+        };
+        bits = (bits << 5) | v as u64;
+        n += 5;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+            bits &= (1 << n) - 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn until_step(start: i64, stop: i64, step: i64) -> Vec<Value> {

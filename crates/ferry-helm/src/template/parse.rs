@@ -204,12 +204,12 @@ enum Tok {
     Left,
     Right,
     Space,
-    Ident(String),
-    Field(String),
-    Var(String),
-    Str(String),
+    Ident(Rc<str>),
+    Field(Rc<str>),
+    Var(Rc<str>),
+    Str(Rc<str>),
     Char(i64),
-    Number(String),
+    Number(Rc<str>),
     LParen,
     RParen,
     Pipe,
@@ -459,7 +459,7 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                         }
                     }
                     toks.push(Token {
-                        tok: Tok::Str(s),
+                        tok: Tok::Str(Rc::from(s)),
                         pos,
                     });
                     i = k + 1;
@@ -469,7 +469,7 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                         return Err(err(pos, "unterminated raw quoted string".into()));
                     };
                     toks.push(Token {
-                        tok: Tok::Str(src[i + 1..i + 1 + end].to_string()),
+                        tok: Tok::Str(Rc::from(&src[i + 1..i + 1 + end])),
                         pos,
                     });
                     i = i + 1 + end + 1;
@@ -516,7 +516,7 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                             k += 1;
                         }
                         toks.push(Token {
-                            tok: Tok::Number(src[i..k].to_string()),
+                            tok: Tok::Number(Rc::from(&src[i..k])),
                             pos,
                         });
                         i = k;
@@ -536,19 +536,19 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                     }
                     let word = &src[i..k];
                     let tok = if c == b'$' {
-                        Tok::Var(word.to_string())
+                        Tok::Var(Rc::from(word))
                     } else if c == b'.' {
                         if word == "." {
                             Tok::Dot
                         } else {
-                            Tok::Field(word[1..].to_string())
+                            Tok::Field(Rc::from(&word[1..]))
                         }
                     } else {
                         match word {
                             "true" => Tok::Bool(true),
                             "false" => Tok::Bool(false),
                             "nil" => Tok::Nil,
-                            _ => Tok::Ident(word.to_string()),
+                            _ => Tok::Ident(Rc::from(word)),
                         }
                     };
                     toks.push(Token { tok, pos });
@@ -681,7 +681,7 @@ impl<'a> Parser<'a> {
                 Tok::Left => {
                     let k = self.peek_non_space();
                     if let Tok::Ident(word) = &k.tok {
-                        let word = word.clone();
+                        let word = word.to_string();
                         match word.as_str() {
                             "end" | "else" => {
                                 self.next_non_space();
@@ -706,12 +706,13 @@ impl<'a> Parser<'a> {
                             "define" | "block" => {
                                 self.next_non_space();
                                 let name_tok = self.next_non_space();
-                                let Tok::Str(name) = name_tok.tok else {
+                                let Tok::Str(name) = name_tok.tok.clone() else {
                                     return Err(self.err(
                                         name_tok.pos,
                                         format!("unexpected {:?} in {word} clause", name_tok.tok),
                                     ));
                                 };
+                                let name = name.to_string();
                                 if word == "define" {
                                     if !top || self.depth > 1 {
                                         return Err(self
@@ -763,12 +764,13 @@ impl<'a> Parser<'a> {
                             "template" => {
                                 self.next_non_space();
                                 let name_tok = self.next_non_space();
-                                let Tok::Str(name) = name_tok.tok else {
+                                let Tok::Str(name) = name_tok.tok.clone() else {
                                     return Err(self.err(
                                         name_tok.pos,
                                         "unexpected token in template clause".into(),
                                     ));
                                 };
+                                let name = name.to_string();
                                 let r = self.peek_non_space();
                                 let pipe = if r.tok == Tok::Right {
                                     self.next();
@@ -842,8 +844,8 @@ impl<'a> Parser<'a> {
                 // else: maybe `else if` / `else with`
                 let k = self.peek_non_space();
                 let chained = match &k.tok {
-                    Tok::Ident(w) if w == "if" && kind == BranchKind::If => Some(BranchKind::If),
-                    Tok::Ident(w) if w == "with" && kind == BranchKind::With => {
+                    Tok::Ident(w) if &**w == "if" && kind == BranchKind::If => Some(BranchKind::If),
+                    Tok::Ident(w) if &**w == "with" && kind == BranchKind::With => {
                         Some(BranchKind::With)
                     }
                     _ => None,
@@ -892,6 +894,7 @@ impl<'a> Parser<'a> {
         loop {
             let v = self.peek_non_space();
             let Tok::Var(name) = v.tok.clone() else { break };
+            let name = name.to_string();
             let save = self.i;
             self.next();
             let n = self.peek_non_space();
@@ -1003,7 +1006,7 @@ impl<'a> Parser<'a> {
             let chain_pos = self.peek().pos;
             let mut fields = Vec::new();
             while let Tok::Field(f) = self.peek().tok.clone() {
-                fields.push(f);
+                fields.push(f.to_string());
                 self.next();
             }
             return Ok(Some(match term {
@@ -1036,6 +1039,7 @@ impl<'a> Parser<'a> {
         let pos = t.pos;
         Ok(Some(match t.tok {
             Tok::Ident(name) => {
+                let name = name.to_string();
                 if matches!(
                     name.as_str(),
                     "if" | "else"
@@ -1058,12 +1062,13 @@ impl<'a> Parser<'a> {
             Tok::Dot => Arg::Dot(pos),
             Tok::Nil => Arg::Nil(pos),
             Tok::Var(v) => {
+                let v = v.to_string();
                 if !self.vars.contains(&v) {
                     return Err(self.err(pos, format!("undefined variable {v:?}")));
                 }
                 Arg::Var(pos, v, Vec::new())
             }
-            Tok::Field(f) => Arg::Field(pos, vec![f]),
+            Tok::Field(f) => Arg::Field(pos, vec![f.to_string()]),
             Tok::Bool(b) => Arg::Bool(pos, b),
             Tok::Char(c) => Arg::Int(pos, c),
             Tok::Number(n) => self.number(pos, &n)?,
@@ -1071,7 +1076,7 @@ impl<'a> Parser<'a> {
                 let p = self.pipeline("parenthesized pipeline", true)?;
                 Arg::Pipe(pos, Box::new(p))
             }
-            Tok::Str(s) => Arg::Str(pos, Rc::from(s)),
+            Tok::Str(s) => Arg::Str(pos, s),
             _ => {
                 self.i -= 1;
                 return Ok(None);

@@ -1,0 +1,229 @@
+//! Rendering: charts rendered with the Rust Helm engine (`ferry-helm`), with
+//! a site seed that makes Helm's random functions reproducible, and the
+//! completeness check that every image a chart will run is carried.
+//!
+//! **The site seed.** Helm charts generate passwords and certificates with
+//! random functions, so `helm template` differs on every run. ferry seeds every
+//! random function from a per-site secret plus release, chart and template
+//! path: one site renders the same manifests every time, and nobody without
+//! the secret can predict them. The secret is `--seed-file`, else
+//! `$FERRY_SEED_FILE`, else `$XDG_CONFIG_HOME/ferry/site.seed` (default
+//! `~/.config/ferry/site.seed`), created once with 32 random bytes (mode 0600)
+//! and kept: back it up with the site's other secrets.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ferry_helm::{Chart, RenderOptions};
+
+use crate::lock::{Lock, LockedChart};
+use crate::oci::Reference;
+use crate::spec::Spec;
+use crate::store::Store;
+
+/// Rendering errors.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The seed file could not be read or created.
+    #[error("site seed {path}")]
+    Seed {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// No place for a default seed file.
+    #[error("no site seed: pass --seed-file or set FERRY_SEED_FILE, XDG_CONFIG_HOME or HOME")]
+    NoSeedLocation,
+    /// A chart archive is not in the cache.
+    #[error("chart {name} {version} is not in the cache (sha256 {sha256})\nhint: run `ferry build` (or `ferry lock`) first")]
+    NotCached {
+        /// Chart name.
+        name: String,
+        /// Version.
+        version: String,
+        /// Archive digest.
+        sha256: String,
+    },
+    /// The Helm engine failed.
+    #[error("chart {name} {version}")]
+    Helm {
+        /// Chart name.
+        name: String,
+        /// Version.
+        version: String,
+        /// The cause.
+        #[source]
+        source: ferry_helm::Error,
+    },
+}
+
+/// The default seed file location.
+pub fn default_seed_path() -> Result<PathBuf, RenderError> {
+    if let Some(path) = std::env::var_os("FERRY_SEED_FILE") {
+        return Ok(PathBuf::from(path));
+    }
+    let config = match std::env::var_os("XDG_CONFIG_HOME") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").ok_or(RenderError::NoSeedLocation)?)
+            .join(".config"),
+    };
+    Ok(config.join("ferry").join("site.seed"))
+}
+
+/// Reads the site seed, creating the default one (32 random bytes, hex) on first use.
+pub fn site_seed(explicit: Option<&Path>) -> Result<Vec<u8>, RenderError> {
+    let path = match explicit {
+        Some(path) => path.to_owned(),
+        None => default_seed_path()?,
+    };
+    let error = |source| RenderError::Seed {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read(&path) {
+        Ok(bytes) => return Ok(bytes),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound || explicit.is_some() => {
+            return Err(error(e))
+        }
+        Err(_) => {}
+    }
+    let mut raw = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut raw);
+    let text = format!("{}\n", hex::encode(raw));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(error)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(mut file) => file.write_all(text.as_bytes()).map_err(error)?,
+        // Another process created it first: use theirs.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(error(e)),
+    }
+    std::fs::read(&path).map_err(error)
+}
+
+/// Render settings for one component's chart, from the spec: the release is
+/// the component, its namespace and values apply.
+pub fn options_for(spec: &Spec, component: &str, seed: &[u8]) -> RenderOptions {
+    let mut options = RenderOptions {
+        seed: seed.to_vec(),
+        ..RenderOptions::default()
+    };
+    if let Some(component) = spec.components.iter().find(|c| c.name == component) {
+        options.release_name = component.name.clone();
+        if let Some(namespace) = &component.namespace {
+            options.namespace = namespace.clone();
+        }
+        if !component.values.is_null() {
+            options.values_documents.push(component.values.to_string());
+        }
+    }
+    options
+}
+
+/// Renders a locked chart from the cache.
+pub fn render_locked_chart(
+    chart: &LockedChart,
+    store: &Store,
+    options: &RenderOptions,
+) -> Result<ferry_helm::Rendered, RenderError> {
+    let bytes = store
+        .read_small(&chart.sha256)
+        .map_err(|_| RenderError::NotCached {
+            name: chart.name.clone(),
+            version: chart.version.clone(),
+            sha256: chart.sha256.to_string(),
+        })?;
+    let helm = |source| RenderError::Helm {
+        name: chart.name.clone(),
+        version: chart.version.clone(),
+        source,
+    };
+    let loaded = Chart::from_archive(&bytes, &format!("{}-{}.tgz", chart.name, chart.version))
+        .map_err(helm)?;
+    ferry_helm::render(&loaded, options).map_err(helm)
+}
+
+/// An image a chart will run that the bundle does not carry.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct MissingImage {
+    /// The chart.
+    pub chart: String,
+    /// The image reference as rendered.
+    pub image: String,
+}
+
+/// Whether a rendered image reference is carried by the lock: the same
+/// repository name (last path segment, as registries are often rewritten)
+/// and the same tag or digest.
+fn carried(image: &str, locked: &[Reference]) -> bool {
+    let Ok(wanted) = image.parse::<Reference>() else {
+        return false;
+    };
+    let name = |r: &Reference| r.repository.rsplit('/').next().map(str::to_owned);
+    locked.iter().any(|have| {
+        if wanted.digest.is_some() && wanted.digest == have.digest {
+            return true;
+        }
+        name(have) == name(&wanted) && wanted.tag.is_some() && wanted.tag == have.tag
+    })
+}
+
+/// Renders every chart of the lock with its component's values and lists the
+/// images they would run that the lock does not carry.
+pub fn missing_images(
+    lock: &Lock,
+    spec: &Spec,
+    store: &Store,
+    seed: &[u8],
+) -> Result<Vec<MissingImage>, RenderError> {
+    let locked: Vec<Reference> = lock
+        .images
+        .iter()
+        .filter_map(|i| i.reference.parse().ok())
+        .collect();
+    let mut missing = BTreeSet::new();
+    for chart in &lock.charts {
+        let options = options_for(spec, &chart.component, seed);
+        let rendered = render_locked_chart(chart, store, &options)?;
+        let images = ferry_helm::discover_images(rendered.helm_output()).map_err(|source| {
+            RenderError::Helm {
+                name: chart.name.clone(),
+                version: chart.version.clone(),
+                source,
+            }
+        })?;
+        for image in images {
+            if !carried(&image, &locked) {
+                missing.insert((format!("{} {}", chart.name, chart.version), image));
+            }
+        }
+    }
+    Ok(missing
+        .into_iter()
+        .map(|(chart, image)| MissingImage { chart, image })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn carried_matches_rewritten_registries() {
+        let locked: Vec<Reference> = vec!["registry.k8s.io/kube-proxy:v1.32.5".parse().unwrap()];
+        assert!(carried(
+            "registry.k-paas.org/k8s/kube-proxy:v1.32.5",
+            &locked
+        ));
+        assert!(!carried("registry.k8s.io/kube-proxy:v1.31.0", &locked));
+        assert!(!carried("registry.k8s.io/pause:3.10", &locked));
+    }
+}

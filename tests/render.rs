@@ -1,0 +1,123 @@
+//! Rendering from ferry's CLI: reproducible randomness from the site seed,
+//! image discovery, and the build's check that every image a chart runs is carried.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+
+use common::{copy_example, ferry, ferry_env, s};
+
+fn random_chart(dir: &Path) -> std::path::PathBuf {
+    let chart = dir.join("rand");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: rand\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(chart.join("values.yaml"), "image: busybox:1.36\n").unwrap();
+    std::fs::write(
+        chart.join("templates/secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}\nstringData:\n  password: {{ randAlphaNum 24 | quote }}\n  id: {{ uuidv4 | quote }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/pod.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  initContainers:\n    - name: init\n      image: {{ .Values.image }}\n  containers:\n    - name: main\n      image: registry.k8s.io/pause:3.10\n",
+    )
+    .unwrap();
+    chart
+}
+
+#[test]
+fn the_same_site_seed_renders_the_same_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = random_chart(dir.path());
+    let cache = dir.path().join("cache");
+    let seed_a = dir.path().join("a.seed");
+    let seed_b = dir.path().join("b.seed");
+    std::fs::write(&seed_a, "site-a").unwrap();
+    std::fs::write(&seed_b, "site-b").unwrap();
+    let render = |seed: &Path| {
+        ferry(&cache, &["template", s(&chart), "--seed-file", s(seed)])
+            .ok()
+            .stdout
+    };
+    let first = render(&seed_a);
+    assert!(first.contains("password: \""), "{first}");
+    assert_eq!(first, render(&seed_a), "same seed, same manifests");
+    assert_ne!(
+        first,
+        render(&seed_b),
+        "another site's seed gives other secrets"
+    );
+    // Without --seed-file a site seed is created once and kept.
+    let seed_file = dir.path().join("site.seed");
+    let env = [("FERRY_SEED_FILE", seed_file.to_str().unwrap())];
+    let once = ferry_env(&cache, &env, &["template", s(&chart)])
+        .ok()
+        .stdout;
+    let seed = std::fs::read(&seed_file).unwrap();
+    assert_eq!(seed.len(), 65, "32 random bytes, hex, newline");
+    assert_eq!(
+        once,
+        ferry_env(&cache, &env, &["template", s(&chart)])
+            .ok()
+            .stdout
+    );
+    assert_eq!(seed, std::fs::read(&seed_file).unwrap());
+}
+
+#[test]
+fn images_lists_containers_and_init_containers() {
+    let dir = tempfile::tempdir().unwrap();
+    let chart = random_chart(dir.path());
+    let run = ferry(
+        &dir.path().join("cache"),
+        &["images", s(&chart), "--set", "image=quay.io/x/y:2"],
+    )
+    .ok();
+    assert_eq!(run.stdout, "quay.io/x/y:2\nregistry.k8s.io/pause:3.10\n");
+}
+
+#[test]
+fn build_refuses_a_chart_image_the_bundle_lacks() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = copy_example(dir.path());
+    let text = std::fs::read_to_string(&spec).unwrap().replace(
+        "      replicas: 2",
+        "      replicas: 2\n      image: {tag: \"9.9\"}",
+    );
+    std::fs::write(&spec, text).unwrap();
+    let cache = dir.path().join("cache");
+    ferry(&cache, &["lock", s(&spec)]).ok();
+    let out = dir.path().join("b.tar");
+    let run = ferry(&cache, &["build", s(&spec), "--locked", "-o", s(&out)]).failed();
+    assert!(
+        run.stderr
+            .contains("1 image(s) the charts will run are not in the bundle"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("example.local/demo/hello:9.9 (chart hello 0.1.0)"),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists());
+    ferry(
+        &cache,
+        &[
+            "build",
+            s(&spec),
+            "--locked",
+            "-o",
+            s(&out),
+            "--allow-missing-images",
+        ],
+    )
+    .ok();
+}
