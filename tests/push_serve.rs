@@ -178,6 +178,10 @@ struct StdFile {
 
 /// The small bundle with every kind of artifact.
 struct StdBundle {
+    /// The fixture's directory (spec, lock, cache).
+    root: PathBuf,
+    /// The spec.
+    spec: PathBuf,
     bundle: PathBuf,
     lock: toml::Value,
     layout: PathBuf,
@@ -374,6 +378,8 @@ fn std_bundle() -> &'static StdBundle {
         );
         let fixture = StdBundle {
             chart: chart_ref,
+            root: root.clone(),
+            spec: spec.clone(),
             bundle,
             lock,
             layout,
@@ -1622,6 +1628,176 @@ fn a_registry_rejecting_credentials_fails_clearly_without_an_image_map() {
     let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(json["error"].is_array(), "--json reports the error: {json}");
     assert!(writes(&reg.requests()).iter().all(|r| r.status >= 400));
+}
+
+// ============================================================================== signed bundles
+
+#[test]
+fn a_signed_bundle_is_pushed_with_its_signature() {
+    require_tools();
+    let fx = std_bundle();
+    let dir = scratch();
+    let env = [("FERRY_KEY_PASSWORD", "key-pass")];
+    let (key, public) = (dir.path().join("cosign.key"), dir.path().join("cosign.pub"));
+    ferry_env(
+        &dir.path().join("cache"),
+        &env,
+        &[
+            "key",
+            "generate",
+            "--output-key",
+            s(&key),
+            "--output-pub",
+            s(&public),
+        ],
+    )
+    .ok();
+    let signed = dir.path().join("signed.tar");
+    let built = ferry_env(
+        &fx.root.join("cache"),
+        &env,
+        &[
+            "build",
+            s(&fx.spec),
+            "--locked",
+            "-o",
+            s(&signed),
+            "--sign-key",
+            s(&key),
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    let root = built["root"].as_str().unwrap().to_owned();
+    let sig_tag = format!("{}.sig", root.replace(':', "-"));
+
+    let reg = Registry::start(RegistryOptions::plain());
+    // Without a trust decision, or with another key, nothing is pushed.
+    let map = dir.path().join("image-map.json");
+    let host = reg.host();
+    let mut args = vec!["push", s(&signed), "--to", &host];
+    let run = ferry(&dir.path().join("cache"), &args).failed();
+    assert!(run.stderr.contains("no trusted key"), "{}", run.stderr);
+    let other_key = dir.path().join("other.pub");
+    ferry(
+        &dir.path().join("cache"),
+        &[
+            "key",
+            "generate",
+            "--output-key",
+            s(&dir.path().join("other.key")),
+            "--output-pub",
+            s(&other_key),
+        ],
+    )
+    .ok();
+    args.extend(["--key", s(&other_key)]);
+    let run = ferry(&dir.path().join("cache"), &args).failed();
+    assert!(run.stderr.contains("did not verify"), "{}", run.stderr);
+    assert!(
+        writes(&reg.requests()).is_empty(),
+        "an unverified bundle writes nothing"
+    );
+
+    let report = ferry(
+        &dir.path().join("cache"),
+        &[
+            "push",
+            s(&signed),
+            "--to",
+            &reg.host(),
+            "--key",
+            s(&public),
+            "--image-map",
+            s(&map),
+            "--json",
+        ],
+    )
+    .ok()
+    .json();
+    assert!(report["blobs_uploaded"].as_u64().unwrap() > 0);
+    let rows = read_map(&map);
+    let signature: Vec<&MapRow> = rows.iter().filter(|r| r.kind == "signature").collect();
+    assert_eq!(signature.len(), 1, "{rows:?}");
+    let signature = signature[0];
+    assert_eq!(signature.original, sig_tag);
+    assert_eq!(
+        signature.target,
+        format!("{}/ferry-bundle/std:{sig_tag}", reg.host())
+    );
+    let raw = skopeo_inspect_raw(&reg, &format!("ferry-bundle/std:{sig_tag}"));
+    assert_eq!(digest_of(&raw), signature.digest);
+    let manifest: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(manifest["subject"]["digest"], root.as_str(), "{manifest}");
+    // The pushed signature verifies with openssl against the public key.
+    let layer = &manifest["layers"][0];
+    let payload_digest = layer["digest"].as_str().unwrap();
+    let pulled = dir.path().join("sig");
+    skopeo_copy_to_dir(&reg, &format!("ferry-bundle/std:{sig_tag}"), &pulled, false);
+    let payload = pulled.join(payload_digest.trim_start_matches("sha256:"));
+    let payload_json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&payload).unwrap()).unwrap();
+    assert_eq!(
+        payload_json["critical"]["image"]["docker-manifest-digest"],
+        root.as_str()
+    );
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(
+            layer["annotations"]["dev.cosignproject.cosign/signature"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap();
+    let der_path = dir.path().join("sig.der");
+    std::fs::write(&der_path, der).unwrap();
+    let mut openssl = Command::new("openssl");
+    openssl
+        .args(["dgst", "-sha256", "-verify"])
+        .arg(&public)
+        .arg("-signature")
+        .arg(&der_path)
+        .arg(&payload);
+    let out = support::run_ok(&mut openssl);
+    assert!(out.contains("Verified OK"), "{out}");
+    // The rest of the bundle is where the unsigned push puts it.
+    for row in rows.iter().filter(|r| r.kind == "image") {
+        let repo_tag = row
+            .target
+            .strip_prefix(&format!("{}/", reg.host()))
+            .unwrap();
+        assert_eq!(digest_of(&skopeo_inspect_raw(&reg, repo_tag)), row.digest);
+        assert_eq!(row.digest, fx.locked_image(&row.original));
+    }
+
+    // Serve trusts the same way.
+    let config_dir = dir.path().join("config");
+    let run = ferry(
+        &dir.path().join("cache"),
+        &[
+            "serve",
+            s(&signed),
+            "--print-config",
+            "--config-dir",
+            s(&config_dir),
+        ],
+    )
+    .failed();
+    assert!(run.stderr.contains("no trusted key"), "{}", run.stderr);
+    ferry(
+        &dir.path().join("cache"),
+        &[
+            "serve",
+            s(&signed),
+            "--key",
+            s(&public),
+            "--print-config",
+            "--config-dir",
+            s(&config_dir),
+        ],
+    )
+    .ok();
+    assert!(config_dir.join("kubespray-offline.yml").is_file());
 }
 
 // ============================================================================== 6. serve

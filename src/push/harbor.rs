@@ -18,6 +18,16 @@ pub enum HarborError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Harbor rejected the credentials.
+    #[error("authentication to {host} failed: the Harbor API answered {status} for {url} (check the user or robot account in the docker config)")]
+    Unauthorized {
+        /// The Harbor host.
+        host: String,
+        /// The request.
+        url: String,
+        /// 401 or 403.
+        status: u16,
+    },
     /// Harbor refused.
     #[error("Harbor API {url} answered {status}: {body}")]
     Status {
@@ -83,6 +93,13 @@ impl<'a> Harbor<'a> {
             source: Box::new(e),
         })?;
         let status = response.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(HarborError::Unauthorized {
+                host: self.host.clone(),
+                url: path.to_owned(),
+                status: status.as_u16(),
+            });
+        }
         let text = response.text().await.unwrap_or_default();
         Ok((status, text))
     }

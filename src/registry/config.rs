@@ -29,6 +29,10 @@ pub struct RegistryConfig {
     pub ca_certs: Vec<PathBuf>,
     /// How many times a transient failure is retried.
     pub retries: u32,
+    /// URL prefixes served by a mirror (`https://dl.k8s.io` → `http://10.0.0.5/dl.k8s.io`):
+    /// chart repositories and files are fetched there, locks keep the original URL.
+    #[serde(skip)]
+    pub url_mirrors: Vec<(String, String)>,
 }
 
 /// Why a mirror or config could not be used.
@@ -48,12 +52,25 @@ impl RegistryConfig {
         }
     }
 
-    /// Adds a mirror from `HOST=[http://|https://]MIRROR[/PREFIX]`.
+    /// Adds a mirror: `HOST=[http://|https://]MIRROR[/PREFIX]` for a registry,
+    /// or `https://UPSTREAM[/PATH]=http://MIRROR[/PATH]` for downloads.
     pub fn add_mirror(&mut self, spec: &str) -> Result<(), ConfigError> {
         let fail = |reason: &str| ConfigError {
             value: spec.to_owned(),
             reason: reason.to_owned(),
         };
+        if let Some((upstream, target)) = spec.split_once('=').filter(|(u, _)| u.contains("://")) {
+            if !target.starts_with("http://") && !target.starts_with("https://") {
+                return Err(fail("a download mirror must be an http:// or https:// URL"));
+            }
+            self.url_mirrors.push((
+                upstream.trim_end_matches('/').to_owned(),
+                target.trim_end_matches('/').to_owned(),
+            ));
+            // Longest prefix first, so the most specific mirror wins.
+            self.url_mirrors.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            return Ok(());
+        }
         let (upstream, target) = spec
             .split_once('=')
             .ok_or_else(|| fail("expected HOST=MIRROR, e.g. docker.io=127.0.0.1:5000/docker.io"))?;
@@ -80,6 +97,18 @@ impl RegistryConfig {
             },
         );
         Ok(())
+    }
+
+    /// The URL a download is fetched from: through the longest matching mirror, if any.
+    pub fn mirrored_url(&self, url: &str) -> String {
+        for (upstream, target) in &self.url_mirrors {
+            if let Some(rest) = url.strip_prefix(upstream.as_str()) {
+                if rest.is_empty() || rest.starts_with('/') || rest.starts_with('?') {
+                    return format!("{target}{rest}");
+                }
+            }
+        }
+        url.to_owned()
     }
 
     /// The host and repository path a request for `registry/repository` goes to.
@@ -138,5 +167,17 @@ mod tests {
             ("quay.io".into(), "a/b".into())
         );
         assert!(config.add_mirror("nonsense").is_err());
+        config
+            .add_mirror("https://dl.k8s.io=http://127.0.0.1:8080/dl.k8s.io")
+            .unwrap();
+        assert_eq!(
+            config.mirrored_url("https://dl.k8s.io/release/v1/kubelet"),
+            "http://127.0.0.1:8080/dl.k8s.io/release/v1/kubelet"
+        );
+        assert_eq!(
+            config.mirrored_url("https://dl.k8s.io.evil/x"),
+            "https://dl.k8s.io.evil/x"
+        );
+        assert!(config.add_mirror("https://x=ftp://y").is_err());
     }
 }

@@ -304,6 +304,7 @@ impl Client {
     }
 
     async fn send_url(&self, url: &str) -> Result<Response, RegistryError> {
+        let url = &self.config.mirrored_url(url);
         let mut attempt = 0;
         loop {
             let result = self.http.get(url).send().await;

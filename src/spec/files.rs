@@ -56,6 +56,14 @@ pub struct ComponentEntry {
     /// Extra images a site carries with this component.
     #[serde(default)]
     pub images: Vec<ImageEntry>,
+    /// Replaces the known SHA-256 of the component's files, by file name (for
+    /// a mirror whose files differ from upstream's, e.g. a test mirror).
+    #[serde(default)]
+    pub file_sha256: std::collections::BTreeMap<String, Sha256Entry>,
+    /// Drops the `@sha256:` pins of the component's images, keeping their
+    /// tags (for a mirror that cannot hold upstream's exact manifests).
+    #[serde(default)]
+    pub unpin_images: bool,
 }
 
 /// A component manifest (`vendor-manifests/<name>/<version>.yaml`).

@@ -356,6 +356,10 @@ struct LayeredComponent {
     values: serde_json::Value,
     /// Extra images with the directory their local paths are relative to.
     images: Vec<(ImageEntry, PathBuf)>,
+    /// File hashes replaced by overlays, by file name.
+    file_sha256: BTreeMap<String, Sha256Entry>,
+    /// Whether overlays dropped the images' digest pins.
+    unpin_images: bool,
     /// Where the entry was declared, for errors about its manifest.
     declared_at: Location,
 }
@@ -438,6 +442,8 @@ fn load_layers(path: &Path, from: Option<Location>, depth: usize) -> Result<Laye
                     merge_values(&mut existing.values, values);
                 }
                 existing.images.extend(images);
+                existing.file_sha256.extend(entry.file_sha256);
+                existing.unpin_images |= entry.unpin_images;
             }
             None => {
                 let Some(version) = entry.version else {
@@ -457,6 +463,8 @@ fn load_layers(path: &Path, from: Option<Location>, depth: usize) -> Result<Laye
                         namespace: entry.namespace,
                         values: entry.values.unwrap_or(serde_json::Value::Null),
                         images: images.collect(),
+                        file_sha256: entry.file_sha256,
+                        unpin_images: entry.unpin_images,
                         declared_at,
                     },
                 );
@@ -563,7 +571,11 @@ fn load_component(
     let manifest_dir = path.parent().map(Path::to_owned).unwrap_or_default();
     let mut images = BTreeSet::new();
     for image in &file.images {
-        images.insert(image_spec(image, &manifest_dir, root, &source)?);
+        let mut spec = image_spec(image, &manifest_dir, root, &source)?;
+        if entry.unpin_images && spec.reference.tag.is_some() {
+            spec.reference.digest = None;
+        }
+        images.insert(spec);
     }
     if !entry.images.is_empty() {
         let overlay_source = Source::read(&entry.declared_at.path, None)?;
@@ -593,8 +605,13 @@ fn load_component(
     }
     let mut files = BTreeSet::new();
     for file_entry in &file.files {
+        let known = entry
+            .file_sha256
+            .get(&file_entry.name)
+            .or(file_entry.sha256.as_ref());
         files.extend(file_specs(
             file_entry,
+            known,
             &file.version,
             arches,
             &manifest_dir,
@@ -665,6 +682,7 @@ fn image_spec(
 
 fn file_specs(
     entry: &FileEntry,
+    known: Option<&Sha256Entry>,
     component_version: &str,
     arches: &BTreeSet<String>,
     dir: &Path,
@@ -698,7 +716,7 @@ fn file_specs(
         }
     };
     if !entry.url.contains("{arch}") {
-        let sha256 = match &entry.sha256 {
+        let sha256 = match known {
             Some(Sha256Entry::One(hex)) => Some(parse_hash(hex)?),
             Some(Sha256Entry::PerArch(_)) => {
                 return Err(source.error(
@@ -724,7 +742,7 @@ fn file_specs(
     // known hash is downloaded and hashed when locking.
     let mut out = Vec::new();
     for arch in arches {
-        let sha256 = match &entry.sha256 {
+        let sha256 = match known {
             Some(Sha256Entry::PerArch(map)) => {
                 map.get(arch).map(|hex| parse_hash(hex)).transpose()?
             }
