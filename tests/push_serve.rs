@@ -326,6 +326,14 @@ fn std_bundle() -> &'static StdBundle {
         std::fs::write(www.join("files/tool-amd64"), &tool_amd64).unwrap();
         std::fs::write(www.join("files/tool-arm64"), &tool_arm64).unwrap();
         std::fs::write(www.join("files/notes.txt"), &notes).unwrap();
+        // A file kubespray knows by name (`kubectl_download_url`).
+        let kubectl = |arch: &str| -> Vec<u8> { format!("kubectl for {arch}\n").repeat(20).into_bytes() };
+        let (kubectl_amd64, kubectl_arm64) = (kubectl("amd64"), kubectl("arm64"));
+        for (arch, bytes) in [("amd64", &kubectl_amd64), ("arm64", &kubectl_arm64)] {
+            let dir = www.join(format!("release/v1.32.5/bin/linux/{arch}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("kubectl"), bytes).unwrap();
+        }
         let http = HttpServer::serve_dir(&www);
 
         write_component(
@@ -333,7 +341,7 @@ fn std_bundle() -> &'static StdBundle {
             "apps",
             "1.0.0",
             &format!(
-                "images:\n  - ref: {APP}\n    layout: ../../upstream/layout\n  - ref: {MULTI}\n    layout: ../../upstream/layout\n  - ref: {SHARE_A}\n    layout: ../../upstream/layout\n  - ref: {SHARE_B}\n    layout: ../../upstream/layout\ncharts:\n  - {{name: hello, version: 0.1.0, repo: {url}/charts}}\nfiles:\n  - name: tool\n    url: {url}/files/tool-{{arch}}\n    sha256:\n      amd64: {a}\n      arm64: {b}\n  - name: notes\n    url: {url}/files/notes.txt\n",
+                "images:\n  - ref: {APP}\n    layout: ../../upstream/layout\n  - ref: {MULTI}\n    layout: ../../upstream/layout\n  - ref: {SHARE_A}\n    layout: ../../upstream/layout\n  - ref: {SHARE_B}\n    layout: ../../upstream/layout\ncharts:\n  - {{name: hello, version: 0.1.0, repo: {url}/charts}}\nfiles:\n  - name: tool\n    url: {url}/files/tool-{{arch}}\n    sha256:\n      amd64: {a}\n      arm64: {b}\n  - name: notes\n    url: {url}/files/notes.txt\n  - name: kubectl\n    url: {url}/release/v1.32.5/bin/linux/{{arch}}/kubectl\n",
                 url = http.url(),
                 a = sha256_hex(&tool_amd64),
                 b = sha256_hex(&tool_arm64),
@@ -351,13 +359,23 @@ fn std_bundle() -> &'static StdBundle {
             chart_sha256
         );
         let files = [
-            ("tool:1.0.0-linux-amd64", "tool-amd64", tool_amd64),
-            ("tool:1.0.0-linux-arm64", "tool-arm64", tool_arm64),
-            ("notes:1.0.0", "notes.txt", notes),
+            ("tool:1.0.0-linux-amd64", "files/tool-amd64", tool_amd64),
+            ("tool:1.0.0-linux-arm64", "files/tool-arm64", tool_arm64),
+            ("notes:1.0.0", "files/notes.txt", notes),
+            (
+                "kubectl:1.0.0-linux-amd64",
+                "release/v1.32.5/bin/linux/amd64/kubectl",
+                kubectl_amd64,
+            ),
+            (
+                "kubectl:1.0.0-linux-arm64",
+                "release/v1.32.5/bin/linux/arm64/kubectl",
+                kubectl_arm64,
+            ),
         ]
         .into_iter()
         .map(|(tag, file, bytes)| {
-            let url = format!("http://{host}/files/{file}");
+            let url = format!("http://{host}/{file}");
             let locked = lock_table(&lock, "file")
                 .iter()
                 .find(|f| lock_str(f, "url") == url)
@@ -365,7 +383,7 @@ fn std_bundle() -> &'static StdBundle {
             assert_eq!(lock_str(locked, "sha256"), digest_of(&bytes));
             StdFile {
                 reference: format!("files.ferry.local/apps/{tag}"),
-                served_path: format!("/{host}/files/{file}"),
+                served_path: format!("/{host}/{file}"),
                 sha256: lock_str(locked, "sha256").to_owned(),
                 bytes,
             }
@@ -1858,6 +1876,18 @@ fn serve_is_a_registry_for_every_image() {
         assert_eq!(reply.header("docker-content-digest"), Some(locked.as_str()));
         assert_eq!(digest_of(&reply.body), locked);
     }
+    // Manifests by digest.
+    let by_digest = http(
+        &host,
+        "GET",
+        &format!(
+            "/v2/docker.io/library/app/manifests/{}",
+            fx.app.manifest_digest
+        ),
+        &[],
+    );
+    assert_eq!(by_digest.status, 200);
+    assert_eq!(by_digest.body, fx.app.manifest);
     // Media types, tags and the catalog.
     let reply = http(&host, "HEAD", "/v2/quay.io/org/multi/manifests/2.0", &[]);
     assert_eq!(reply.header("content-type"), Some(OCI_INDEX));
@@ -2207,6 +2237,19 @@ fn serve_print_config_writes_node_and_kubespray_configuration() {
     assert_eq!(
         values["kube_image_repo"],
         "{{ registry_host }}/registry.k8s.io"
+    );
+    let kubectl = &fx.files[3].served_path;
+    assert!(kubectl.ends_with("/amd64/kubectl"));
+    assert_eq!(
+        values["kubectl_download_url"].as_str(),
+        Some(
+            format!(
+                "{{{{ files_repo }}}}{}",
+                kubectl.replace("/amd64/", "/{{ image_arch }}/")
+            )
+            .as_str()
+        ),
+        "{kubespray}"
     );
     let crio =
         std::fs::read_to_string(config_dir.join("crio/registries.conf.d/50-ferry.conf")).unwrap();
