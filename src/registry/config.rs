@@ -68,7 +68,8 @@ impl RegistryConfig {
                 target.trim_end_matches('/').to_owned(),
             ));
             // Longest prefix first, so the most specific mirror wins.
-            self.url_mirrors.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            self.url_mirrors
+                .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
             return Ok(());
         }
         let (upstream, target) = spec
