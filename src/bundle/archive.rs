@@ -32,12 +32,15 @@ pub struct ArchiveOptions {
     /// Without it a crash of ferry still never leaves a partial archive under
     /// the output name; a power loss might.
     pub fsync: bool,
+    /// Compute the archive file's SHA-256 (a second hash of every byte; the
+    /// bundle's identity is the root digest either way).
+    pub digest: bool,
 }
 
 /// The archive written.
 pub struct Written {
-    /// SHA-256 of the archive file.
-    pub sha256: Digest,
+    /// SHA-256 of the archive file, when computed.
+    pub sha256: Option<Digest>,
     /// Its size.
     pub size: u64,
 }
@@ -195,7 +198,7 @@ pub fn write_archive(
     }
     temp.persist(out).map_err(|e| write_error(e.error))?;
     Ok(Written {
-        sha256: hasher.finish(),
+        sha256: Some(hasher.finish()),
         size: written,
     })
 }

@@ -43,7 +43,7 @@ pub struct BuildOutcome {
     /// The root index digest: the bundle's identity.
     pub root: Digest,
     /// SHA-256 of the archive file.
-    pub archive_sha256: Digest,
+    pub archive_sha256: Option<Digest>,
     /// Archive size in bytes.
     pub archive_size: u64,
     /// Blobs in the bundle.

@@ -128,9 +128,16 @@ pub(super) async fn write_direct(
     // The archive's own digest is computed by a follower thread that hashes
     // each region as soon as everything before it is in place, so hashing
     // overlaps the downloads instead of re-reading the archive afterwards.
-    let (done, follower) = spawn_follower(file.clone(), total);
+    let (done, follower) = if options.digest {
+        let (done, follower) = spawn_follower(file.clone(), total);
+        (Some(done), Some(follower))
+    } else {
+        (None, None)
+    };
     let report = |region: (u64, u64)| {
-        let _ = done.send(region);
+        if let Some(done) = &done {
+            let _ = done.send(region);
+        }
     };
     report((0, fixed_end));
     report((offset, total));
@@ -153,11 +160,16 @@ pub(super) async fn write_direct(
         .try_collect::<Vec<()>>()
         .await?;
     drop(done);
-    let sha256 = tokio::task::spawn_blocking(move || follower.join())
-        .await
-        .map_err(|e| write_error(io::Error::other(e)))?
-        .map_err(|_| write_error(io::Error::other("the hashing thread panicked")))?
-        .map_err(write_error)?;
+    let sha256 = match follower {
+        Some(follower) => Some(
+            tokio::task::spawn_blocking(move || follower.join())
+                .await
+                .map_err(|e| write_error(io::Error::other(e)))?
+                .map_err(|_| write_error(io::Error::other("the hashing thread panicked")))?
+                .map_err(write_error)?,
+        ),
+        None => None,
+    };
     progress.finish_stage();
     if options.fsync {
         file.sync_all().map_err(write_error)?;
@@ -167,7 +179,17 @@ pub(super) async fn write_direct(
         .iter()
         .map(|p| (p.digest.clone(), p.offset, p.size))
         .collect();
-    let pack = store.persist_pack(temp, sha256.hex(), &blobs)?;
+    // Packs are named by the archive digest, or (not computed) by what
+    // determines the archive's bytes: its index and entry mtime.
+    let name = match &sha256 {
+        Some(digest) => digest.hex().to_owned(),
+        None => format!(
+            "index-{}-{}",
+            Digest::of_bytes(index_json).hex(),
+            options.mtime
+        ),
+    };
+    let pack = store.persist_pack(temp, &name, &blobs)?;
     link_output(&pack, out).map_err(write_error)?;
     Ok(Written {
         sha256,

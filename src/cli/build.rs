@@ -37,6 +37,10 @@ pub struct BuildArgs {
     /// the whole archive is then removed.
     #[arg(long, value_name = "SIZE")]
     pub split_size: Option<String>,
+    /// Skip the archive's own SHA-256 (a second hash of every byte); the root
+    /// digest still identifies the bundle.
+    #[arg(long)]
+    pub no_archive_digest: bool,
     /// Build even when a chart would run an image the bundle does not carry.
     #[arg(long)]
     pub allow_missing_images: bool,
@@ -98,6 +102,7 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
             },
             mtime,
             fsync: args.fsync,
+            digest: !args.no_archive_digest,
         },
         sign,
         base: match &args.base {
@@ -177,7 +182,10 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
             human_bytes(outcome.bytes_fetched),
             started.elapsed().as_secs_f64(),
             outcome.root,
-            outcome.archive_sha256
+            outcome.archive_sha256.as_ref().map_or_else(
+                || "(not computed: --no-archive-digest)".to_owned(),
+                ToString::to_string
+            )
         );
         if let Some(key) = &outcome.signed_by {
             println!("signed by {key}");
