@@ -51,5 +51,5 @@ print(f"skopeo push        {s:7.2f} s  {mb/s:6.0f} MB/s")
 print(f"curl ingest limit  {c:7.2f} s  {mb/c:6.0f} MB/s  (4 parallel uploads)")
 print(f"ferry push         {f:7.2f} s  {mb/f:6.0f} MB/s  peak RSS {$ferry_rss} MB (includes the verify pass)")
 print(f"ratio skopeo/ferry: {s/f:.2f}x; ferry reaches {100*c/f:.0f}% of the registry's ingest limit")
-print(f"re-push, all present: {$repush_wall:.2f} s wall (process, verify included); uploaded {r['blobs_uploaded']} blobs, wrote {r['manifests_pushed']} manifests")
+print(f"re-push, all present: {$repush_wall:.2f} s wall (process); of which verifying the bundle {r['verify_seconds']:.2f} s and the push itself {r['push_seconds']:.3f} s; uploaded {r['blobs_uploaded']} blobs, wrote {r['manifests_pushed']} manifests")
 PY

@@ -1361,6 +1361,60 @@ fn shared_layers_are_mounted_and_a_repush_transfers_nothing() {
     assert_eq!(read_map(&map2), read_map(&map_path));
 }
 
+#[test]
+fn a_blob_already_in_another_repository_is_mounted_not_uploaded_again() {
+    require_tools();
+    let fx = std_bundle();
+    // A first bundle carries only share-a; the registry then holds the shared layer there.
+    let dir = scratch();
+    write_component(
+        dir.path(),
+        "sub",
+        "1.0.0",
+        &format!(
+            "images:\n  - ref: {SHARE_A}\n    layout: {}\n",
+            fx.layout.display()
+        ),
+    );
+    let spec = write_spec(dir.path(), "sub", "sub");
+    let sub = dir.path().join("sub.tar");
+    lock_and_build(dir.path(), &spec, "sub", &sub);
+    let reg = Registry::start(RegistryOptions::plain());
+    let map1 = dir.path().join("image-map-1.json");
+    push(dir.path(), &[], &sub, &reg.host(), &map1, &[]).ok();
+    let shared = &fx.share_b.layers[0].digest;
+    assert_eq!(
+        registry_blob_length(&reg, "library/share-a", shared),
+        Some(fx.share_b.layers[0].size)
+    );
+
+    // The full bundle: share-a is complete; share-b needs the shared layer in its repository.
+    let before = reg.requests().len();
+    let map2 = dir.path().join("image-map-2.json");
+    let report = push(dir.path(), &[], &fx.bundle, &reg.host(), &map2, &[])
+        .ok()
+        .json();
+    check_std_push(fx, &reg, &reg.host(), "", &map2, dir.path());
+    assert_eq!(
+        report["artifacts_skipped"], 1,
+        "share-a was complete: {report}"
+    );
+    let requests = reg.requests();
+    let uploaded = completed_uploads(&requests[before..]);
+    let mounted = completed_mounts(&requests[before..]);
+    let shared_mounts: Vec<&String> = mounted
+        .iter()
+        .filter(|(d, _)| d == shared)
+        .map(|(_, repo)| repo)
+        .collect();
+    assert!(
+        !uploaded.contains(shared) && shared_mounts == ["team/share-b"],
+        "the layer {shared} already in library/share-a must reach team/share-b by a mount; \
+         uploaded again: {}, mounted into: {shared_mounts:?}",
+        uploaded.contains(shared)
+    );
+}
+
 // ============================================================================== 4. resume
 
 #[test]
@@ -2026,6 +2080,27 @@ fn serve_is_a_registry_for_every_image() {
         )
         .status,
         405
+    );
+
+    // Last: a repository the bundle does not have is unknown, whatever digest is asked for
+    // (a distribution registry answers 404 NAME_UNKNOWN / MANIFEST_UNKNOWN / BLOB_UNKNOWN).
+    let outside: Vec<String> = [
+        format!("/v2/nope/manifests/{}", fx.app.manifest_digest),
+        format!(
+            "/v2/docker.io/library/nope/manifests/{}",
+            fx.app.manifest_digest
+        ),
+        format!("/v2/docker.io/library/nope/blobs/{}", layer.digest),
+    ]
+    .into_iter()
+    .map(|target| (http(&host, "GET", &target, &[]).status, target))
+    .filter(|(status, _)| *status != 404)
+    .map(|(status, target)| format!("GET {target} -> {status}"))
+    .collect();
+    assert!(
+        outside.is_empty(),
+        "repositories that are not in the bundle answer:\n{}",
+        outside.join("\n")
     );
 }
 

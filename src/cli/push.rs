@@ -58,6 +58,7 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
         )
     })?;
     ctx.progress.clear();
+    let verify_seconds = started.elapsed().as_secs_f64();
     let bundle = OpenBundle::open(&args.bundle)?;
     let (client, _) = registry_setup(&args.registry)?;
     let (host, path_project) = match args.to.split_once('/') {
@@ -103,16 +104,23 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
         jobs: args.registry.jobs,
         chunk_size,
     };
+    let pushing = Instant::now();
     let report = runtime.block_on(push::push(&bundle, &client, &options, &ctx.progress))?;
+    let push_seconds = pushing.elapsed().as_secs_f64();
     ctx.progress.clear();
     let map = serde_json::to_vec_pretty(&report.map)?;
     std::fs::write(&args.image_map, map)
         .with_context(|| format!("cannot write the image map {}", args.image_map.display()))?;
     if ctx.json {
-        print_json(&report);
+        let mut value = serde_json::to_value(&report)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("verify_seconds".to_owned(), verify_seconds.into());
+            object.insert("push_seconds".to_owned(), push_seconds.into());
+        }
+        print_json(&value);
     } else {
         println!(
-            "pushed {} artifacts to {}{} in {:.1}s: {} blobs uploaded ({}), {} mounted, {} already there; {} manifests written, {} artifacts already complete{}\nimage map: {}",
+            "verified in {verify_seconds:.1}s, pushed in {push_seconds:.2}s: {} artifacts to {}{} ({:.1}s in all): {} blobs uploaded ({}), {} mounted, {} already there; {} manifests written, {} artifacts already complete{}\nimage map: {}",
             report.map.len(),
             report.target,
             if report.harbor { " (Harbor)" } else { "" },
