@@ -1658,6 +1658,51 @@ fn a_lost_upload_chunk_is_sent_again_and_the_push_completes() {
 }
 
 #[test]
+fn a_chunk_failing_past_the_request_retries_resumes_from_the_acknowledged_offset() {
+    require_tools();
+    let fx = std_bundle();
+    let reg = Registry::start(RegistryOptions::plain());
+    let proxy = FaultProxy::start(&reg.host());
+    // The first chunk of the first upload fails five times in a row (the request and its four
+    // retries): the upload asks the session how far it got (nothing) and goes on from there.
+    proxy.set_mode(FaultMode::status(500, 5, "PATCH /blobs/uploads/"));
+    let dir = scratch();
+    let map_path = dir.path().join("image-map.json");
+    let run = push(
+        dir.path(),
+        &[],
+        &fx.bundle,
+        &proxy.host(),
+        &map_path,
+        &["-j", "1", "--chunk-size", "64KiB"],
+    );
+    let seen: Vec<String> = proxy
+        .requests()
+        .iter()
+        .filter(|r| r.target.contains("/blobs/uploads/"))
+        .take(16)
+        .map(|r| {
+            format!(
+                "{} {} {} {:?}",
+                r.method,
+                r.target.split('?').next().unwrap_or_default(),
+                r.status,
+                r.fault
+            )
+        })
+        .collect();
+    assert_eq!(proxy.faults_injected(), 5, "{}", seen.join("\n"));
+    assert_eq!(
+        run.status,
+        0,
+        "{}\nfirst upload requests through the proxy:\n{}",
+        run.stderr,
+        seen.join("\n")
+    );
+    check_std_push(fx, &reg, &proxy.host(), "", &map_path, dir.path());
+}
+
+#[test]
 fn a_registry_rejecting_credentials_fails_clearly_without_an_image_map() {
     require_tools();
     let fx = std_bundle();

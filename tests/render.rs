@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod support;
 
 use std::path::Path;
 
@@ -120,4 +121,63 @@ fn build_refuses_a_chart_image_the_bundle_lacks() {
         ],
     )
     .ok();
+}
+
+#[test]
+fn lock_can_add_the_images_charts_run() {
+    support::require_tools();
+    let registry = support::Registry::start(support::RegistryOptions::plain());
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = support::OciLayoutBuilder::new(dir.path().join("layout"));
+    let sidecar = layout.add_image(Some("2.0"), &support::ImageSpec::with_layers(11, 1, 2048));
+    support::seed(
+        &dir.path().join("layout"),
+        "2.0",
+        &registry,
+        "lib/sidecar:2.0",
+        support::SeedFormat::Oci,
+        false,
+    );
+    let image = format!("{}/lib/sidecar:2.0", registry.host());
+    let template = format!(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  template:\n    spec:\n      containers:\n        - name: agent\n          image: {image}\n"
+    );
+    let repo = dir.path().join("charts");
+    let chart = support::write_chart(
+        &repo,
+        "agent",
+        "1.0.0",
+        &[("templates/ds.yaml", &template)],
+        "",
+    );
+    support::write_chart_index(&repo, "", &[chart]);
+    std::fs::create_dir_all(dir.path().join("bundles")).unwrap();
+    std::fs::create_dir_all(dir.path().join("vendor-manifests/agent")).unwrap();
+    std::fs::write(
+        dir.path().join("vendor-manifests/agent/1.0.0.yaml"),
+        "apiVersion: ferry/v1\nkind: Component\nname: agent\nversion: 1.0.0\nlicense: MIT\ncharts:\n  - {name: agent, version: 1.0.0, repo: ../../charts}\n",
+    )
+    .unwrap();
+    let spec = dir.path().join("bundles/agent.yaml");
+    std::fs::write(&spec, "apiVersion: ferry/v1\nkind: Bundle\nname: agent\nplatforms: [linux/amd64]\ncomponents:\n  - {name: agent, version: 1.0.0}\n").unwrap();
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("agent.tar");
+
+    ferry(&cache, &["lock", s(&spec)]).ok();
+    let run = ferry(&cache, &["build", s(&spec), "--locked", "-o", s(&out)]).failed();
+    assert!(
+        run.stderr.contains(&format!("{image} (chart agent 1.0.0)")),
+        "{}",
+        run.stderr
+    );
+
+    ferry(&cache, &["lock", s(&spec), "--add-chart-images"]).ok();
+    let lock = std::fs::read_to_string(dir.path().join("lockfiles/agent.lock")).unwrap();
+    assert!(lock.contains(&format!("reference = \"{image}\"")), "{lock}");
+    assert!(
+        lock.contains(&sidecar.manifest_digest),
+        "pinned to the registry's digest: {lock}"
+    );
+    ferry(&cache, &["build", s(&spec), "--locked", "-o", s(&out)]).ok();
+    ferry(&cache, &["lock", s(&spec), "--add-chart-images", "--check"]).ok();
 }

@@ -21,6 +21,13 @@ pub struct LockArgs {
     /// Resolve again and fail if the lockfile would change; write nothing.
     #[arg(long)]
     pub check: bool,
+    /// Render every chart with its component's values and lock, too, the
+    /// images they run that the spec does not list.
+    #[arg(long)]
+    pub add_chart_images: bool,
+    /// The site secret seeding charts' random functions (for --add-chart-images).
+    #[arg(long)]
+    pub seed_file: Option<PathBuf>,
     #[command(flatten)]
     pub registry: RegistryArgs,
 }
@@ -38,8 +45,51 @@ pub fn run(ctx: &Context, args: &LockArgs) -> Result<()> {
     let options = ResolveOptions {
         jobs: args.registry.jobs,
     };
-    let resolved =
-        runtime()?.block_on(lock::resolve(&spec, &client, &store, &options, progress))?;
+    let runtime = runtime()?;
+    let mut resolved =
+        runtime.block_on(lock::resolve(&spec, &client, &store, &options, progress))?;
+    if args.add_chart_images && !resolved.charts.is_empty() {
+        let seed = ferry::render::site_seed(args.seed_file.as_deref())?;
+        let missing = ferry::render::missing_images(&resolved, &spec, &store, &seed)?;
+        if !missing.is_empty() {
+            // Resolve just those images, each in the component whose chart runs it.
+            let mut extra = spec.clone();
+            for component in &mut extra.components {
+                component.images.clear();
+                component.charts.clear();
+                component.files.clear();
+            }
+            for image in &missing {
+                let reference = image.image.parse().map_err(|e| {
+                    anyhow::anyhow!("chart {} runs `{}`: {e}", image.chart, image.image)
+                })?;
+                if let Some(component) = extra
+                    .components
+                    .iter_mut()
+                    .find(|c| c.name == image.component)
+                {
+                    component.images.push(ferry::spec::ImageSpec {
+                        reference,
+                        source: ferry::spec::ImageSource::Registry,
+                    });
+                }
+            }
+            let found =
+                runtime.block_on(lock::resolve(&extra, &client, &store, &options, progress))?;
+            for image in found.images {
+                if !resolved
+                    .images
+                    .iter()
+                    .any(|i| i.component == image.component && i.reference == image.reference)
+                {
+                    resolved.images.push(image);
+                }
+            }
+            resolved
+                .images
+                .sort_by(|a, b| (&a.component, &a.reference).cmp(&(&b.component, &b.reference)));
+        }
+    }
     progress.clear();
     let text = resolved.to_text();
     let existing = std::fs::read_to_string(&path).ok();

@@ -154,6 +154,8 @@ pub fn render_locked_chart(
 /// An image a chart will run that the bundle does not carry.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct MissingImage {
+    /// The component whose chart runs it.
+    pub component: String,
     /// The chart.
     pub chart: String,
     /// The image reference as rendered.
@@ -202,13 +204,21 @@ pub fn missing_images(
         })?;
         for image in images {
             if !carried(&image, &locked) {
-                missing.insert((format!("{} {}", chart.name, chart.version), image));
+                missing.insert((
+                    chart.component.clone(),
+                    format!("{} {}", chart.name, chart.version),
+                    image,
+                ));
             }
         }
     }
     Ok(missing
         .into_iter()
-        .map(|(chart, image)| MissingImage { chart, image })
+        .map(|(component, chart, image)| MissingImage {
+            component,
+            chart,
+            image,
+        })
         .collect())
 }
 
