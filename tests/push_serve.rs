@@ -1415,6 +1415,89 @@ fn a_blob_already_in_another_repository_is_mounted_not_uploaded_again() {
     );
 }
 
+#[test]
+fn two_registries_with_the_same_repository() {
+    require_tools();
+    let fx = std_bundle();
+    let dir = scratch();
+    // docker.io/library/app and quay.io/library/app: different images, one repository path.
+    write_component(
+        dir.path(),
+        "twins",
+        "1.0.0",
+        &format!(
+            "images:\n  - ref: {APP}\n    layout: {layout}\n  - ref: quay.io/library/app:1.0\n    layout: {layout}\n    sourceRef: {SHARE_A}\n",
+            layout = fx.layout.display()
+        ),
+    );
+    let spec = write_spec(dir.path(), "twins", "twins");
+    let twins = dir.path().join("twins.tar");
+    lock_and_build(dir.path(), &spec, "twins", &twins);
+    let (docker_digest, quay_digest) = (&fx.app.manifest_digest, &fx.share_a.manifest_digest);
+
+    // Push: refused as a collision, unless the registry is kept as a path segment.
+    let reg = Registry::start(RegistryOptions::plain());
+    let map = dir.path().join("image-map.json");
+    let run = push(dir.path(), &[], &twins, &reg.host(), &map, &[]).failed();
+    assert!(
+        run.stderr.contains("both map to") && run.stderr.contains("--keep-registry"),
+        "{}",
+        run.stderr
+    );
+    assert!(!map.exists());
+    assert!(
+        writes(&reg.requests()).is_empty(),
+        "a refused push writes nothing"
+    );
+    push(
+        dir.path(),
+        &[],
+        &twins,
+        &reg.host(),
+        &map,
+        &["--keep-registry"],
+    )
+    .ok();
+    let rows = read_map(&map);
+    for (original, target, digest) in [
+        (APP, "docker.io/library/app:1.0", docker_digest),
+        (
+            "quay.io/library/app:1.0",
+            "quay.io/library/app:1.0",
+            quay_digest,
+        ),
+    ] {
+        let row = rows.iter().find(|r| r.original == original).unwrap();
+        assert_eq!(row.target, format!("{}/{target}", reg.host()));
+        assert_eq!(&row.digest, digest);
+        assert_eq!(&digest_of(&skopeo_inspect_raw(&reg, target)), digest);
+    }
+
+    // Serve: the bare name needs `ns`; each registry's image under its own name.
+    let served = Served::start(&twins, &[], &[]);
+    let host = served.host();
+    let bare = http(&host, "GET", "/v2/library/app/manifests/1.0", &[]);
+    assert_eq!(bare.status, 404, "an ambiguous bare name without ns");
+    for (ns, digest) in [("docker.io", docker_digest), ("quay.io", quay_digest)] {
+        let reply = http(
+            &host,
+            "GET",
+            &format!("/v2/library/app/manifests/1.0?ns={ns}"),
+            &[],
+        );
+        assert_eq!(reply.status, 200, "ns={ns}");
+        assert_eq!(reply.header("docker-content-digest"), Some(digest.as_str()));
+        assert_eq!(
+            &skopeo_raw_digest(
+                &host,
+                &format!("{ns}/library/app:1.0"),
+                &["--tls-verify=false"]
+            ),
+            digest
+        );
+    }
+}
+
 // ============================================================================== 4. resume
 
 #[test]

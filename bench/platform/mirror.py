@@ -286,28 +286,35 @@ def tar_stream(pool, key, member, length):
 
 
 def stored_gzip(chunks, total):
-    """gzip (RFC 1952) of the chunks with stored deflate blocks; yields (plain chunk, gzip bytes)."""
+    """gzip (RFC 1952) of `total` bytes of chunks, in stored deflate blocks: yields (plain chunk, gzip bytes)."""
     yield None, b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
     crc = 0
     done = 0
-    pending = b""
+    buf = bytearray()
     for chunk in chunks:
-        pending = pending + bytes(chunk) if pending else bytes(chunk)
+        buf += chunk
         out = []
-        while len(pending) >= 65535 and done + 65535 < total:
-            block, pending = pending[:65535], pending[65535:]
-            done += len(block)
+        pos = 0
+        # Full blocks, keeping the last one back: it carries the final-block bit.
+        while len(buf) - pos >= 65535 and done + 65535 < total:
+            block = bytes(buf[pos:pos + 65535])
+            pos += 65535
+            done += 65535
             crc = zlib.crc32(block, crc)
-            out.append(b"\x00" + struct.pack("<HH", 65535, 0xFFFF) + block)
+            out.append(b"\x00\xff\xff\x00\x00")
+            out.append(block)
+        del buf[:pos]
         yield chunk, b"".join(out)
-    while pending:
-        block, pending = pending[:65535], pending[65535:]
+    pos = 0
+    while pos < len(buf):
+        block = bytes(buf[pos:pos + 65535])
+        pos += len(block)
         done += len(block)
         crc = zlib.crc32(block, crc)
-        final = 1 if not pending else 0
+        final = 1 if pos >= len(buf) else 0
         yield None, bytes([final]) + struct.pack("<HH", len(block), len(block) ^ 0xFFFF) + block
-    if total == 0:
-        yield None, b"\x01\x00\x00\xff\xff"
+    if done != total:
+        raise AssertionError(f"stored_gzip: {done} bytes written, {total} announced")
     yield None, struct.pack("<II", crc, total & 0xFFFFFFFF)
 
 
@@ -441,10 +448,9 @@ class Mirror:
                     if image["layout"]:
                         sys.exit(f"{comp['name']}: images from OCI layouts are not generated ({image['ref']})")
                     if image["archive"]:
-                        ref = image["source_ref"]
-                        layers = self.layer_plan(ref, archive=True)
+                        layers = self.layer_plan(image["source_ref"], archive=True)
                         for i, mib in enumerate(layers["own"]):
-                            add(weights, ("alayer", image["archive"], i), mib, primary)
+                            add(weights, ("alayer", self.archive_path(comp, image), i), mib, primary)
                         continue
                     registry, repository, tag = self.mirror_tag(image)
                     ref = f"{registry}/{repository}:{tag}"
@@ -488,6 +494,10 @@ class Mirror:
             # `podman save` keeps the base layers inside the archive: carry them as the image's own.
             own = BASES[family] + own
         return {"base": family, "own": own}
+
+    def archive_path(self, comp, image):
+        """Where the overlay's manifests (in OUT/vendor-manifests/) find a `podman save` archive."""
+        return os.path.normpath(os.path.join(self.out, "vendor-manifests", comp["name"], image["archive_rel"]))
 
     def image_arches(self, ref):
         return ["amd64"] if single_arch(ref) else ["amd64", "arm64"]
@@ -720,7 +730,6 @@ class Mirror:
         shutil.rmtree(tree, ignore_errors=True)
         derived = {}
         for spec in self.specs:
-            real = spec["manifests"]
             for comp in spec["components"]:
                 target = os.path.join(tree, comp["name"], os.path.basename(comp["manifest_path"]))
                 if os.path.lexists(target):
@@ -749,7 +758,6 @@ class Mirror:
                         link = os.path.join(tree, comp["name"], first)
                         if not os.path.lexists(link):
                             os.symlink(os.path.join(src_dir, first), link)
-            del real
         return derived
 
     def overlay(self, spec):
@@ -803,16 +811,11 @@ class Mirror:
         derived = self.manifests_tree()
         summary = {"scale": self.args.scale, "other_scale": self.args.other_scale, "specs": {},
                    "derived_manifests": derived}
-        # Archives are written where the manifests in vendor-manifests/ point: <out>/vendor-images/...
-        tree = os.path.join(self.out, "vendor-manifests")
         for spec in self.specs:
             for comp in spec["components"]:
                 for image in comp["images"]:
                     if image["archive"]:
-                        rel = image["archive_rel"]
-                        path = os.path.normpath(os.path.join(tree, comp["name"], rel))
-                        self.sizes_alias(image["archive"], path)
-                        self.write_archive(path, image["source_ref"])
+                        self.write_archive(self.archive_path(comp, image), image["source_ref"])
                     else:
                         registry, repository, tag = self.mirror_tag(image)
                         self.registries.add(registry)
@@ -839,19 +842,11 @@ class Mirror:
             f.write("\n")
         return summary
 
-    def sizes_alias(self, real_path, tree_path):
-        """Archive layer sizes were planned under the real archive path; the file lives in the tree."""
-        i = 0
-        while ("alayer", real_path, i) in self.sizes:
-            self.sizes[("alayer", tree_path, i)] = self.sizes[("alayer", real_path, i)]
-            i += 1
-
     def spec_summary(self, spec):
+        """What locking the overlay must give: counts, and each image's reference and mirror digest."""
         overlay = self.overlay(spec)
         images = {}
         entries = {"images": 0, "charts": 0, "files": 0}
-        primary_blobs = set()
-        byte_total = 0
         for comp in spec["components"]:
             refs = set()
             for image in comp["images"]:
@@ -859,20 +854,17 @@ class Mirror:
                     refs.add(image["ref"])
                     continue
                 registry, repository, tag = self.mirror_tag(image)
-                key = f"{registry}/{repository}:{tag}"
-                refs.add(image["ref"])
-                images[image["ref"]] = {"mirror": key, "digest": self.image_digests[key]}
+                # The reference the lock records: unpinned, or given the mirror tag (digest-only).
+                locked = f"{registry}/{repository}:{tag}"
+                refs.add(locked)
+                images[locked] = self.image_digests[locked]
             entries["images"] += len(refs)
             entries["charts"] += len(comp["charts"])
             entries["files"] += len(comp["files"])
-            for f in comp["files"]:
-                if not f["local"]:
-                    byte_total += self.file_hashes[f["url"]][1]
-        del primary_blobs
         return {"overlay": overlay, "name": spec["name"], "version": spec["version"],
                 "lockfile": os.path.join(self.out, "lockfiles", f"{spec['name']}.lock"),
                 "platforms": spec["platforms"], "components": len(spec["components"]),
-                "entries": entries, "file_bytes": byte_total, "images": images}
+                "entries": entries, "images": images}
 
 
 def path_key(out, path):

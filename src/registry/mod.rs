@@ -55,6 +55,26 @@ pub(crate) struct Call<'a> {
     pub(crate) what: &'a str,
 }
 
+/// What a download fetches: a registry blob or a plain URL.
+enum Source<'a> {
+    Blob {
+        host: String,
+        repo: String,
+        path: String,
+        what: String,
+    },
+    Url(&'a str),
+}
+
+impl Source<'_> {
+    fn what(&self) -> &str {
+        match self {
+            Source::Blob { what, .. } => what,
+            Source::Url(url) => url,
+        }
+    }
+}
+
 /// How a host is reached once probed.
 #[derive(Clone, Debug)]
 struct HostState {
@@ -190,22 +210,11 @@ impl Client {
         if store.contains(digest, size) {
             return Ok(size.unwrap_or_else(|| store.size_of(digest).unwrap_or_default()));
         }
-        let (host, repo) = self.config.endpoint(registry, repository);
-        let path = format!("/v2/{repo}/blobs/{digest}");
-        let what = format!("blob {digest} of {registry}/{repository}");
-        let mut attempt = 0;
-        loop {
-            let response = self
-                .send(&host, &repo, Method::GET, &path, None, &what)
-                .await?;
-            match stream_into_store(response, digest, size, store, progress, &what).await {
-                Err(error) if error.is_transient() && attempt < self.config.retries => {
-                    attempt += 1;
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                other => return other,
-            }
-        }
+        let source = self.blob_source(registry, repository, digest);
+        self.download(&source, async |response| {
+            stream_into_store(response, digest, size, store, progress, source.what()).await
+        })
+        .await
     }
 
     /// Downloads a URL (`http`, `https`) into the store, checking `expected` when
@@ -222,23 +231,13 @@ impl Client {
                 return Ok((digest.clone(), size));
             }
         }
-        let mut attempt = 0;
-        loop {
-            let response = self.send_url(url).await?;
-            let result = match expected {
-                Some(digest) => stream_into_store(response, digest, None, store, progress, url)
-                    .await
-                    .map(|size| (digest.clone(), size)),
-                None => stream_into_store_computed(response, store, progress, url).await,
-            };
-            match result {
-                Err(error) if error.is_transient() && attempt < self.config.retries => {
-                    attempt += 1;
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                other => return other,
-            }
-        }
+        self.download(&Source::Url(url), async |response| match expected {
+            Some(digest) => stream_into_store(response, digest, None, store, progress, url)
+                .await
+                .map(|size| (digest.clone(), size)),
+            None => stream_into_store_computed(response, store, progress, url).await,
+        })
+        .await
     }
 
     /// Streams a blob into `sink`, verifying its size and digest; retries
@@ -252,22 +251,11 @@ impl Client {
         sink: &mut dyn BlobSink,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<u64, RegistryError> {
-        let (host, repo) = self.config.endpoint(registry, repository);
-        let path = format!("/v2/{repo}/blobs/{digest}");
-        let what = format!("blob {digest} of {registry}/{repository}");
-        let mut attempt = 0;
-        loop {
-            let response = self
-                .send(&host, &repo, Method::GET, &path, None, &what)
-                .await?;
-            match stream_into_sink(response, digest, size, sink, progress, &what).await {
-                Err(error) if error.is_transient() && attempt < self.config.retries => {
-                    attempt += 1;
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                other => return other,
-            }
-        }
+        let source = self.blob_source(registry, repository, digest);
+        self.download(&source, async |response| {
+            stream_into_sink(response, digest, size, sink, progress, source.what()).await
+        })
+        .await
     }
 
     /// Streams a URL into `sink`, verifying size and digest; retries transient failures.
@@ -279,10 +267,41 @@ impl Client {
         sink: &mut dyn BlobSink,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<u64, RegistryError> {
+        self.download(&Source::Url(url), async |response| {
+            stream_into_sink(response, digest, size, sink, progress, url).await
+        })
+        .await
+    }
+
+    fn blob_source(&self, registry: &str, repository: &str, digest: &Digest) -> Source<'static> {
+        let (host, repo) = self.config.endpoint(registry, repository);
+        Source::Blob {
+            path: format!("/v2/{repo}/blobs/{digest}"),
+            what: format!("blob {digest} of {registry}/{repository}"),
+            host,
+            repo,
+        }
+    }
+
+    /// GETs a download and hands the response to `consume`, starting over
+    /// when either fails transiently (a reset connection, a cut body, a 5xx).
+    async fn download<T>(
+        &self,
+        source: &Source<'_>,
+        mut consume: impl AsyncFnMut(Response) -> Result<T, RegistryError>,
+    ) -> Result<T, RegistryError> {
         let mut attempt = 0;
         loop {
-            let response = self.send_url(url).await?;
-            match stream_into_sink(response, digest, size, sink, progress, url).await {
+            let response = match source {
+                Source::Blob {
+                    host,
+                    repo,
+                    path,
+                    what,
+                } => self.send(host, repo, Method::GET, path, None, what).await?,
+                Source::Url(url) => self.send_url(url).await?,
+            };
+            match consume(response).await {
                 Err(error) if error.is_transient() && attempt < self.config.retries => {
                     attempt += 1;
                     tokio::time::sleep(backoff(attempt)).await;
