@@ -257,17 +257,36 @@ pub async fn push(
     }
 
     // Blobs: each unique blob goes to the first repository that needs it, the
-    // others mount it from there once it is in.
+    // others mount it from there once it is in. A blob of an artifact that is
+    // already complete in the target is in that artifact's repository: mount
+    // it from there rather than upload it again.
+    let mut in_target: BTreeMap<&Digest, &str> = BTreeMap::new();
+    for (item, done) in items.iter().zip(&present) {
+        if *done {
+            for blob in &item.blobs {
+                in_target
+                    .entry(&blob.digest)
+                    .or_insert(item.target.repository.as_str());
+            }
+        }
+    }
     let mut first: BTreeMap<Digest, (&Item, &Descriptor)> = BTreeMap::new();
-    let mut later: Vec<(&Item, &Descriptor)> = Vec::new();
+    let mut later: Vec<(&Item, &Descriptor, String)> = Vec::new();
     for item in &pending {
         for blob in item.blobs.iter().filter(|blob| !from_base(&blob.digest)) {
+            let repository = item.target.repository.as_str();
+            if let Some(owner) = in_target.get(&blob.digest) {
+                if *owner != repository {
+                    later.push((item, blob, (*owner).to_owned()));
+                }
+                continue;
+            }
             match first.get(&blob.digest) {
                 None => {
                     first.insert(blob.digest.clone(), (item, blob));
                 }
-                Some((owner, _)) if owner.target.repository != item.target.repository => {
-                    later.push((item, blob))
+                Some((owner, _)) if owner.target.repository != repository => {
+                    later.push((item, blob, owner.target.repository.clone()))
                 }
                 Some(_) => {}
             }
@@ -286,12 +305,16 @@ pub async fn push(
         .try_collect::<Vec<()>>()
         .await?;
     stream::iter(later.iter())
-        .map(|(item, blob)| {
-            let from = first
-                .get(&blob.digest)
-                .map(|(owner, _)| owner.target.repository.clone());
+        .map(|(item, blob, from)| {
             push_blob(
-                bundle, client, options, item, blob, from, &counters, progress,
+                bundle,
+                client,
+                options,
+                item,
+                blob,
+                Some(from.clone()),
+                &counters,
+                progress,
             )
         })
         .buffer_unordered(options.jobs.max(1))

@@ -164,21 +164,7 @@ impl Client {
         let scope = push_scope(&repo);
         let mut location = match session {
             Some(location) => location,
-            None => {
-                let path = format!("/v2/{repo}/blobs/uploads/");
-                let mut headers = HeaderMap::new();
-                headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-                let call = Call {
-                    method: Method::POST,
-                    target: &path,
-                    scope: scope.clone(),
-                    headers,
-                    body: None,
-                    what: &what,
-                };
-                let response = self.call(&host, &call).await?;
-                self.location(&host, &response, &what).await?
-            }
+            None => self.start_upload(&host, &repo, &scope, &what).await?,
         };
         let mut sent = 0u64;
         let mut failures = 0u32;
@@ -220,10 +206,18 @@ impl Client {
                         return Err(error);
                     }
                     // Ask the session how far it got and continue from there.
-                    let (acknowledged, next) =
-                        self.upload_status(&host, &location, &scope, &what).await?;
-                    location = next;
-                    sent = acknowledged;
+                    // `Range: 0-0` means "nothing" as well as "one byte" in
+                    // distribution's answers: then start a fresh session.
+                    match self.upload_status(&host, &location, &scope, &what).await {
+                        Ok((Some(acknowledged), next)) => {
+                            location = next;
+                            sent = acknowledged;
+                        }
+                        Ok((None, _)) | Err(_) => {
+                            location = self.start_upload(&host, &repo, &scope, &what).await?;
+                            sent = 0;
+                        }
+                    }
                 }
                 Err(error) => return Err(error),
             }
@@ -244,14 +238,38 @@ impl Client {
         Ok(())
     }
 
-    /// How many bytes an upload session holds, and its current location.
+    /// Opens an upload session; returns its location.
+    async fn start_upload(
+        &self,
+        host: &str,
+        repo: &str,
+        scope: &str,
+        what: &str,
+    ) -> Result<String, RegistryError> {
+        let path = format!("/v2/{repo}/blobs/uploads/");
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+        let call = Call {
+            method: Method::POST,
+            target: &path,
+            scope: scope.to_owned(),
+            headers,
+            body: None,
+            what,
+        };
+        let response = self.call(host, &call).await?;
+        self.location(host, &response, what).await
+    }
+
+    /// How many bytes an upload session holds (`None` when its answer is
+    /// ambiguous), and its current location.
     async fn upload_status(
         &self,
         host: &str,
         location: &str,
         scope: &str,
         what: &str,
-    ) -> Result<(u64, String), RegistryError> {
+    ) -> Result<(Option<u64>, String), RegistryError> {
         let call = Call {
             method: Method::GET,
             target: location,
@@ -267,7 +285,8 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|range| range.rsplit('-').next())
             .and_then(|end| end.parse::<u64>().ok())
-            .map_or(0, |end| end + 1);
+            .filter(|end| *end > 0)
+            .map(|end| end + 1);
         let next = self
             .location(host, &response, what)
             .await

@@ -392,6 +392,13 @@ async fn registry_route(
             .into_response();
     }
     if let Some((name, reference)) = rest.rsplit_once("/manifests/") {
+        if catalog.repository(name, namespace).is_none() {
+            return oci_error(
+                StatusCode::NOT_FOUND,
+                "NAME_UNKNOWN",
+                &format!("repository {name} is not in this bundle"),
+            );
+        }
         let found = match reference.parse::<Digest>() {
             Ok(digest) => catalog
                 .bundle
@@ -414,7 +421,14 @@ async fn registry_route(
         };
         return blob_response(catalog, &tagged.digest, &tagged.media_type, method, headers).await;
     }
-    if let Some((_, digest)) = rest.rsplit_once("/blobs/") {
+    if let Some((name, digest)) = rest.rsplit_once("/blobs/") {
+        if catalog.repository(name, namespace).is_none() {
+            return oci_error(
+                StatusCode::NOT_FOUND,
+                "NAME_UNKNOWN",
+                &format!("repository {name} is not in this bundle"),
+            );
+        }
         let Ok(digest) = digest.parse::<Digest>() else {
             return oci_error(
                 StatusCode::BAD_REQUEST,
