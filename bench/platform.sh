@@ -5,13 +5,16 @@
 # exactly the references the real specs name (bundles/k-paas-container-platform-1.6.2.yaml and
 # bundles/paasta-container-platform-1.4.0.yaml), and writes overlays on those specs that point every
 # upstream at the mirrors (file hashes replaced and tag@digest pins dropped only there). Then, for 1.6.2:
-# lock -> build (signed) -> verify -> push (into a second, empty registry) -> inspect, each measured
-# (wall time and peak RSS); the 1.4.0 lock; `ferry diff` of the two locks and `ferry licenses` of 1.6.2.
+# lock -> audit (drift against the mirror) -> build (signed) -> verify -> push (into a second, empty
+# registry) -> inspect, each measured (wall time and peak RSS); the 1.4.0 lock; `ferry diff` of the two
+# locks and `ferry licenses` of 1.6.2; a sample of the pushed images read back with skopeo.
 #
 # Usage: bench/platform.sh [SCALE]   (default 5.1GiB: the 1.6.2 content, so the bundle is >= 5 GiB)
-# Env:   FERRY (default target/debug/ferry, built here), BENCH_DIR (default /tmp/ferry-bench),
-#        KEEP=1 keeps the mirror's storage until the end (default: freed once the bundle is built, to
-#        fit a full-scale run on a small disk: mirror + bundle + pushed copy would be 3x the scale).
+# Env:   FERRY (default target/debug/ferry, built here unless FERRY_SKIP_BUILD=1),
+#        BENCH_DIR (default /tmp/ferry-bench; this bench works in $BENCH_DIR/platform),
+#        KEEP=1 keeps everything (default: the mirror's storage is freed once the bundle is built, so a
+#        full-scale run needs about 2x SCALE of disk instead of 3x, and the bundle and the pushed copy
+#        are removed at the end; the locks, JSON outputs and logs stay).
 set -euo pipefail
 REPO_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FERRY=${FERRY:-$REPO_ROOT/target/debug/ferry}
@@ -27,7 +30,7 @@ done
 python3 -c 'import yaml' 2>/dev/null || { echo "missing PyYAML (python3 -m pip install pyyaml, or apt-get install python3-yaml)" >&2; exit 1; }
 if [ -z "${FERRY_SKIP_BUILD:-}" ]; then (cd "$REPO_ROOT" && cargo build --quiet --bin ferry); fi
 
-scale_bytes=$(python3 -c "import sys; sys.path.insert(0, '$REPO_ROOT/bench/platform'); import mirror; print(mirror.parse_size('$SCALE'))")
+scale_bytes=$(python3 -B -c "import sys; sys.path.insert(0, '$REPO_ROOT/bench/platform'); import mirror; print(mirror.parse_size('$SCALE'))")
 rm -rf "$WORK" && mkdir -p "$WORK"
 free=$(df -B1 --output=avail "$WORK" | tail -1)
 need=$((scale_bytes * 23 / 10 + (1 << 30)))
@@ -73,6 +76,7 @@ echo "== ferry (K-PaaS 1.6.2 through the mirror overlay)"
 "$FERRY" key generate --output-key "$WORK/cosign.key" --output-pub "$WORK/cosign.pub" -q >/dev/null
 step lock-1.6.2 "$WORK/lock-162.json" "$FERRY" lock "$OVERLAY_162" --json -q "${MIRRORS[@]}"
 step lock-1.4.0 "$WORK/lock-140.json" "$FERRY" lock "$OVERLAY_140" --json -q "${MIRRORS[@]}"
+step audit "$WORK/audit.txt" "$FERRY" audit "$LOCK_162" --spec "$OVERLAY_162" -q "${MIRRORS[@]}"
 BUNDLE=$WORK/k-paas-1.6.2.tar
 step build "$WORK/build.json" "$FERRY" build "$OVERLAY_162" --locked -o "$BUNDLE" --sign-key "$WORK/cosign.key" \
   --json -q "${MIRRORS[@]}"
@@ -130,15 +134,22 @@ n = lambda key: len(inspect[key])
 print(f"1.6.2: {n('components')} components, {n('images')} images, {n('charts')} charts, "
       f"{n('files')} files, {verify['blobs']} blobs; bundle {bundle_bytes / 2**30:.2f} GiB "
       f"({bundle_bytes} bytes){'' if bundle_bytes >= 5 * 2**30 else '  (BELOW 5 GiB)'}")
-print(f"       expected from the spec: {s162['images']} images, {s162['charts']} charts, {s162['files']} files")
-print(f"1.4.0: expected {s140['images']} images, {s140['charts']} charts, {s140['files']} files")
+for label, lock, want in (("1.6.2", load("lock-162.json"), s162), ("1.4.0", load("lock-140.json"), s140)):
+    print(f"{label} lock: {lock['images']} images, {lock['charts']} charts, {lock['files']} files "
+          f"(the spec names {want['images']}, {want['charts']}, {want['files']}); 0 unresolved")
 c = diff["components"]
 print(f"diff 1.4.0 -> 1.6.2: components +{len(c['added'])} -{len(c['removed'])} ~{len(c['changed'])}; "
       f"images +{len(diff['images']['added'])} -{len(diff['images']['removed'])} ~{len(diff['images']['changed'])}")
 print(f"push: {json.dumps({k: v for k, v in push.items() if not isinstance(v, (list, dict))})}")
 PY
 echo
+echo "audit (1.6.2 lock against the mirror): $(sed -n 2p "$WORK/audit.txt")"
+echo
 printf '%-12s %10s %12s\n' stage wall_s peak_rss_MB
-for s in generate lock-1.6.2 lock-1.4.0 build verify push inspect diff licenses; do
+for s in generate lock-1.6.2 lock-1.4.0 audit build verify push inspect diff licenses; do
   printf '%-12s %10.2f %12d\n' "$s" "${T[$s]}" "${R[$s]}"
 done
+if [ "${KEEP:-}" != 1 ]; then
+  rm -rf "$BUNDLE" "$WORK/cache" "$BENCH_DIR/registry-target/data" "$BENCH_DIR/registry-mirror/data" \
+    "$WORK/mirror/registry" "$WORK/mirror/files" "$WORK/mirror/vendor-images"
+fi

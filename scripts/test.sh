@@ -23,6 +23,13 @@ if ! python3 -c 'import cyclonedx.validation.json, jsonschema' >/dev/null 2>&1; 
     python3 -m pip install -q --break-system-packages 'cyclonedx-python-lib[validation]' ||
     echo "WARNING: cannot install cyclonedx-python-lib[validation]: the SBOM test in tests/audit.rs will FAIL." >&2
 fi
+# PyYAML for the platform mirror generator (bench/platform/mirror.py, tests/platform_mirror.rs).
+if ! python3 -c 'import yaml' >/dev/null 2>&1; then
+  echo "installing PyYAML (the platform mirror generator)"
+  python3 -m pip install -q pyyaml ||
+    python3 -m pip install -q --break-system-packages pyyaml ||
+    echo "WARNING: cannot install PyYAML: tests/platform_mirror.rs will FAIL." >&2
+fi
 if [ ! -d ../shared ]; then
   echo "WARNING: ../shared is absent: the conformance and corpus tests will FAIL (they need it)." >&2
 fi

@@ -134,9 +134,13 @@ def load_layers(path):
     for name in doc.get("remove") or []:
         layered["components"].pop(name)
     for entry in doc.get("components") or []:
-        existing = layered["components"].setdefault(entry["name"], {"name": entry["name"]})
+        existing = layered["components"].setdefault(entry["name"], {"name": entry["name"], "images": []})
         if entry.get("version") is not None:
             existing["version"] = str(entry["version"])
+        for image in entry.get("images") or []:
+            if image.get("archive") or image.get("layout"):
+                sys.exit(f"{path}: images a spec adds from archives or layouts are not generated ({image['ref']})")
+            existing["images"].append(image)
     return layered
 
 
@@ -152,7 +156,7 @@ def load_spec(path):
         manifest = load_yaml(manifest_path)
         mdir = os.path.dirname(manifest_path)
         images = []
-        for image in manifest.get("images") or []:
+        for image in (manifest.get("images") or []) + layered["components"][name]["images"]:
             archive = image.get("archive")
             images.append({
                 "ref": image["ref"],
@@ -456,10 +460,12 @@ class Mirror:
                     ref = f"{registry}/{repository}:{tag}"
                     layers = self.layer_plan(ref)
                     for arch in self.image_arches(ref):
+                        # Only the platforms the first spec carries count towards --scale.
+                        carried = primary and arch in spec["arches"]
                         for i, mib in enumerate(BASES[layers["base"]]):
-                            add(weights, ("base", layers["base"], arch, i), mib, primary)
+                            add(weights, ("base", layers["base"], arch, i), mib, carried)
                         for i, mib in enumerate(layers["own"]):
-                            add(weights, ("layer", ref, arch, i), mib, primary)
+                            add(weights, ("layer", ref, arch, i), mib, carried)
                 for f in comp["files"]:
                     if f["local"]:
                         continue
@@ -504,7 +510,7 @@ class Mirror:
 
     # -- images -------------------------------------------------------------------------------------
 
-    def config_blob(self, ref, arch, diff_ids, docker):
+    def config_blob(self, ref, arch, diff_ids):
         config = {
             "architecture": arch,
             "os": "linux",
@@ -546,7 +552,7 @@ class Mirror:
                     self.sizes[key])
                 layers.append({"mediaType": layer_type, "digest": digest, "size": size})
                 diff_ids.append(diff_id)
-            config = self.config_blob(ref, arch, diff_ids, docker)
+            config = self.config_blob(ref, arch, diff_ids)
             config_digest, config_size = self.storage.put_bytes(config)
             manifest = {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST if docker else OCI_MANIFEST,
                         "config": {"mediaType": DOCKER_CONFIG if docker else OCI_CONFIG,
@@ -605,7 +611,7 @@ class Mirror:
                 members.append(name)
                 write_member(out, name, total, tar_stream(self.pool, canonical(list(key)),
                                                           f"app/layer-{i}.bin", length)[1])
-            config = self.config_blob(ref, "amd64", diff_ids, True)
+            config = self.config_blob(ref, "amd64", diff_ids)
             config_name = hashlib.sha256(config).hexdigest() + ".json"
             write_member(out, config_name, len(config), [config])
             manifest = canonical([{"Config": config_name, "RepoTags": [ref], "Layers": members}])
@@ -932,6 +938,8 @@ def main():
         e = spec["entries"]
         print(f"{name} {spec['version']}: {spec['components']} components, {e['images']} images, "
               f"{e['charts']} charts, {e['files']} files; overlay {spec['overlay']}")
+    real = sorted(k for k, v in summary["charts"].items() if v["source"] != "synthetic")
+    print(f"charts: {len(summary['charts'])}, real ones from the corpus: {', '.join(real) or 'none'}")
     print(f"mirror registry: {summary['registry_blobs']} blobs, {summary['registry_bytes'] / MIB:.1f} MiB; "
           f"files {summary['files_bytes'] / MIB:.1f} MiB; portal archives {summary['archive_bytes'] / MIB:.1f} MiB")
 
