@@ -49,6 +49,8 @@ enum Command {
     Template(cli::chart::ChartArgs),
     /// List the images a chart will run.
     Images(cli::chart::ChartArgs),
+    /// Render every chart of a bundle, image references rewritten through the push's image map.
+    Render(cli::render::RenderArgs),
     /// Push a bundle into Harbor or any registry (projects created, resumable).
     Push(cli::push::PushArgs),
     /// Serve a bundle as a read-only registry and file server (no extraction).
@@ -104,6 +106,7 @@ fn run(args: &Cli) -> Result<()> {
         Command::Audit(a) => cli::audit::audit(&ctx, a),
         Command::Template(a) => cli::chart::template(&ctx, a),
         Command::Images(a) => cli::chart::images(&ctx, a),
+        Command::Render(a) => cli::render::run(&ctx, a),
         Command::Push(a) => cli::push::run(&ctx, a),
         Command::Serve(a) => cli::serve::run(&ctx, a),
         Command::Key { command } => cli::sign::run(&ctx, command),

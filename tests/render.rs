@@ -181,3 +181,116 @@ fn lock_can_add_the_images_charts_run() {
     ferry(&cache, &["build", s(&spec), "--locked", "-o", s(&out)]).ok();
     ferry(&cache, &["lock", s(&spec), "--add-chart-images", "--check"]).ok();
 }
+
+#[test]
+fn render_rewrites_a_bundles_charts_to_the_pushed_images() {
+    support::require_tools();
+    let registry = support::Registry::start(support::RegistryOptions::plain());
+    let dir = tempfile::tempdir().unwrap();
+    let spec = copy_example(dir.path());
+    let cache = dir.path().join("cache");
+    let bundle = dir.path().join("example.tar");
+    ferry(&cache, &["build", s(&spec), "--locked", "-o", s(&bundle)]).ok();
+    let map = dir.path().join("map.json");
+    let skip = "--insecure-skip-signature";
+    ferry(
+        &cache,
+        &[
+            "push",
+            s(&bundle),
+            "--to",
+            &format!("{}/site", registry.host()),
+            "--image-map",
+            s(&map),
+            skip,
+        ],
+    )
+    .ok();
+
+    let out = dir.path().join("rendered");
+    ferry(
+        &cache,
+        &[
+            "render",
+            s(&bundle),
+            "--image-map",
+            s(&map),
+            "-o",
+            s(&out),
+            "--strict",
+            skip,
+        ],
+    )
+    .ok();
+    let text = std::fs::read_to_string(out.join("hello/hello.yaml")).unwrap();
+    let pinned = format!(
+        "image: \"{}/site/demo/hello:1.0@sha256:546391426a552a37f22f2d1eae7d69eec1bf502ab374348abc5f2c8a29de13fb\"",
+        registry.host()
+    );
+    assert!(text.contains(&pinned), "{text}");
+    assert!(
+        text.contains("replicas: 2"),
+        "the component's values apply: {text}"
+    );
+    assert!(
+        text.contains("name: hello-hello"),
+        "the release is the component: {text}"
+    );
+    // The cluster can pull that digest (kubelet accepts `name:tag@digest`; skopeo wants `name@digest`).
+    let reference = pinned
+        .trim_start_matches("image: \"")
+        .trim_end_matches('"')
+        .replace(":1.0@", "@");
+    let copied = support::run(
+        support::skopeo::skopeo()
+            .args(["inspect", "--tls-verify=false", "--raw"])
+            .arg(format!("docker://{reference}")),
+    );
+    assert!(
+        copied.status.success(),
+        "{}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+
+    // Rendering again gives the same files; without a map, --strict refuses.
+    let again = dir.path().join("again");
+    ferry(
+        &cache,
+        &[
+            "render",
+            s(&bundle),
+            "--image-map",
+            s(&map),
+            "-o",
+            s(&again),
+            skip,
+        ],
+    )
+    .ok();
+    assert_eq!(
+        text,
+        std::fs::read_to_string(again.join("hello/hello.yaml")).unwrap()
+    );
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "[]").unwrap();
+    let run = ferry(
+        &cache,
+        &[
+            "render",
+            s(&bundle),
+            "--image-map",
+            s(&empty),
+            "-o",
+            s(&again),
+            "--strict",
+            skip,
+        ],
+    )
+    .failed();
+    assert!(
+        run.stderr
+            .contains("example.local/demo/hello:1.0 (chart hello 0.1.0)"),
+        "{}",
+        run.stderr
+    );
+}

@@ -10,6 +10,7 @@ pub mod lock;
 pub mod parts;
 pub mod progress;
 pub mod push;
+pub mod render;
 pub mod serve;
 pub mod sign;
 

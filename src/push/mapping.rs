@@ -28,7 +28,7 @@ pub struct Mapping {
 }
 
 /// One mapped artifact: what the image map records.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Mapped {
     /// Original reference (`docker.io/library/nginx:1.27`).
     pub original: String,

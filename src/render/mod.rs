@@ -237,3 +237,122 @@ mod tests {
         assert!(!carried("registry.k8s.io/pause:3.10", &locked));
     }
 }
+
+/// One image reference rewritten by [`rewrite_images`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Rewrite {
+    /// As the chart rendered it.
+    pub from: String,
+    /// As the cluster will pull it: the target with the bundle's digest.
+    pub to: String,
+}
+
+/// Rewrites the image references of rendered manifests through an image map
+/// (original → target with digest, as `ferry push` writes it): every
+/// `image:` value (and image list item) that names a mapped image becomes
+/// `target@digest`. Returns the new text, what was rewritten and the images
+/// the map does not know.
+pub fn rewrite_images(
+    rendered: &str,
+    map: &[crate::push::Mapped],
+) -> (String, Vec<Rewrite>, Vec<String>) {
+    let targets: Vec<(Reference, String)> = map
+        .iter()
+        .filter_map(|m| {
+            let original: Reference = m.original.parse().ok()?;
+            let target = m
+                .target
+                .split_once('@')
+                .map_or(m.target.as_str(), |(t, _)| t);
+            Some((original, format!("{target}@{}", m.digest)))
+        })
+        .collect();
+    let lookup = |image: &str| -> Option<String> {
+        let wanted: Reference = image.parse().ok()?;
+        targets
+            .iter()
+            .find(|(original, _)| {
+                original.registry == wanted.registry
+                    && original.repository == wanted.repository
+                    && (wanted.tag.is_none() || original.tag == wanted.tag)
+                    && (wanted.digest.is_none() || original.digest == wanted.digest)
+            })
+            .or_else(|| {
+                let short: Vec<&(Reference, String)> = targets
+                    .iter()
+                    .filter(|(original, _)| carried(image, std::slice::from_ref(original)))
+                    .collect();
+                // A rewritten registry matches by name and tag only when that is unambiguous.
+                (short.len() == 1).then(|| short[0])
+            })
+            .map(|(_, target)| target.clone())
+    };
+    let mut rewrites: Vec<Rewrite> = Vec::new();
+    let mut unmapped: Vec<String> = Vec::new();
+    let mut out = String::with_capacity(rendered.len());
+    for line in rendered.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let ending = &line[body.len()..];
+        let trimmed = body.trim_start();
+        let indent = &body[..body.len() - trimmed.len()];
+        let (key, value) = if let Some(rest) = trimmed.strip_prefix("image:") {
+            ("image:", rest)
+        } else if let Some(rest) = trimmed.strip_prefix("- image:") {
+            ("- image:", rest)
+        } else {
+            out.push_str(line);
+            continue;
+        };
+        let raw = value.trim();
+        let unquoted = raw.trim_matches(|c| c == '"' || c == '\'');
+        if unquoted.is_empty() || unquoted.contains(['{', '}', ' ']) {
+            out.push_str(line);
+            continue;
+        }
+        match lookup(unquoted) {
+            Some(target) => {
+                if !rewrites.iter().any(|r| r.from == unquoted) {
+                    rewrites.push(Rewrite {
+                        from: unquoted.to_owned(),
+                        to: target.clone(),
+                    });
+                }
+                out.push_str(&format!("{indent}{key} \"{target}\"{ending}"));
+            }
+            None => {
+                if !unmapped.iter().any(|u| u == unquoted) {
+                    unmapped.push(unquoted.to_owned());
+                }
+                out.push_str(line);
+            }
+        }
+    }
+    (out, rewrites, unmapped)
+}
+
+#[cfg(test)]
+mod rewrite_tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_image_fields_through_the_map() {
+        let digest = crate::oci::Digest::of_bytes(b"x");
+        let map = vec![crate::push::Mapped {
+            original: "docker.io/library/nginx:1.27".into(),
+            target: "harbor.example/platform/library/nginx:1.27".into(),
+            digest: digest.clone(),
+            kind: "image".into(),
+        }];
+        let text = "spec:\n  containers:\n    - image: nginx:1.27\n      name: a\n    - name: b\n      image: \"quay.io/other:1\"\n";
+        let (out, rewrites, unmapped) = rewrite_images(text, &map);
+        assert!(
+            out.contains(&format!(
+                "- image: \"harbor.example/platform/library/nginx:1.27@{digest}\"\n"
+            )),
+            "{out}"
+        );
+        assert!(out.contains("image: \"quay.io/other:1\""));
+        assert_eq!(rewrites.len(), 1);
+        assert_eq!(unmapped, vec!["quay.io/other:1".to_owned()]);
+    }
+}
