@@ -366,6 +366,33 @@ fn k_paas_platform_through_a_synthetic_mirror() {
     assert_eq!(verified["charts"].as_u64().unwrap() as usize, new.charts);
     assert_eq!(verified["files"].as_u64().unwrap() as usize, new.files);
     assert!(verified["signed_by"].is_string(), "{verified}");
+    // The older release builds and verifies too (issue 6: both specs lock and build).
+    let old_bundle = harness.path("paasta-1.4.0.tar");
+    harness
+        .ferry_mirrored(&[
+            "build",
+            s(&harness.overlay(&old.name)),
+            "--locked",
+            "-o",
+            s(&old_bundle),
+            "-q",
+        ])
+        .ok();
+    let old_verified = harness
+        .ferry(&[
+            "verify",
+            s(&old_bundle),
+            "--insecure-skip-signature",
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(
+        old_verified["images"].as_u64().unwrap() as usize,
+        old.images.len()
+    );
+    assert_eq!(old_verified["files"].as_u64().unwrap() as usize, old.files);
+    std::fs::remove_file(&old_bundle).unwrap();
     let inspected = harness
         .ferry(&["inspect", s(&bundle), "--json"])
         .ok()
