@@ -796,7 +796,8 @@ pub fn resolves_to_str(s: &str) -> bool {
     true
 }
 
-fn is_yaml_float(s: &str) -> bool {
+/// Whether a plain scalar has YAML's float syntax (shared by the 1.2 and 1.1 readers).
+pub(crate) fn is_yaml_float(s: &str) -> bool {
     // ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$
     let b = s.as_bytes();
     let mut i = 0;

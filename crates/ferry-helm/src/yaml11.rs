@@ -157,7 +157,7 @@ pub fn resolve_plain(s: &str) -> Option<Value> {
     if let Some(i) = go_parse_int(&plain) {
         return Some(Value::Float(i as f64));
     }
-    if is_float_syntax(&plain) {
+    if crate::yaml::is_yaml_float(&plain) {
         if let Ok(f) = plain.parse::<f64>() {
             return Some(Value::Float(f));
         }
@@ -194,46 +194,6 @@ fn go_parse_int(s: &str) -> Option<i128> {
         return None;
     }
     Some(if neg { -v } else { v })
-}
-
-fn is_float_syntax(s: &str) -> bool {
-    // ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$
-    let b = s.as_bytes();
-    let mut i = 0;
-    if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
-        i += 1;
-    }
-    let digits = |i: &mut usize| {
-        let st = *i;
-        while *i < b.len() && b[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i - st
-    };
-    if i < b.len() && b[i] == b'.' {
-        i += 1;
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    } else {
-        if digits(&mut i) == 0 {
-            return false;
-        }
-        if i < b.len() && b[i] == b'.' {
-            i += 1;
-            digits(&mut i);
-        }
-    }
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-        i += 1;
-        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
-            i += 1;
-        }
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    }
-    i == b.len()
 }
 
 /// Parses the first YAML document of `text` with YAML 1.1 rules.
