@@ -491,3 +491,102 @@ fn concurrent_builds_share_one_cache_safely() {
         );
     }
 }
+
+#[test]
+fn consumers_trust_a_stamp_only_while_the_file_is_unchanged() {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let spec = copy_example(dir.path());
+    let cache = dir.path().join("cache");
+    let out = dir.path().join("b.tar");
+    let key = dir.path().join("k.key");
+    let public = dir.path().join("k.pub");
+    ferry(
+        &cache,
+        &[
+            "key",
+            "generate",
+            "--output-key",
+            s(&key),
+            "--output-pub",
+            s(&public),
+        ],
+    )
+    .ok();
+    ferry(
+        &cache,
+        &[
+            "build",
+            s(&spec),
+            "--locked",
+            "-o",
+            s(&out),
+            "--sign-key",
+            s(&key),
+        ],
+    )
+    .ok();
+    let rendered = dir.path().join("r");
+    let render = |extra: &[&str]| {
+        let mut args = vec!["render", s(&out), "-o", s(&rendered)];
+        args.extend_from_slice(extra);
+        ferry(&cache, &args)
+    };
+    let first = render(&["--key", s(&public)]).ok();
+    assert!(
+        first.stderr.contains("every blob hashed"),
+        "{}",
+        first.stderr
+    );
+    let second = render(&["--key", s(&public)]).ok();
+    assert!(
+        second
+            .stderr
+            .contains("unchanged since its last full verification"),
+        "{}",
+        second.stderr
+    );
+    assert!(render(&["--key", s(&public), "--reverify"])
+        .ok()
+        .stderr
+        .contains("every blob hashed"));
+    // The signature is still checked against the caller's keys.
+    let other = dir.path().join("other.pub");
+    ferry(
+        &cache,
+        &[
+            "key",
+            "generate",
+            "--output-key",
+            s(&dir.path().join("o.key")),
+            "--output-pub",
+            s(&other),
+        ],
+    )
+    .ok();
+    render(&["--key", s(&other)]).failed();
+
+    // Altering a byte in place, even with the old modification time put back,
+    // changes the file's state: the next consumer hashes everything and refuses.
+    let modified = std::fs::metadata(&out).unwrap().modified().unwrap();
+    let mut bytes = Vec::new();
+    std::fs::File::open(&out)
+        .unwrap()
+        .read_to_end(&mut bytes)
+        .unwrap();
+    // A byte inside the chart archive's blob.
+    let chart = std::fs::read(common::repo_root().join("examples/upstream/charts/hello-0.1.0.tgz"))
+        .unwrap();
+    let at = bytes
+        .windows(chart.len())
+        .position(|w| w == chart.as_slice())
+        .unwrap()
+        + 100;
+    let mut file = std::fs::OpenOptions::new().write(true).open(&out).unwrap();
+    file.seek(SeekFrom::Start(at as u64)).unwrap();
+    file.write_all(&[bytes[at] ^ 0xff]).unwrap();
+    file.set_modified(modified).unwrap();
+    drop(file);
+    let run = render(&["--key", s(&public)]).failed();
+    assert!(run.stderr.contains("did not verify"), "{}", run.stderr);
+}

@@ -20,12 +20,14 @@ mod open;
 pub mod parts;
 mod scan;
 mod signed;
+mod stamp;
 mod verify;
 
 pub use self::archive::{write_archive, ArchiveOptions, Compression};
 pub use self::build::{build, fetch_chart_archives, BuildError, BuildOptions, BuildOutcome};
 pub use self::open::{Entry, OpenBundle, OpenError, Segment};
 pub use self::scan::{scan, ScanError, ScanOptions, Scanned};
+pub use self::stamp::{verify_for_use, Verified};
 pub use self::verify::{
     inspect, verify, InspectedImage, Inspection, Problem, VerifyError, VerifyReport,
 };

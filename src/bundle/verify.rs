@@ -120,7 +120,7 @@ pub enum VerifyError {
 }
 
 /// A bundle that verified.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct VerifyReport {
     /// Bundle name.
     pub bundle: String,
@@ -155,6 +155,16 @@ pub fn verify(
     trust: &crate::sign::TrustPolicy,
     progress: &dyn Progress,
 ) -> Result<(VerifyReport, Lock), VerifyError> {
+    verify_full(path, extract_to, trust, progress).map(|(report, lock, _)| (report, lock))
+}
+
+/// [`verify`], also returning the signatures found (for the verified-state stamp).
+pub(super) fn verify_full(
+    path: &Path,
+    extract_to: Option<&Path>,
+    trust: &crate::sign::TrustPolicy,
+    progress: &dyn Progress,
+) -> Result<(VerifyReport, Lock, Vec<crate::sign::FoundSignature>), VerifyError> {
     let signature_error = |source| VerifyError::Signature {
         path: path.display().to_string(),
         source,
@@ -193,6 +203,7 @@ pub fn verify(
             blobs_from_base: graph.delta.as_ref().map_or(0, |d| d.omitted.len()),
         },
         graph.lock,
+        graph.signatures,
     ))
 }
 

@@ -41,7 +41,11 @@ pub struct UnpackArgs {
 pub fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
     let started = Instant::now();
     let trust = args.trust.policy()?;
-    let (report, _) = bundle::verify(&args.bundle, None, &trust, &ctx.progress)?;
+    // Always in full; the stamp it leaves lets serve/push/render skip
+    // re-hashing while the file stays unchanged.
+    let stamps = super::open_store(None)?.root().join("verified-v1");
+    let (report, _, _) =
+        bundle::verify_for_use(&args.bundle, &trust, &stamps, true, &ctx.progress)?;
     ctx.progress.clear();
     if ctx.json {
         print_json(&report);

@@ -136,3 +136,38 @@ pub fn human_bytes(bytes: u64) -> String {
         format!("{value:.1} {}", UNITS[unit])
     }
 }
+
+/// The verification gate of commands that consume a bundle: the signature
+/// against the trust flags, and every blob (or, while the file is unchanged
+/// since a full verification, that verification's stamp in the cache).
+pub fn verify_bundle(
+    ctx: &Context,
+    path: &Path,
+    trust: &TrustArgs,
+    cache_dir: Option<&Path>,
+) -> Result<(ferry::bundle::VerifyReport, ferry::lock::Lock)> {
+    let policy = trust.policy()?;
+    let stamps = open_store(cache_dir)?.root().join("verified-v1");
+    let (report, lock, how) =
+        ferry::bundle::verify_for_use(path, &policy, &stamps, trust.reverify, &ctx.progress)
+            .with_context(|| format!("refusing to use {}: it did not verify", path.display()))?;
+    ctx.progress.clear();
+    if !ctx.json {
+        let by = match how {
+            ferry::bundle::Verified::InFull => "every blob hashed",
+            ferry::bundle::Verified::ByStamp => "unchanged since its last full verification",
+        };
+        eprintln!(
+            "verified {} (root {}, {}{})",
+            path.display(),
+            report.root,
+            by,
+            report
+                .signed_by
+                .as_deref()
+                .map(|k| format!(", signed by {k}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok((report, lock))
+}

@@ -50,14 +50,12 @@ pub struct PushArgs {
 /// `ferry push`.
 pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
     let started = Instant::now();
-    let policy = args.trust.policy()?;
-    ferry::bundle::verify(&args.bundle, None, &policy, &ctx.progress).with_context(|| {
-        format!(
-            "refusing to push {}: it did not verify",
-            args.bundle.display()
-        )
-    })?;
-    ctx.progress.clear();
+    super::verify_bundle(
+        ctx,
+        &args.bundle,
+        &args.trust,
+        args.registry.cache_dir.as_deref(),
+    )?;
     let verify_seconds = started.elapsed().as_secs_f64();
     let bundle = OpenBundle::open(&args.bundle)?;
     let (client, _) = registry_setup(&args.registry)?;

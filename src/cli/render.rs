@@ -37,14 +37,7 @@ pub struct RenderArgs {
 
 /// `ferry render`.
 pub fn run(ctx: &Context, args: &RenderArgs) -> Result<()> {
-    let policy = args.trust.policy()?;
-    ferry::bundle::verify(&args.bundle, None, &policy, &ctx.progress).with_context(|| {
-        format!(
-            "refusing to render {}: it did not verify",
-            args.bundle.display()
-        )
-    })?;
-    ctx.progress.clear();
+    super::verify_bundle(ctx, &args.bundle, &args.trust, None)?;
     let bundle = OpenBundle::open(&args.bundle)?;
     let lock = bundle.lock().context("the bundle has no lock")?.clone();
     let spec = embedded_spec(&bundle)?;

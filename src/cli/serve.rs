@@ -46,26 +46,13 @@ pub struct ServeArgs {
 
 /// `ferry serve`.
 pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
-    let policy = args.trust.policy()?;
-    ferry::bundle::verify(&args.bundle, None, &policy, &ctx.progress).with_context(|| {
-        format!(
-            "refusing to serve {}: it did not verify",
-            args.bundle.display()
-        )
-    })?;
-    ctx.progress.clear();
+    super::verify_bundle(ctx, &args.bundle, &args.trust, None)?;
     let bundle = OpenBundle::open(&args.bundle)?;
     let is_delta = bundle.delta().is_some();
     let mut catalog = Catalog::new(bundle);
     match (&args.base, is_delta) {
         (Some(base_path), _) => {
-            ferry::bundle::verify(base_path, None, &policy, &ctx.progress).with_context(|| {
-                format!(
-                    "refusing to serve the base {}: it did not verify",
-                    base_path.display()
-                )
-            })?;
-            ctx.progress.clear();
+            super::verify_bundle(ctx, base_path, &args.trust, None)?;
             let base = OpenBundle::open(base_path)?;
             catalog = catalog.with_base(base).map_err(|missing| {
                 anyhow::anyhow!(

@@ -71,6 +71,10 @@ pub struct TrustArgs {
     /// Do not check the bundle's signature (integrity is still verified, origin is not).
     #[arg(long)]
     pub insecure_skip_signature: bool,
+    /// Hash every blob again even when the file is unchanged since its last
+    /// full verification (serve, push and render otherwise trust that stamp).
+    #[arg(long)]
+    pub reverify: bool,
 }
 
 impl TrustArgs {

@@ -71,7 +71,7 @@ pub fn payload(bundle: &str, root: &Digest) -> Vec<u8> {
 
 /// A signature found in a bundle: the signature manifest, its payload and
 /// the base64 signature annotation.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct FoundSignature {
     /// Digest of the signature manifest.
     pub manifest: Digest,
