@@ -2,9 +2,10 @@
 //!
 //! Checks `type`, `required`, `properties`, `additionalProperties: false`, `items`, `enum`,
 //! `const`, `minimum`/`maximum` (and the exclusive forms), `minLength`/`maxLength`, `pattern`,
-//! `minItems`/`maxItems` and `allOf`. Keywords it does not know (`$ref`, `anyOf`, `oneOf`,
-//! `if`/`then`, formats, ...) are treated as satisfied, so it never rejects values Helm accepts
-//! because of a keyword it does not implement. Messages follow Helm v4's wording
+//! `minItems`/`maxItems`, `allOf`, `anyOf`, `oneOf`, `not`, `if`/`then`/`else` and local
+//! `$ref`s (`#/definitions/x`). Keywords it does not know (remote `$ref`s, formats, ...) are
+//! treated as satisfied, so it never rejects values Helm accepts because of a keyword it does
+//! not implement. Violations are worded like Helm v4's; their order may differ from Helm's. Messages follow Helm v4's wording
 //! (`- at '/age': minimum: got -5, want 0`).
 
 use serde_json::Value as J;
@@ -16,7 +17,7 @@ pub fn validate(schema: &str, values: &Value) -> Result<Vec<String>, String> {
     let schema: J =
         serde_json::from_str(schema).map_err(|e| format!("invalid values.schema.json: {e}"))?;
     let mut errs = Vec::new();
-    check(&schema, values, "", &mut errs, 0);
+    check(&schema, &schema, values, "", &mut errs, 0);
     Ok(errs)
 }
 
@@ -84,7 +85,22 @@ fn json_eq(j: &J, v: &Value) -> bool {
     }
 }
 
-fn check(s: &J, v: &Value, at: &str, errs: &mut Vec<String>, depth: usize) {
+/// The violations of one subschema, without touching the caller's list.
+fn violations(root: &J, s: &J, v: &Value, at: &str, depth: usize) -> Vec<String> {
+    let mut errs = Vec::new();
+    check(root, s, v, at, &mut errs, depth + 1);
+    errs
+}
+
+/// Indents a (possibly multi-line) violation under its parent.
+fn nested(err: &str) -> String {
+    err.lines()
+        .map(|line| format!("  {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn check(root: &J, s: &J, v: &Value, at: &str, errs: &mut Vec<String>, depth: usize) {
     if depth > 64 {
         return;
     }
@@ -94,8 +110,70 @@ fn check(s: &J, v: &Value, at: &str, errs: &mut Vec<String>, depth: usize) {
         }
         return;
     };
-    if s.contains_key("$ref") {
+    if let Some(reference) = s.get("$ref") {
+        // Draft-07: a `$ref` replaces its siblings. Only local references resolve.
+        if let Some(target) = reference
+            .as_str()
+            .and_then(|r| r.strip_prefix('#'))
+            .and_then(|pointer| root.pointer(pointer))
+        {
+            check(root, target, v, at, errs, depth + 1);
+        }
         return;
+    }
+    if let Some(J::Array(any)) = s.get("anyOf") {
+        let results: Vec<Vec<String>> = any
+            .iter()
+            .map(|sub| violations(root, sub, v, at, depth))
+            .collect();
+        if !results.iter().any(Vec::is_empty) {
+            let mut lines = vec![format!("- at '{at}': 'anyOf' failed")];
+            lines.extend(results.iter().flatten().map(|e| nested(e)));
+            errs.push(lines.join("\n"));
+        }
+    }
+    if let Some(J::Array(one)) = s.get("oneOf") {
+        let results: Vec<Vec<String>> = one
+            .iter()
+            .map(|sub| violations(root, sub, v, at, depth))
+            .collect();
+        let matched: Vec<usize> = results
+            .iter()
+            .enumerate()
+            .filter(|(_, errors)| errors.is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        match matched.len() {
+            1 => {}
+            0 => {
+                let mut lines = vec![format!("- at '{at}': 'oneOf' failed, none matched")];
+                lines.extend(results.iter().flatten().map(|e| nested(e)));
+                errs.push(lines.join("\n"));
+            }
+            _ => errs.push(format!(
+                "- at '{at}': 'oneOf' failed, subschemas {} matched",
+                matched
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+    if let Some(not) = s.get("not") {
+        if violations(root, not, v, at, depth).is_empty() {
+            errs.push(format!("- at '{at}': 'not' failed"));
+        }
+    }
+    if let Some(condition) = s.get("if") {
+        let branch = if violations(root, condition, v, at, depth).is_empty() {
+            "then"
+        } else {
+            "else"
+        };
+        if let Some(sub) = s.get(branch) {
+            check(root, sub, v, at, errs, depth + 1);
+        }
     }
     if let Some(t) = s.get("type") {
         let wants: Vec<&str> = match t {
@@ -199,7 +277,7 @@ fn check(s: &J, v: &Value, at: &str, errs: &mut Vec<String>, depth: usize) {
         }
         if let Some(item_schema @ J::Object(_)) = s.get("items") {
             for (i, x) in items.iter().enumerate() {
-                check(item_schema, x, &format!("{at}/{i}"), errs, depth + 1);
+                check(root, item_schema, x, &format!("{at}/{i}"), errs, depth + 1);
             }
         }
     }
@@ -225,7 +303,7 @@ fn check(s: &J, v: &Value, at: &str, errs: &mut Vec<String>, depth: usize) {
         if let Some(props) = props {
             for (k, ps) in props {
                 if let Some(x) = m.get(k) {
-                    check(ps, x, &format!("{at}/{}", escape(k)), errs, depth + 1);
+                    check(root, ps, x, &format!("{at}/{}", escape(k)), errs, depth + 1);
                 }
             }
         }
@@ -247,7 +325,7 @@ fn check(s: &J, v: &Value, at: &str, errs: &mut Vec<String>, depth: usize) {
     }
     if let Some(J::Array(all)) = s.get("allOf") {
         for sub in all {
-            check(sub, v, at, errs, depth + 1);
+            check(root, sub, v, at, errs, depth + 1);
         }
     }
 }
