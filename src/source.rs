@@ -48,6 +48,17 @@ pub enum SourceError {
         #[source]
         source: StoreError,
     },
+    /// Copying an entry of an archive into the store failed.
+    #[error("entry `{entry}` of {}", crate::spec::normalize(archive).display())]
+    Entry {
+        /// The archive.
+        archive: PathBuf,
+        /// The entry's name.
+        entry: String,
+        /// The cause.
+        #[source]
+        source: StoreError,
+    },
 }
 
 /// An OCI image layout directory.
@@ -204,11 +215,12 @@ impl DockerArchive {
             if name != image.config && !image.layers.contains(&name) {
                 continue;
             }
-            let mut writer = store.writer().map_err(|source| SourceError::Store {
-                layout: self.path.clone(),
-                digest: Digest::of_bytes(b""),
+            let entry_error = |source| SourceError::Entry {
+                archive: self.path.clone(),
+                entry: name.clone(),
                 source,
-            })?;
+            };
+            let mut writer = store.writer().map_err(entry_error)?;
             let mut buffer = vec![0u8; 1 << 20];
             let mut magic = [0u8; 4];
             loop {
@@ -220,22 +232,9 @@ impl DockerArchive {
                     let take = n.min(4);
                     magic[..take].copy_from_slice(&buffer[..take]);
                 }
-                writer
-                    .write_chunk(&buffer[..n])
-                    .map_err(|source| SourceError::Store {
-                        layout: self.path.clone(),
-                        digest: Digest::of_bytes(b""),
-                        source,
-                    })?;
+                writer.write_chunk(&buffer[..n]).map_err(entry_error)?;
             }
-            let (digest, size) =
-                writer
-                    .commit_as_computed()
-                    .map_err(|source| SourceError::Store {
-                        layout: self.path.clone(),
-                        digest: Digest::of_bytes(b""),
-                        source,
-                    })?;
+            let (digest, size) = writer.commit_as_computed().map_err(entry_error)?;
             found.insert(name, (digest, size, magic));
         }
         let describe =

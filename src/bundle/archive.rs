@@ -126,7 +126,7 @@ fn header(path: &str, size: u64, directory: bool, mtime: u64) -> io::Result<tar:
     Ok(header)
 }
 
-/// Writes the layout archive as one stream (used with compression): `oci-layout`, `index.json`, the blob
+/// Writes the layout archive as one zstd stream: `oci-layout`, `index.json`, the blob
 /// directories, then every blob of `order` from the store. The file appears
 /// at `out` only once complete.
 pub fn write_archive(
@@ -157,33 +157,20 @@ pub fn write_archive(
         hasher: Hasher::new(),
         written: 0,
     };
-    match options.compression {
-        Compression::None => {
-            write_entries(
-                &mut sink,
-                index_json,
-                order,
-                store,
-                verified,
-                options.mtime,
-                progress,
-            )?;
-        }
-        Compression::Zstd => {
-            let mut encoder = zstd::Encoder::new(&mut sink, 3).map_err(write_error)?;
-            encoder.include_checksum(true).map_err(write_error)?;
-            write_entries(
-                &mut encoder,
-                index_json,
-                order,
-                store,
-                verified,
-                options.mtime,
-                progress,
-            )?;
-            encoder.finish().map_err(write_error)?;
-        }
-    }
+    // Only compressed archives are written as one stream; a plain tar is
+    // written in place by `direct::write_direct`.
+    let mut encoder = zstd::Encoder::new(&mut sink, 3).map_err(write_error)?;
+    encoder.include_checksum(true).map_err(write_error)?;
+    write_entries(
+        &mut encoder,
+        index_json,
+        order,
+        store,
+        verified,
+        options.mtime,
+        progress,
+    )?;
+    encoder.finish().map_err(write_error)?;
     sink.flush().map_err(write_error)?;
     let HashingWriter {
         inner,

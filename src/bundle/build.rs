@@ -856,8 +856,8 @@ fn blob_order(root: &Digest, lock: &Lock, store: &Store) -> Result<Vec<Digest>, 
     let mut seen = BTreeSet::new();
     let mut small = BTreeSet::new();
     let mut layers = BTreeSet::new();
-    let mut queue = VecDeque::from([(root.clone(), true)]);
-    while let Some((digest, _)) = queue.pop_front() {
+    let mut queue = VecDeque::from([root.clone()]);
+    while let Some(digest) = queue.pop_front() {
         if !seen.insert(digest.clone()) {
             continue;
         }
@@ -867,7 +867,7 @@ fn blob_order(root: &Digest, lock: &Lock, store: &Store) -> Result<Vec<Digest>, 
         let is_root = &digest == root;
         for child in &view.manifests {
             if is_root || kept.contains(&child.digest) {
-                queue.push_back((child.digest.clone(), false));
+                queue.push_back(child.digest.clone());
             }
         }
         if let Some(config) = &view.config {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use ferry::bundle::{OpenBundle, SPEC_MEDIA_TYPE};
-use ferry_helm::{Chart, RenderOptions};
+use ferry_helm::Chart;
 
 use super::{print_json, Context, TrustArgs};
 
@@ -68,19 +68,14 @@ pub fn run(ctx: &Context, args: &RenderArgs) -> Result<()> {
                     c.get("name").and_then(|n| n.as_str()) == Some(chart.component.as_str())
                 })
             });
-        let mut options = RenderOptions {
-            release_name: chart.component.clone(),
-            seed: seed.clone(),
-            ..RenderOptions::default()
-        };
-        if let Some(component) = component {
-            if let Some(namespace) = component.get("namespace").and_then(|n| n.as_str()) {
-                options.namespace = namespace.to_owned();
-            }
-            if let Some(values) = component.get("values").filter(|v| !v.is_null()) {
-                options.values_documents.push(values.to_string());
-            }
-        }
+        let namespace = component
+            .and_then(|c| c.get("namespace"))
+            .and_then(|n| n.as_str());
+        let values = component
+            .and_then(|c| c.get("values"))
+            .cloned()
+            .unwrap_or_default();
+        let options = ferry::render::component_options(&chart.component, namespace, &values, &seed);
         let rendered = ferry_helm::render(&loaded, &options)?;
         let (text, _, unmapped) = if args.image_map.is_none() {
             (rendered.to_helm_output(), Vec::new(), Vec::new())

@@ -194,12 +194,9 @@ pub async fn push(
     // Artifacts whose tag already resolves to the bundle's digest are complete.
     let present: Vec<bool> = stream::iter(items.iter())
         .map(|item| async move {
-            let tag = item.target.tag_or_digest();
-            client
-                .manifest_digest(&item.target.registry, &item.target.repository, &tag)
+            target_digest(client, item)
                 .await
                 .map(|digest| digest.as_ref() == Some(&item.top.digest))
-                .map_err(registry_error(format!("checking {}", item.target)))
         })
         .buffered(options.jobs.max(1))
         .try_collect()
@@ -328,13 +325,10 @@ pub async fn push(
         .buffer_unordered(options.jobs.max(1))
         .try_collect::<Vec<()>>()
         .await?;
-    stream::iter(items.iter())
+    // What was complete at the start was checked then; the rest is checked now.
+    stream::iter(pending.iter())
         .map(|item| async move {
-            let tag = item.target.tag_or_digest();
-            let actual = client
-                .manifest_digest(&item.target.registry, &item.target.repository, &tag)
-                .await
-                .map_err(registry_error(format!("checking {}", item.target)))?;
+            let actual = target_digest(client, item).await?;
             if actual.as_ref() != Some(&item.top.digest) {
                 return Err(PushError::Check {
                     target: item.target.to_string(),
@@ -355,6 +349,19 @@ pub async fn push(
     report.manifests_pushed = counters.manifests.load(Ordering::Relaxed);
     report.map = items.into_iter().map(|item| item.mapped).collect();
     Ok(report)
+}
+
+/// The digest the target tag (or digest) of an artifact resolves to, if any.
+async fn target_digest(client: &Client, item: &Item) -> Result<Option<Digest>, PushError> {
+    let target = &item.target;
+    client
+        .manifest_digest(
+            &target.registry,
+            &target.repository,
+            &target.tag_or_digest(),
+        )
+        .await
+        .map_err(registry_error(format!("checking {target}")))
 }
 
 /// Maps every artifact of the bundle and collects what each needs.

@@ -862,18 +862,3 @@ pub trait BlobSink: Send {
     /// Starts over (before a retry).
     fn reset(&mut self) -> std::io::Result<()>;
 }
-
-/// Hashes a reader fully (used for local sources); returns digest and size.
-pub fn hash_reader(mut reader: impl std::io::Read) -> std::io::Result<(Digest, u64)> {
-    let mut hasher = Hasher::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let read = reader.read(&mut buffer)?;
-        if read == 0 {
-            return Ok((hasher.finish(), total));
-        }
-        hasher.update(&buffer[..read]);
-        total += read as u64;
-    }
-}

@@ -109,23 +109,34 @@ pub fn site_seed(explicit: Option<&Path>) -> Result<Vec<u8>, RenderError> {
     std::fs::read(&path).map_err(error)
 }
 
-/// Render settings for one component's chart, from the spec: the release is
-/// the component, its namespace and values apply.
-pub fn options_for(spec: &Spec, component: &str, seed: &[u8]) -> RenderOptions {
+/// Render settings for one component's chart: the release is the component,
+/// its namespace and values apply, random functions draw from `seed`.
+pub fn component_options(
+    component: &str,
+    namespace: Option<&str>,
+    values: &serde_json::Value,
+    seed: &[u8],
+) -> RenderOptions {
     let mut options = RenderOptions {
+        release_name: component.to_owned(),
         seed: seed.to_vec(),
         ..RenderOptions::default()
     };
-    if let Some(component) = spec.components.iter().find(|c| c.name == component) {
-        options.release_name = component.name.clone();
-        if let Some(namespace) = &component.namespace {
-            options.namespace = namespace.clone();
-        }
-        if !component.values.is_null() {
-            options.values_documents.push(component.values.to_string());
-        }
+    if let Some(namespace) = namespace {
+        options.namespace = namespace.to_owned();
+    }
+    if !values.is_null() {
+        options.values_documents.push(values.to_string());
     }
     options
+}
+
+/// [`component_options`] for a component of `spec`.
+pub fn options_for(spec: &Spec, component: &str, seed: &[u8]) -> RenderOptions {
+    match spec.components.iter().find(|c| c.name == component) {
+        Some(c) => component_options(&c.name, c.namespace.as_deref(), &c.values, seed),
+        None => component_options(component, None, &serde_json::Value::Null, seed),
+    }
 }
 
 /// Renders a locked chart from the cache.

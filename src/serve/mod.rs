@@ -462,18 +462,13 @@ async fn file_route(
     headers: &HeaderMap,
 ) -> Response {
     let relative = path.trim_start_matches('/');
-    if relative
+    // Judged after percent-decoding, so `%2e%2e%2f` is caught like `../`.
+    let decoded = percent_encoding::percent_decode_str(relative).decode_utf8_lossy();
+    if decoded
         .split('/')
         .any(|segment| segment == ".." || segment == ".")
-        || relative.contains('\\')
+        || decoded.contains('\\')
     {
-        return (StatusCode::BAD_REQUEST, "path traversal is not allowed\n").into_response();
-    }
-    let decoded = url::form_urlencoded::parse(relative.as_bytes())
-        .next()
-        .map(|(k, _)| k.into_owned())
-        .unwrap_or_default();
-    if decoded.split('/').any(|segment| segment == "..") {
         return (StatusCode::BAD_REQUEST, "path traversal is not allowed\n").into_response();
     }
     match catalog.files.get(relative) {
