@@ -4,7 +4,7 @@
 #
 #   bench/render.sh [N]        N renders per chart and tool (default 10); one run each
 #
-# Prints per-chart seconds per render: ferry's mean of N renders after one cold render, ferry's
+# Prints per-chart seconds per render: ferry's median of N renders after one cold render, ferry's
 # cold (first) render, and helm's median; then helm/ferry for both. ferry keeps generated RSA
 # keys and bcrypt hashes in a process-wide cache keyed by the deterministic generator's state,
 # so only its cold render pays for them (charts using genCA/htpasswd: chaos-mesh, harbor).

@@ -20,9 +20,75 @@ pub struct Chart {
     /// Templates: path relative to the chart (`templates/x.yaml`) and text.
     pub templates: Vec<(String, Arc<str>)>,
     /// Every other file (for `.Files`, `crds/`), path relative to the chart.
-    pub files: Vec<(String, Arc<[u8]>)>,
+    pub files: Vec<(String, FileContent)>,
     /// Charts under `charts/`.
     pub dependencies: Vec<Chart>,
+}
+
+/// The bytes of a chart's non-template file: in memory, or on disk and read on first use.
+///
+/// A chart directory often carries many files no template reads (changelogs, CI values, tests);
+/// reading only what `.Files` asks for saves most of the loading time of such charts.
+#[derive(Debug, Clone)]
+pub struct FileContent(Arc<Content>);
+
+#[derive(Debug)]
+enum Content {
+    Memory(Arc<[u8]>),
+    Disk {
+        path: PathBuf,
+        loaded: std::sync::OnceLock<Result<Arc<[u8]>, String>>,
+    },
+}
+
+impl FileContent {
+    /// Content already in memory.
+    pub fn memory(bytes: impl Into<Arc<[u8]>>) -> Self {
+        FileContent(Arc::new(Content::Memory(bytes.into())))
+    }
+
+    /// Content read from `path` when first asked for.
+    pub fn on_disk(path: PathBuf) -> Self {
+        FileContent(Arc::new(Content::Disk {
+            path,
+            loaded: std::sync::OnceLock::new(),
+        }))
+    }
+
+    /// The bytes; an error names the file that could not be read.
+    pub fn bytes(&self) -> Result<Arc<[u8]>, String> {
+        match &*self.0 {
+            Content::Memory(b) => Ok(b.clone()),
+            Content::Disk { path, loaded } => loaded
+                .get_or_init(|| {
+                    std::fs::read(path)
+                        .map(Arc::from)
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+                })
+                .clone(),
+        }
+    }
+}
+
+/// A file found while loading, before it is sorted into the chart.
+enum RawFile {
+    Memory(Vec<u8>),
+    Disk(PathBuf),
+}
+
+impl RawFile {
+    fn read(self) -> Result<Vec<u8>, Error> {
+        match self {
+            RawFile::Memory(b) => Ok(b),
+            RawFile::Disk(path) => {
+                std::fs::read(&path).map_err(|source| Error::Io { path, source })
+            }
+        }
+    }
+
+    fn text(self) -> Result<String, Error> {
+        self.read().map(to_text)
+    }
 }
 
 /// The fields of `Chart.yaml` the renderer needs.
@@ -81,7 +147,7 @@ impl Chart {
         if meta.is_dir() {
             let mut files = Vec::new();
             walk(path, path, &mut files)?;
-            Chart::from_files(files, &path.display().to_string())
+            Chart::from_raw(files, &path.display().to_string())
         } else {
             let data = std::fs::read(path).map_err(|e| Error::Io {
                 path: path.to_path_buf(),
@@ -129,42 +195,55 @@ impl Chart {
 
     /// Builds a chart from its files (paths relative to the chart root, `/`-separated).
     pub fn from_files(files: Vec<(String, Vec<u8>)>, origin: &str) -> Result<Chart, Error> {
-        let ignore = files
-            .iter()
-            .find(|(p, _)| p == ".helmignore")
-            .map(|(_, b)| IgnoreRules::parse(&String::from_utf8_lossy(b)))
-            .unwrap_or_else(|| IgnoreRules::parse(""));
-        let files: Vec<(String, Vec<u8>)> = files
+        let files = files
+            .into_iter()
+            .map(|(p, b)| (p, RawFile::Memory(b)))
+            .collect();
+        Chart::from_raw(files, origin)
+    }
+
+    fn from_raw(mut files: Vec<(String, RawFile)>, origin: &str) -> Result<Chart, Error> {
+        let ignore = match files.iter().position(|(p, _)| p == ".helmignore") {
+            Some(i) => {
+                let (p, raw) =
+                    std::mem::replace(&mut files[i], (String::new(), RawFile::Memory(Vec::new())));
+                let bytes = raw.read()?;
+                let rules = IgnoreRules::parse(&String::from_utf8_lossy(&bytes));
+                files[i] = (p, RawFile::Memory(bytes));
+                rules
+            }
+            None => IgnoreRules::parse(""),
+        };
+        let files: Vec<(String, RawFile)> = files
             .into_iter()
             .filter(|(p, _)| !ignore.ignored(p))
             .collect();
         Chart::from_filtered(files, origin)
     }
 
-    fn from_filtered(files: Vec<(String, Vec<u8>)>, origin: &str) -> Result<Chart, Error> {
+    fn from_filtered(files: Vec<(String, RawFile)>, origin: &str) -> Result<Chart, Error> {
         let mut chart_yaml = None;
         let mut values_yaml = None;
         let mut schema = None;
         let mut templates = Vec::new();
         let mut other = Vec::new();
-        let mut sub_dirs: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>> =
+        let mut sub_dirs: std::collections::BTreeMap<String, Vec<(String, RawFile)>> =
             Default::default();
         let mut sub_archives = Vec::new();
         let mut requirements: Option<String> = None;
         for (p, data) in files {
             if p == "Chart.yaml" {
-                chart_yaml = Some(String::from_utf8_lossy(&data).into_owned());
+                chart_yaml = Some(data.text()?);
             } else if p == "values.yaml" {
-                values_yaml = Some(String::from_utf8_lossy(&data).into_owned());
+                values_yaml = Some(data.text()?);
             } else if p == "values.schema.json" {
-                schema = Some(String::from_utf8_lossy(&data).into_owned());
+                schema = Some(data.text()?);
             } else if p == "requirements.yaml" {
-                requirements = Some(String::from_utf8_lossy(&data).into_owned());
+                requirements = Some(data.text()?);
             } else if p == "requirements.lock" || p == "Chart.lock" {
                 continue;
-            } else if let Some(rest) = p.strip_prefix("templates/") {
-                let _ = rest;
-                templates.push((p, Arc::from(to_text(data))));
+            } else if p.starts_with("templates/") {
+                templates.push((p, Arc::from(data.text()?)));
             } else if let Some(rest) = p.strip_prefix("charts/") {
                 match rest.split_once('/') {
                     Some((dir, inner)) => sub_dirs
@@ -173,12 +252,16 @@ impl Chart {
                         .push((inner.to_string(), data)),
                     None => {
                         if rest.ends_with(".tgz") || rest.ends_with(".tar.gz") {
-                            sub_archives.push((rest.to_string(), data));
+                            sub_archives.push((rest.to_string(), data.read()?));
                         }
                     }
                 }
             } else {
-                other.push((p, Arc::from(data)));
+                let content = match data {
+                    RawFile::Memory(b) => FileContent::memory(b),
+                    RawFile::Disk(path) => FileContent::on_disk(path),
+                };
+                other.push((p, content));
             }
         }
         let Some(chart_yaml) = chart_yaml else {
@@ -223,7 +306,7 @@ impl Chart {
             if !fs.iter().any(|(p, _)| p == "Chart.yaml") {
                 continue;
             }
-            let sub = Chart::from_files(fs, &format!("{origin}/charts/{dir}")).map_err(|e| {
+            let sub = Chart::from_raw(fs, &format!("{origin}/charts/{dir}")).map_err(|e| {
                 Error::Chart(format!(
                     "error unpacking subchart {dir} in {}: {e}",
                     metadata.name
@@ -243,7 +326,7 @@ impl Chart {
             dependencies.push(sub);
         }
         templates.sort();
-        other.sort();
+        other.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Chart {
             metadata,
             metadata_yaml,
@@ -315,27 +398,35 @@ fn parse_metadata(y: &serde_norway::Value) -> Metadata {
     m
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) -> Result<(), Error> {
+/// Lists the files under `dir` (sorted, following symbolic links) without reading them.
+fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, RawFile)>) -> Result<(), Error> {
     let io = |p: &Path, e: std::io::Error| Error::Io {
         path: p.to_path_buf(),
         source: e,
     };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        let md = std::fs::metadata(&p).map_err(|e| io(&p, e))?;
-        if md.is_dir() {
+    let mut entries: Vec<(PathBuf, std::fs::FileType)> = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+        let entry = entry.map_err(|e| io(dir, e))?;
+        let path = entry.path();
+        // the directory entry knows its type; only links need a stat
+        let mut kind = entry.file_type().map_err(|e| io(&path, e))?;
+        if kind.is_symlink() {
+            kind = std::fs::metadata(&path)
+                .map_err(|e| io(&path, e))?
+                .file_type();
+        }
+        entries.push((path, kind));
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (p, kind) in entries {
+        if kind.is_dir() {
             walk(root, &p, out)?;
         } else {
             let rel = p
                 .strip_prefix(root)
                 .map(|r| r.to_string_lossy().replace('\\', "/"))
                 .unwrap_or_default();
-            let data = std::fs::read(&p).map_err(|e| io(&p, e))?;
-            out.push((rel, data));
+            out.push((rel, RawFile::Disk(p)));
         }
     }
     Ok(())

@@ -17,7 +17,7 @@ enum Kind {
 pub fn fast_head(doc: &str) -> Option<(String, Option<String>)> {
     let mut stack: Vec<(usize, Kind)> = Vec::new();
     // the keys leading to the current line: (column, key)
-    let mut chain: Vec<(usize, String)> = Vec::new();
+    let mut chain: Vec<(usize, &str)> = Vec::new();
     // a line that ended with `key:` or `- key:` / `-` and expects a nested block: its column
     let mut expect_child: Option<usize> = None;
     // inside a block scalar: content must be indented more than this column
@@ -26,14 +26,20 @@ pub fn fast_head(doc: &str) -> Option<(String, Option<String>)> {
     let mut plain_cont: Option<usize> = None;
     // inside a quoted scalar spanning lines: (quote, continuation lines indented more than)
     let mut quote_cont: Option<(u8, usize)> = None;
+    // a key whose value was a whole line of its own: its column
+    let mut value_done: Option<usize> = None;
     let mut kind = String::new();
     let mut hook: Option<String> = None;
     let mut first = true;
 
-    if doc.contains('\r') {
+    if memchr::memchr(b'\r', doc.as_bytes()).is_some() {
         return None;
     }
-    for raw in doc.split('\n') {
+    let mut line_start = 0;
+    let ends = memchr::memchr_iter(b'\n', doc.as_bytes()).chain(std::iter::once(doc.len()));
+    for end in ends {
+        let raw = &doc[line_start..end];
+        line_start = end + 1;
         let indent = raw.bytes().take_while(|b| *b == b' ').count();
         let line = &raw[indent..];
         if line.starts_with('\t') {
@@ -91,6 +97,26 @@ pub fn fast_head(doc: &str) -> Option<(String, Option<String>)> {
             }
             first = false;
         }
+        // after a key's value given on its own line, only shallower lines may follow
+        if let Some(col) = value_done.take() {
+            if indent > col {
+                return None;
+            }
+        }
+        // a key's value on its own, more indented line (`securityContext:` then `  {}`)
+        if let Some(p) = expect_child {
+            let starts_node = line == "-" || line.starts_with("- ") || split_key(line).is_some();
+            if indent > p && !starts_node {
+                match classify(line)? {
+                    Value::Flow | Value::Quoted(_) | Value::QuotedEscaped => {
+                        expect_child = None;
+                        value_done = Some(p);
+                        continue;
+                    }
+                    _ => return None,
+                }
+            }
+        }
         // sequence entry?
         let (dash_col, rest, rest_col) = if line == "-" || line.starts_with("- ") {
             let after = line[1..].trim_start_matches(' ');
@@ -117,7 +143,9 @@ pub fn fast_head(doc: &str) -> Option<(String, Option<String>)> {
                 }
             }
             expect_child = None;
-            chain.retain(|(c, _)| *c < d);
+            while chain.last().is_some_and(|(c, _)| *c >= d) {
+                chain.pop();
+            }
             if rest.is_empty() {
                 expect_child = Some(d + 1);
                 continue;
@@ -161,55 +189,64 @@ pub fn fast_head(doc: &str) -> Option<(String, Option<String>)> {
                     }
                 }
                 expect_child = None;
-                chain.retain(|(col, _)| *col < c);
-                chain.push((c, key.clone()));
+                // columns grow along the chain, so dropping the deeper keys is a truncation
+                while chain.last().is_some_and(|(col, _)| *col >= c) {
+                    chain.pop();
+                }
+                chain.push((c, key));
+                let is_kind = chain.len() == 1 && key == "kind";
+                let is_hook = chain.len() == 3
+                    && chain[0].1 == "metadata"
+                    && chain[1].1 == "annotations"
+                    && key == "helm.sh/hook";
                 match classify(value)? {
-                    Value::Empty => expect_child = Some(c),
-                    Value::Block(n) => block_scalar = Some((c, if n > 0 { c + n } else { c + 1 })),
-                    Value::Plain(text) | Value::Quoted(text) => {
-                        if text.contains('\0') && (key == "kind" || key == "helm.sh/hook") {
+                    Value::Empty => {
+                        if is_kind || is_hook {
                             return None;
                         }
-                        if matches!(classify(value), Some(Value::Plain(_))) {
-                            plain_cont = Some(c);
+                        expect_child = Some(c);
+                    }
+                    Value::Block(n) => {
+                        if is_kind || is_hook {
+                            return None;
                         }
-                        if chain.len() == 1 && key == "kind" && c == 0 {
-                            if matches!(classify(value), Some(Value::Plain(_)))
-                                && !crate::yaml::resolves_to_str(&text)
-                            {
+                        block_scalar = Some((c, if n > 0 { c + n } else { c + 1 }));
+                    }
+                    Value::Plain(text) => {
+                        plain_cont = Some(c);
+                        if is_kind && c == 0 {
+                            if !crate::yaml::resolves_to_str(text) {
                                 return None;
                             }
-                            kind = text;
-                        } else if chain.len() == 3
-                            && chain[0].1 == "metadata"
-                            && chain[1].1 == "annotations"
-                            && key == "helm.sh/hook"
-                            && chain[0].0 == 0
-                        {
-                            hook = Some(text);
+                            kind = text.to_string();
+                        } else if is_hook && chain[0].0 == 0 {
+                            hook = Some(text.to_string());
                         }
                     }
-                    Value::Flow => {}
+                    Value::Quoted(text) => {
+                        if is_kind && c == 0 {
+                            kind = text.to_string();
+                        } else if is_hook && chain[0].0 == 0 {
+                            hook = Some(text.to_string());
+                        }
+                    }
+                    Value::QuotedEscaped => {
+                        // the text is not needed unless it is a head field
+                        if key == "kind" || key == "helm.sh/hook" {
+                            return None;
+                        }
+                    }
+                    Value::Flow => {
+                        if is_kind || is_hook {
+                            return None;
+                        }
+                    }
                     Value::QuotedOpen(q) => {
-                        if (chain.len() == 1 && key == "kind") || key == "helm.sh/hook" {
+                        if is_kind || key == "helm.sh/hook" {
                             return None;
                         }
                         quote_cont = Some((q, c));
                     }
-                }
-                if chain.len() == 3
-                    && chain[0].1 == "metadata"
-                    && chain[1].1 == "annotations"
-                    && key == "helm.sh/hook"
-                    && !matches!(classify(value), Some(Value::Plain(_) | Value::Quoted(_)))
-                {
-                    return None;
-                }
-                if chain.len() == 1
-                    && key == "kind"
-                    && !matches!(classify(value), Some(Value::Plain(_) | Value::Quoted(_)))
-                {
-                    return None;
                 }
             }
             None => {
@@ -217,7 +254,7 @@ pub fn fast_head(doc: &str) -> Option<(String, Option<String>)> {
                 dash_col?;
                 match classify(rest)? {
                     Value::Plain(_) => plain_cont = Some(rest_col.saturating_sub(1)),
-                    Value::Quoted(_) | Value::Flow => {}
+                    Value::Quoted(_) | Value::QuotedEscaped | Value::Flow => {}
                     Value::QuotedOpen(q) => quote_cont = Some((q, dash_col.unwrap_or(0))),
                     Value::Block(n) => {
                         let d = dash_col.unwrap_or(0);
@@ -234,12 +271,15 @@ pub fn fast_head(doc: &str) -> Option<(String, Option<String>)> {
     Some((kind, hook))
 }
 
-enum Value {
+enum Value<'a> {
     Empty,
     /// A block scalar, with its explicit indentation indicator (0 when none).
     Block(usize),
-    Plain(String),
-    Quoted(String),
+    Plain(&'a str),
+    /// A quoted scalar without escapes: its text.
+    Quoted(&'a str),
+    /// A quoted scalar with escapes (its text is never needed).
+    QuotedEscaped,
     QuotedOpen(u8),
     Flow,
 }
@@ -287,7 +327,7 @@ fn scan_quoted(b: &[u8], start: usize, q: u8) -> Option<Option<usize>> {
 }
 
 /// Splits `key: value`; `None` when the text is not a simple mapping entry.
-fn split_key(s: &str) -> Option<(String, &str)> {
+fn split_key(s: &str) -> Option<(&str, &str)> {
     let b = s.as_bytes();
     let first = *b.first()?;
     let (key, after) = if first == b'"' || first == b'\'' {
@@ -300,7 +340,7 @@ fn split_key(s: &str) -> Option<(String, &str)> {
         if !after.starts_with(':') {
             return None;
         }
-        (key.to_string(), &after[1..])
+        (key, &after[1..])
     } else {
         if matches!(
             first,
@@ -328,7 +368,7 @@ fn split_key(s: &str) -> Option<(String, &str)> {
         if key.contains(" #") || key.ends_with(' ') || key.contains('"') || key.contains('\'') {
             return None;
         }
-        (key.to_string(), &s[pos + 1..])
+        (key, &s[pos + 1..])
     };
     if !(after.is_empty() || after.starts_with(' ')) {
         return None;
@@ -365,7 +405,7 @@ fn strip_comment(s: &str) -> &str {
     }
 }
 
-fn classify(v: &str) -> Option<Value> {
+fn classify(v: &str) -> Option<Value<'_>> {
     if v.is_empty() || v.starts_with('#') {
         return Some(Value::Empty);
     }
@@ -393,10 +433,9 @@ fn classify(v: &str) -> Option<Value> {
                 }
                 let inner = &v[1..end - 1];
                 if inner.contains('\\') || inner.contains("''") {
-                    // escapes: the text is not needed unless it is a head field
-                    return Some(Value::Quoted(String::from("\u{0}")));
+                    return Some(Value::QuotedEscaped);
                 }
-                Some(Value::Quoted(inner.to_string()))
+                Some(Value::Quoted(inner))
             }
         },
         b'[' | b'{' => {
@@ -434,13 +473,13 @@ fn classify(v: &str) -> Option<Value> {
                 if colon {
                     return None;
                 }
-                return Some(Value::Plain(v.trim_end_matches(' ').to_string()));
+                return Some(Value::Plain(v.trim_end_matches(' ')));
             }
             let text = strip_comment(v);
             if colon_hash(text).0 {
                 return None;
             }
-            Some(Value::Plain(text.to_string()))
+            Some(Value::Plain(text))
         }
     }
 }
@@ -526,12 +565,20 @@ mod tests {
             "a: &x 1\nb: *x\n",
             "a: \"unterminated\n",
             "- a\nb: 1\n",
+            "a:\n  {}\n  b: 1\n",
+            "a:\n  {}\n    b: 1\n",
+            "a:\n  plain\n",
         ] {
             assert!(fast_head(bad).is_none(), "should decline {bad:?}");
         }
         assert_eq!(
             fast_head("kind: Job\nmetadata:\n  annotations:\n    \"helm.sh/hook\": pre-install\n"),
             Some(("Job".into(), Some("pre-install".into())))
+        );
+        // a value on its own line, then a sibling
+        assert_eq!(
+            fast_head("kind: Pod\nspec:\n  securityContext:\n    {}\n  containers: []\n"),
+            Some(("Pod".into(), None))
         );
     }
 }

@@ -16,6 +16,7 @@ pub mod chart;
 mod crypto;
 pub mod error;
 mod fasthead;
+mod fastyaml;
 mod funcs;
 pub mod images;
 mod rand;
@@ -25,10 +26,11 @@ mod semver;
 mod template;
 mod value;
 mod values;
+mod worker;
 mod yaml;
 mod yaml11;
 
-pub use chart::Chart;
+pub use chart::{Chart, FileContent};
 pub use error::{Error, Result};
 pub use images::{annotation_images, discover_images, discover_images_with_operators};
 pub use render::{

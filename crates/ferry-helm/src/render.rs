@@ -175,7 +175,8 @@ pub struct RenderOptions {
     pub limits: Limits,
     /// How documents are split (Helm changed it between v4.2 and v4.3).
     pub manifest_split: ManifestSplit,
-    /// Unix time that generated certificates' validity starts at. `None` uses the fixed
+    /// The render clock, Unix seconds: what Sprig's `now` (and so `ago`, `date` of a non-time)
+    /// returns, and where generated certificates' validity starts. `None` uses the fixed
     /// [`DEFAULT_NOW`] so renders stay reproducible; set it (e.g. to the release's build time)
     /// when certificates must be valid from a given moment.
     pub now: Option<i64>,
@@ -223,8 +224,9 @@ impl Default for RenderOptions {
 pub struct Manifest {
     /// The template it came from (`chart/templates/x.yaml`).
     pub source: String,
-    /// The document text.
-    pub content: String,
+    /// Where the document's text sits in its template's output (see [`Rendered::content`]):
+    /// documents are not copied out of the template outputs.
+    pub range: std::ops::Range<usize>,
     /// Its `kind`.
     pub kind: String,
     /// Its hook events (`helm.sh/hook`), empty for ordinary manifests.
@@ -253,19 +255,22 @@ impl Rendered {
     pub fn helm_output(&self) -> &str {
         &self.output
     }
+
+    /// The text of one of this render's documents.
+    pub fn content(&self, m: &Manifest) -> &str {
+        self.templates
+            .get(&m.source)
+            .and_then(|t| t.get(m.range.clone()))
+            .unwrap_or("")
+    }
 }
 
-/// Renders `chart` with `opts`. Runs on a thread with a large stack so deep templates cannot
-/// overflow; recursion and output size are limited by [`RenderOptions::limits`].
+/// Renders `chart` with `opts`. Runs on a worker thread with a large stack so deep templates
+/// cannot overflow; recursion and output size are limited by [`RenderOptions::limits`].
 pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> {
-    std::thread::scope(|s| {
-        let h = std::thread::Builder::new()
-            .stack_size(512 * 1024 * 1024)
-            .spawn_scoped(s, || render_inner(chart, opts))
-            .map_err(|e| Error::Execution(format!("cannot start render thread: {e}")))?;
-        h.join()
-            .unwrap_or_else(|_| Err(Error::Execution("render thread panicked".into())))
-    })
+    let (chart, opts) = (chart.clone(), opts.clone());
+    crate::worker::run(move || render_inner(&chart, &opts))
+        .unwrap_or_else(|e| Err(Error::Execution(e.to_string())))
 }
 
 fn read_values(opts: &RenderOptions) -> Result<Value, Error> {
@@ -378,6 +383,8 @@ struct ChartCtx {
     dot: Value,
     base_path: String,
     chart_name: String,
+    /// Files its `.Files` could not read (see [`Files::errors`]).
+    file_errors: Rc<RefCell<Vec<String>>>,
 }
 
 /// Validates each chart's values against its `values.schema.json`, appending Helm's report.
@@ -485,8 +492,10 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
             m.borrow_mut().insert("Name".into(), Value::from(c.name()));
             m.borrow_mut().insert("IsRoot".into(), Value::Bool(is_root));
         }
+        let file_errors = Rc::new(RefCell::new(Vec::new()));
         let files = Files {
             files: c.files.clone(),
+            errors: file_errors.clone(),
         };
         let dot = Value::new_map();
         let subcharts = Value::new_map();
@@ -504,6 +513,7 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
             dot: dot.clone(),
             base_path: format!("{path}/templates"),
             chart_name: c.name().to_string(),
+            file_errors,
         });
         for (p, text) in &c.templates {
             let base = p.rsplit('/').next().unwrap_or(p);
@@ -599,7 +609,7 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
             continue;
         }
         let ctx = &contexts[r.chart_index];
-        exec.rng = DetRng::new(&[
+        exec.rng = DetRng::lazy(&[
             &opts.seed,
             opts.release_name.as_bytes(),
             ctx.chart_name.as_bytes(),
@@ -614,6 +624,11 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
         let out = exec
             .execute(&r.name, ctx.dot.clone())
             .map_err(|e| Error::Execution(cleanup_exec_error(&r.name, &e.message)))?;
+        for c in &contexts {
+            if let Some(e) = c.file_errors.borrow().first() {
+                return Err(Error::Execution(format!("{}: .Files: {e}", r.name)));
+            }
+        }
         let out = if out.contains("<no value>") {
             out.replace("<no value>", "")
         } else {
@@ -635,53 +650,62 @@ pub fn render_templates(
     chart: &Chart,
     opts: &RenderOptions,
 ) -> Result<BTreeMap<String, String>, Error> {
-    std::thread::scope(|s| {
-        let h = std::thread::Builder::new()
-            .stack_size(512 * 1024 * 1024)
-            .spawn_scoped(s, || render_engine(chart, opts).map(|e| e.outputs))
-            .map_err(|e| Error::Execution(format!("cannot start render thread: {e}")))?;
-        h.join()
-            .unwrap_or_else(|_| Err(Error::Execution("render thread panicked".into())))
-    })
+    let (chart, opts) = (chart.clone(), opts.clone());
+    crate::worker::run(move || render_engine(&chart, &opts).map(|e| e.outputs))
+        .unwrap_or_else(|e| Err(Error::Execution(e.to_string())))
 }
 
 fn render_inner(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> {
     let Engine { chart, mut outputs } = render_engine(chart, opts)?;
     outputs.retain(|k, _| !k.ends_with("NOTES.txt"));
 
-    // split and sort
-    let (hooks, manifests) = sort_manifests(&outputs, opts.manifest_split)?;
+    // split and sort; the outputs are shared (not copied) with the thread reading heads
+    let shared: BTreeMap<String, Arc<String>> =
+        outputs.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
+    let (hooks, manifests) = sort_manifests(&shared, opts.manifest_split)?;
+    let outputs: BTreeMap<String, String> = shared
+        .into_iter()
+        .map(|(k, v)| (k, Arc::try_unwrap(v).unwrap_or_else(|v| (*v).clone())))
+        .collect();
+    let text = |m: &Manifest| -> &str {
+        outputs
+            .get(&m.source)
+            .and_then(|t| t.get(m.range.clone()))
+            .unwrap_or("")
+    };
     let mut b = String::new();
     if opts.include_crds {
-        fn crds(c: &Chart, parent: Option<&str>, b: &mut String) {
+        fn crds(c: &Chart, parent: Option<&str>, b: &mut String) -> Result<(), Error> {
             let path = match parent {
                 Some(p) => format!("{p}/charts/{}", c.name()),
                 None => c.name().to_string(),
             };
-            for (p, data) in &c.files {
+            for (p, content) in &c.files {
                 if p.starts_with("crds/")
                     && (p.ends_with(".yaml") || p.ends_with(".yml") || p.ends_with(".json"))
                 {
+                    let data = content.bytes().map_err(Error::Chart)?;
                     b.push_str(&format!(
                         "---\n# Source: {path}/{p}\n{}\n",
-                        String::from_utf8_lossy(data)
+                        String::from_utf8_lossy(&data)
                     ));
                 }
             }
             for d in &c.dependencies {
-                crds(d, Some(&path), b);
+                crds(d, Some(&path), b)?;
             }
+            Ok(())
         }
-        crds(&chart, None, &mut b);
+        crds(&chart, None, &mut b)?;
     }
     let total: usize = manifests
         .iter()
         .chain(hooks.iter())
-        .map(|m| m.content.len() + m.source.len() + 16)
+        .map(|m| m.range.len() + m.source.len() + 16)
         .sum();
     b.reserve(total);
     for m in &manifests {
-        push_doc(&mut b, &m.source, &m.content);
+        push_doc(&mut b, &m.source, text(m));
     }
     // TrimSpace, in place
     let end = b.trim_end_matches(is_go_space).len();
@@ -700,7 +724,7 @@ fn render_inner(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> 
         {
             continue;
         }
-        push_doc(&mut out, &h.source, &h.content);
+        push_doc(&mut out, &h.source, text(h));
     }
     if !opts.show_only.is_empty() {
         out = show_only(&out, &opts.show_only, opts.manifest_split)?;
@@ -741,7 +765,9 @@ fn show_only(all: &str, show: &[String], style: ManifestSplit) -> Result<String,
             if !crate::funcs::helm::glob_match(f, name) {
                 continue;
             }
-            out.push_str(&format!("---\n{d}\n"));
+            out.push_str("---\n");
+            out.push_str(d);
+            out.push('\n');
             missing = false;
         }
         if missing {
@@ -752,7 +778,7 @@ fn show_only(all: &str, show: &[String], style: ManifestSplit) -> Result<String,
 }
 
 /// Helm v4.2.3's SplitManifests: separators `(?:^|\s*\n)---\s*`, documents left-trimmed.
-fn split_manifests(big: &str, style: ManifestSplit) -> Vec<String> {
+fn split_manifests(big: &str, style: ManifestSplit) -> Vec<&str> {
     if style == ManifestSplit::Current {
         return split_manifests_current(big);
     }
@@ -794,36 +820,32 @@ fn split_manifests(big: &str, style: ManifestSplit) -> Vec<String> {
         if d.trim_matches(is_go_space).is_empty() {
             continue;
         }
-        out.push(d.trim_start_matches(is_go_space).to_string());
+        out.push(d.trim_start_matches(is_go_space));
     }
     out
 }
 
 /// Helm's current SplitManifests: documents separated by lines starting with `---`.
-fn split_manifests_current(big: &str) -> Vec<String> {
+fn split_manifests_current(big: &str) -> Vec<&str> {
     let mut pieces: Vec<&str> = Vec::new();
     let mut start = 0;
-    let mut line_start = 0;
     let b = big.as_bytes();
-    while line_start <= b.len() {
-        if big[line_start..].starts_with("---") {
-            pieces.push(&big[start..line_start]);
-            let mut j = line_start + 3;
-            while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
-                j += 1;
-            }
-            start = j;
+    // every line start that begins with `---`: offset 0, then each `\n---`
+    let first = big.starts_with("---").then_some(0);
+    let rest = memchr::memmem::find_iter(b, b"\n---").map(|i| i + 1);
+    for line_start in first.into_iter().chain(rest) {
+        pieces.push(&big[start..line_start]);
+        let mut j = line_start + 3;
+        while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
+            j += 1;
         }
-        match big[line_start..].find('\n') {
-            Some(i) => line_start += i + 1,
-            None => break,
-        }
+        start = j;
     }
     pieces.push(&big[start..]);
     pieces
         .into_iter()
         .filter(|d| !d.trim_matches(is_go_space).is_empty())
-        .map(|d| d.trim_start_matches(is_go_space).to_string())
+        .map(|d| d.trim_start_matches(is_go_space))
         .collect()
 }
 
@@ -899,52 +921,72 @@ fn kind_rank(kind: &str) -> (usize, usize, String) {
     }
 }
 
-/// Reads the heads of many documents, on two threads when there is much to read.
-fn doc_heads(docs: &[(&String, String)]) -> Vec<Result<(String, Option<String>), String>> {
-    let total: usize = docs.iter().map(|(_, d)| d.len()).sum();
+type DocHead = Result<(String, Option<String>), String>;
+
+/// One document: its template's output and where in it the document sits.
+type Doc = (Arc<String>, std::ops::Range<usize>);
+
+fn doc_text(d: &Doc) -> &str {
+    d.0.get(d.1.clone()).unwrap_or("")
+}
+
+/// Reads the heads of many documents, the second half on a worker thread when there is much to
+/// read (the outputs are shared with it, not copied). Heads come back in order.
+fn doc_heads(docs: &[Doc]) -> Result<Vec<DocHead>, Error> {
+    let total: usize = docs.iter().map(|d| d.1.len()).sum();
     if total < 256 * 1024 {
-        return docs.iter().map(|(_, d)| doc_head(d)).collect();
+        return Ok(docs.iter().map(|d| doc_head(doc_text(d))).collect());
     }
     // split at the byte midpoint
     let mut acc = 0;
     let mut mid = docs.len();
-    for (i, (_, d)) in docs.iter().enumerate() {
-        acc += d.len();
+    for (i, d) in docs.iter().enumerate() {
+        acc += d.1.len();
         if acc * 2 >= total {
             mid = i + 1;
             break;
         }
     }
-    let (first, second) = docs.split_at(mid);
-    std::thread::scope(|s| {
-        let h = s.spawn(|| second.iter().map(|(_, d)| doc_head(d)).collect::<Vec<_>>());
-        let mut out: Vec<_> = first.iter().map(|(_, d)| doc_head(d)).collect();
-        match h.join() {
-            Ok(rest) => out.extend(rest),
-            Err(_) => out.extend(second.iter().map(|(_, d)| doc_head(d))),
+    let second: Vec<Doc> = docs[mid..].to_vec();
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    crate::worker::start(move || {
+        let heads: Vec<DocHead> = second.iter().map(|d| doc_head(doc_text(d))).collect();
+        move || {
+            let _ = tx.send(heads);
         }
-        out
     })
+    .map_err(|e| Error::Execution(e.to_string()))?;
+    let mut heads: Vec<DocHead> = docs[..mid].iter().map(|d| doc_head(doc_text(d))).collect();
+    let rest = rx
+        .recv()
+        .map_err(|_| Error::Execution("document head reader panicked".into()))?;
+    heads.extend(rest);
+    Ok(heads)
 }
 
 fn sort_manifests(
-    files: &BTreeMap<String, String>,
+    files: &BTreeMap<String, Arc<String>>,
     style: ManifestSplit,
 ) -> Result<(Vec<Manifest>, Vec<Manifest>), Error> {
     let mut hooks = Vec::new();
     let mut generic = Vec::new();
-    let mut docs: Vec<(&String, String)> = Vec::new();
+    let mut paths: Vec<&String> = Vec::new();
+    let mut docs: Vec<Doc> = Vec::new();
     for (path, content) in files {
         let base = path.rsplit('/').next().unwrap_or(path);
         if base.starts_with('_') || content.trim_matches(is_go_space).is_empty() {
             continue;
         }
+        let origin = content.as_ptr() as usize;
         for d in split_manifests(content, style) {
-            docs.push((path, d));
+            // the document is a slice of the output: its offset
+            let start = d.as_ptr() as usize - origin;
+            paths.push(path);
+            docs.push((content.clone(), start..start + d.len()));
         }
     }
-    let heads = doc_heads(&docs);
-    for ((path, d), head) in docs.into_iter().zip(heads) {
+    let heads = doc_heads(&docs)?;
+    for ((path, d), head) in paths.into_iter().zip(docs).zip(heads) {
         let (kind, hook) = match head {
             Ok(h) => h,
             Err(e) => {
@@ -957,7 +999,7 @@ fn sort_manifests(
         match hook {
             None => generic.push(Manifest {
                 source: path.clone(),
-                content: d,
+                range: d.1,
                 kind,
                 hook_events: Vec::new(),
             }),
@@ -968,7 +1010,7 @@ fn sort_manifests(
                 }
                 hooks.push(Manifest {
                     source: path.clone(),
-                    content: d,
+                    range: d.1,
                     kind,
                     hook_events: events,
                 });

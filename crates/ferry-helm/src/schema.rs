@@ -25,7 +25,7 @@ fn type_of(v: &Value) -> &'static str {
     match v {
         Value::Nil => "null",
         Value::Bool(_) => "boolean",
-        Value::Int(_) => "integer",
+        Value::Int(_) | Value::Int64(_) => "integer",
         Value::Float(f) if f.fract() == 0.0 && f.is_finite() => "integer",
         Value::Float(_) => "number",
         Value::Str(_) | Value::Bytes(_) | Value::Object(_) => "string",
@@ -41,7 +41,7 @@ fn type_matches(want: &str, v: &Value) -> bool {
 
 fn num(v: &Value) -> Option<f64> {
     match v {
-        Value::Int(i) => Some(*i as f64),
+        Value::Int(i) | Value::Int64(i) => Some(*i as f64),
         Value::Float(f) => Some(*f),
         _ => None,
     }

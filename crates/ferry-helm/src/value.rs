@@ -20,6 +20,15 @@ pub trait Object {
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, ExecError>>;
     /// What `{{ . }}` prints.
     fn display(&self) -> String;
+    /// The JSON string `encoding/json` marshals the object to (what `toJson`/`toYaml` print for
+    /// it); by default what `{{ . }}` prints.
+    fn marshal_text(&self) -> String {
+        self.display()
+    }
+    /// The object as `Any`, for functions that take one concrete Go type (`time.Time`).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
     /// The entries when ranged over (Go maps such as `.Files`); `None` when not rangeable.
     fn entries(&self) -> Option<Vec<(String, Value)>> {
         None
@@ -34,8 +43,11 @@ pub enum Value {
     Nil,
     /// A boolean.
     Bool(bool),
-    /// An integer (Go `int`/`int64`).
+    /// A Go `int`: template literals and what `len`, `int`, `atoi`, `until`, `randInt` return.
     Int(i64),
+    /// A Go `int64`: what Sprig's arithmetic (`add`, `sub`, `mul`, `max`, ...), `int64` and
+    /// `toDecimal` return, and integers given with `--set`.
+    Int64(i64),
     /// A float64 (every number read from YAML or JSON values).
     Float(f64),
     /// A string.
@@ -98,7 +110,7 @@ impl Value {
         match self {
             Value::Nil => false,
             Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
+            Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
@@ -114,6 +126,7 @@ impl Value {
             Value::Nil => "invalid",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
+            Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::List(_) | Value::Bytes(_) => "slice",
@@ -128,6 +141,7 @@ impl Value {
             Value::Nil => "<nil>",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
+            Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
             Value::Str(_) => "string",
             Value::List(_) => "[]interface {}",
@@ -149,7 +163,7 @@ impl Value {
         match self {
             Value::Nil => out.push_str("<nil>"),
             Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => {
+            Value::Int(i) | Value::Int64(i) => {
                 let _ = write!(out, "{i}");
             }
             Value::Float(f) => out.push_str(&format_float_g(*f)),
@@ -229,7 +243,7 @@ impl Value {
     /// Converts to i64 as Sprig's `toInt64` does (0 on failure).
     pub fn to_i64(&self) -> i64 {
         match self {
-            Value::Int(i) => *i,
+            Value::Int(i) | Value::Int64(i) => *i,
             Value::Float(f) => *f as i64,
             Value::Bool(b) => i64::from(*b),
             Value::Str(s) => {
@@ -246,7 +260,7 @@ impl Value {
     /// Converts to f64 as Sprig's `toFloat64` does (0 on failure).
     pub fn to_f64(&self) -> f64 {
         match self {
-            Value::Int(i) => *i as f64,
+            Value::Int(i) | Value::Int64(i) => *i as f64,
             Value::Float(f) => *f,
             Value::Bool(b) => f64::from(u8::from(*b)),
             Value::Str(s) => s.trim().parse::<f64>().unwrap_or(0.0),

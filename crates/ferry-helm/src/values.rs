@@ -372,12 +372,12 @@ fn typed_val(s: &str) -> Value {
         "true" | "TRUE" | "True" => return Value::Bool(true),
         "false" | "FALSE" | "False" => return Value::Bool(false),
         "null" => return Value::Nil,
-        "0" => return Value::Int(0),
+        "0" => return Value::Int64(0),
         _ => {}
     }
     if !s.starts_with('0') {
         if let Ok(i) = s.parse::<i64>() {
-            return Value::Int(i);
+            return Value::Int64(i);
         }
     }
     Value::from(s)

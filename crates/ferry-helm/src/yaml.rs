@@ -144,7 +144,7 @@ fn write_json(o: &mut String, v: &Value, raw: bool, indent: Option<&str>, level:
     match v {
         Value::Nil => o.push_str("null"),
         Value::Bool(b) => o.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
+        Value::Int(i) | Value::Int64(i) => {
             let _ = write!(o, "{i}");
         }
         Value::Float(f) => o.push_str(&json_float(*f)),
@@ -157,7 +157,7 @@ fn write_json(o: &mut String, v: &Value, raw: bool, indent: Option<&str>, level:
                 raw,
             );
         }
-        Value::Object(obj) => json_str(o, &obj.display(), raw),
+        Value::Object(obj) => json_str(o, &obj.marshal_text(), raw),
         Value::List(l) => {
             if l.is_empty() {
                 o.push_str("[]");
@@ -393,7 +393,7 @@ impl Emitter {
         match v {
             Value::Nil => self.out.push_str("null"),
             Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => {
+            Value::Int(i) | Value::Int64(i) => {
                 let _ = write!(self.out, "{i}");
             }
             Value::Float(f) => {
@@ -414,7 +414,7 @@ impl Emitter {
                 self.scalar_str(&s, indent, false);
             }
             Value::Object(o) => {
-                let s = o.display();
+                let s = o.marshal_text();
                 self.scalar_str(&s, indent, false);
             }
             Value::Map(_) | Value::List(_) => self.node(v, indent, Ctx::SeqItem),
@@ -422,6 +422,16 @@ impl Emitter {
     }
 
     fn scalar_str(&mut self, s: &str, indent: usize, simple_key: bool) {
+        // most keys and values are plain words: libyaml's analysis of them is "plain allowed",
+        // and without spaces there is nowhere to fold a long line
+        if is_plain_word(s) {
+            if resolves_to_str(s) {
+                self.out.push_str(s);
+            } else {
+                self.double_quoted(s, indent, !simple_key);
+            }
+            return;
+        }
         let a = analyze(s);
         let resolves = !resolves_to_str(s);
         if s.contains('\n') && !simple_key && a.block_allowed && !resolves {
@@ -598,6 +608,15 @@ fn is_printable(c: char) -> bool {
         || (0xa0..=0xd7ff).contains(&u)
         || (0xe000..=0xfffd).contains(&u) && u != 0xfeff
         || (0x10000..=0x10ffff).contains(&u)
+}
+
+/// A non-empty string of letters, digits, `.`, `_`, `/` and `-` starting with a letter or digit:
+/// no YAML indicator, space or break, so [`analyze`] would allow it plain.
+fn is_plain_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.first().is_some_and(u8::is_ascii_alphanumeric)
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'/' | b'-'))
 }
 
 struct Analysis {

@@ -88,7 +88,9 @@ fn key_string(k: &Value) -> String {
     }
 }
 
-fn build_map(entries: Vec<(Value, Value)>) -> Value {
+/// A mapping from its entries in document order, as go-yaml builds it: later keys win, `<<`
+/// merge keys fill in what is missing.
+pub(crate) fn build_map(entries: Vec<(Value, Value)>) -> Value {
     let mut out: BTreeMap<String, Value> = BTreeMap::new();
     let mut merges: Vec<Value> = Vec::new();
     for (k, v) in entries {
@@ -111,6 +113,23 @@ fn build_map(entries: Vec<(Value, Value)>) -> Value {
         }
     }
     Value::from(out)
+}
+
+/// How a scalar was written, as far as resolution cares.
+#[derive(Clone, Copy)]
+pub(crate) enum ScalarStyle {
+    /// Plain: `yes`, `0755`, `~` resolve to booleans, numbers, null.
+    Plain,
+    /// Quoted or block: always a string.
+    Quoted,
+}
+
+/// Resolves an untagged scalar exactly as the full parser does.
+pub(crate) fn resolve_scalar(value: &str, style: ScalarStyle) -> Value {
+    match style {
+        ScalarStyle::Plain => resolve(value, TScalarStyle::Plain, None),
+        ScalarStyle::Quoted => resolve(value, TScalarStyle::DoubleQuoted, None),
+    }
 }
 
 fn resolve(value: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
@@ -198,6 +217,14 @@ fn go_parse_int(s: &str) -> Option<i128> {
 
 /// Parses the first YAML document of `text` with YAML 1.1 rules.
 pub fn parse(text: &str) -> Result<Value, String> {
+    if let Some(v) = crate::fastyaml::parse(text) {
+        return Ok(v);
+    }
+    parse_full(text)
+}
+
+/// [`parse`] without the fast path for plainly structured YAML.
+pub(crate) fn parse_full(text: &str) -> Result<Value, String> {
     let mut b = Builder {
         stack: Vec::new(),
         docs: Vec::new(),

@@ -145,7 +145,22 @@ fn fix_exp(s: &str) -> String {
     }
 }
 
+/// Go prints a negative integer in another base as a sign and the magnitude (`-ff`).
+fn signed(i: i64, digits: impl Fn(u64) -> String) -> String {
+    if i < 0 {
+        format!("-{}", digits(i.unsigned_abs()))
+    } else {
+        digits(i.unsigned_abs())
+    }
+}
+
 fn fmt_one(verb: char, v: &Value, f: &Flags) -> String {
+    // a Stringer (`time.Time`) is printed as its String() for the string verbs
+    if let Value::Object(o) = v {
+        if matches!(verb, 'v' | 's' | 'q' | 'x' | 'X') && !(verb == 'v' && f.sharp) {
+            return fmt_one(verb, &Value::from(o.display()), f);
+        }
+    }
     let s = match verb {
         'v' => match v {
             Value::Str(s) if f.sharp => go_quote(s),
@@ -178,7 +193,7 @@ fn fmt_one(verb: char, v: &Value, f: &Flags) -> String {
         },
         'q' => match v {
             Value::Str(s) => go_quote(s),
-            Value::Int(i) => match char::from_u32(*i as u32) {
+            Value::Int(i) | Value::Int64(i) => match char::from_u32(*i as u32) {
                 Some(c) => format!("'{c}'"),
                 None => bad('q', v),
             },
@@ -192,7 +207,7 @@ fn fmt_one(verb: char, v: &Value, f: &Flags) -> String {
             other => bad('q', other),
         },
         'd' => match v {
-            Value::Int(i) => {
+            Value::Int(i) | Value::Int64(i) => {
                 let mut s = i.to_string();
                 if f.plus && *i >= 0 {
                     s.insert(0, '+');
@@ -218,7 +233,7 @@ fn fmt_one(verb: char, v: &Value, f: &Flags) -> String {
         },
         'x' | 'X' => {
             let s = match v {
-                Value::Int(i) => format!("{i:x}"),
+                Value::Int(i) | Value::Int64(i) => signed(*i, |u| format!("{u:x}")),
                 Value::Str(s) => s.bytes().map(|b| format!("{b:02x}")).collect(),
                 Value::Bytes(b) => b.iter().map(|b| format!("{b:02x}")).collect(),
                 Value::Float(x) => format!("{x}"),
@@ -231,15 +246,15 @@ fn fmt_one(verb: char, v: &Value, f: &Flags) -> String {
             }
         }
         'o' => match v {
-            Value::Int(i) => format!("{i:o}"),
+            Value::Int(i) | Value::Int64(i) => signed(*i, |u| format!("{u:o}")),
             other => bad('o', other),
         },
         'b' => match v {
-            Value::Int(i) => format!("{i:b}"),
+            Value::Int(i) | Value::Int64(i) => signed(*i, |u| format!("{u:b}")),
             other => bad('b', other),
         },
         'c' => match v {
-            Value::Int(i) => char::from_u32(*i as u32)
+            Value::Int(i) | Value::Int64(i) => char::from_u32(*i as u32)
                 .map(String::from)
                 .unwrap_or_default(),
             other => bad('c', other),

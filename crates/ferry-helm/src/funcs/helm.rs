@@ -96,27 +96,6 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("bcrypt", |e, a| {
         Ok(Value::from(bcrypt_hash(e, &arg(&a, 0).to_str())?))
     });
-    m.insert("derivePassword", |e, a| {
-        // Sprig derives from a master password (Master Password algorithm); here the
-        // characters come from the seeded generator, so the site secret decides them.
-        let n = match arg(&a, 1).to_str().as_str() {
-            "maximum" => 20,
-            "long" => 14,
-            "medium" => 8,
-            "short" => 4,
-            "basic" => 8,
-            "pin" => 4,
-            _ => 14,
-        };
-        let mut chars = String::new();
-        for _ in 0..n {
-            chars.push(
-                b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                    [e.rng.below(62) as usize] as char,
-            );
-        }
-        Ok(Value::from(chars))
-    });
     m.insert("genPrivateKey", |e, a| {
         let kind = arg(&a, 0).to_str();
         if !(kind.is_empty() || kind == "rsa") {
@@ -151,12 +130,6 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         };
         Ok(cert_value(dec(&a[0])?, dec(&a[1])?))
     });
-    m.insert("encryptAES", |_, a| {
-        Ok(Value::from(
-            base64::engine::general_purpose::STANDARD.encode(arg(&a, 1).to_str().as_bytes()),
-        ))
-    });
-    m.insert("decryptAES", |_, a| Ok(arg(&a, 1).clone()));
 }
 
 fn trim_one_newline(mut s: String) -> String {
@@ -350,7 +323,7 @@ fn to_toml(v: &Value) -> String {
         Some(match v {
             Value::Nil | Value::Map(_) => return None,
             Value::Bool(b) => b.to_string(),
-            Value::Int(i) => i.to_string(),
+            Value::Int(i) | Value::Int64(i) => i.to_string(),
             Value::Float(f) => {
                 if f.fract() == 0.0 && f.abs() < 1e15 {
                     format!("{}.0", *f as i64)
@@ -399,12 +372,26 @@ fn to_toml(v: &Value) -> String {
 /// `.Files`: the chart's non-template files.
 pub struct Files {
     /// Path (relative to the chart) and contents, sorted by path.
-    pub files: Vec<(String, std::sync::Arc<[u8]>)>,
+    pub files: Vec<(String, crate::chart::FileContent)>,
+    /// Files that could not be read when a template asked for them; the render fails with
+    /// these once the template returns (`.Files` methods have no error to give in Go).
+    pub errors: Rc<std::cell::RefCell<Vec<String>>>,
 }
 
 impl Files {
-    fn find(&self, name: &str) -> Option<&std::sync::Arc<[u8]>> {
-        self.files.iter().find(|(p, _)| p == name).map(|(_, b)| b)
+    /// The bytes of one file (empty, and the failure recorded, when it cannot be read).
+    fn read(&self, content: &crate::chart::FileContent) -> std::sync::Arc<[u8]> {
+        content.bytes().unwrap_or_else(|e| {
+            self.errors.borrow_mut().push(e);
+            std::sync::Arc::from(Vec::new())
+        })
+    }
+
+    fn find(&self, name: &str) -> Option<std::sync::Arc<[u8]>> {
+        self.files
+            .iter()
+            .find(|(p, _)| p == name)
+            .map(|(_, c)| self.read(c))
     }
 
     fn as_map(&self, secrets: bool) -> String {
@@ -412,12 +399,13 @@ impl Files {
             return String::new();
         }
         let mut m = BTreeMap::new();
-        for (p, b) in &self.files {
+        for (p, c) in &self.files {
+            let b = self.read(c);
             let base = p.rsplit('/').next().unwrap_or(p).to_string();
             let v = if secrets {
                 base64::engine::general_purpose::STANDARD.encode(&b[..])
             } else {
-                String::from_utf8_lossy(b).into_owned()
+                String::from_utf8_lossy(&b).into_owned()
             };
             m.insert(base, Value::from(v));
         }
@@ -441,7 +429,7 @@ impl Object for Files {
         Some(Ok(match name {
             "Get" => Value::from(
                 self.find(&a0)
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default(),
             ),
             "GetBytes" => Value::Bytes(Rc::new(
@@ -449,7 +437,7 @@ impl Object for Files {
             )),
             "Lines" => match self.find(&a0) {
                 Some(b) if !b.is_empty() => {
-                    let s = String::from_utf8_lossy(b).into_owned();
+                    let s = String::from_utf8_lossy(&b).into_owned();
                     let s = s.strip_suffix('\n').unwrap_or(&s);
                     Value::from(s.split('\n').map(Value::from).collect::<Vec<_>>())
                 }
@@ -462,7 +450,10 @@ impl Object for Files {
                     .filter(|(p, _)| glob_match(&a0, p))
                     .cloned()
                     .collect();
-                Value::Object(Rc::new(Files { files }))
+                Value::Object(Rc::new(Files {
+                    files,
+                    errors: self.errors.clone(),
+                }))
             }
             "AsConfig" => Value::from(self.as_map(false)),
             "AsSecrets" => Value::from(self.as_map(true)),
@@ -473,7 +464,10 @@ impl Object for Files {
         let parts: Vec<String> = self
             .files
             .iter()
-            .map(|(p, b)| format!("{p}:{}", Value::Bytes(Rc::new(b.to_vec())).go_string()))
+            .map(|(p, c)| {
+                let b = self.read(c);
+                format!("{p}:{}", Value::Bytes(Rc::new(b.to_vec())).go_string())
+            })
             .collect();
         format!("map[{}]", parts.join(" "))
     }
@@ -481,7 +475,7 @@ impl Object for Files {
         Some(
             self.files
                 .iter()
-                .map(|(p, b)| (p.clone(), Value::Bytes(Rc::new(b.to_vec()))))
+                .map(|(p, c)| (p.clone(), Value::Bytes(Rc::new(self.read(c).to_vec()))))
                 .collect(),
         )
     }

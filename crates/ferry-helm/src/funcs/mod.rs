@@ -1,8 +1,10 @@
 //! Template functions: Go's builtins, Sprig's and Helm's.
 
+mod date;
 mod fmt;
 pub mod helm;
 mod sprig;
+mod sprig_crypto;
 
 use std::collections::HashMap;
 
@@ -247,7 +249,7 @@ fn builtins(m: &mut HashMap<&'static str, Func>) {
 
 fn index_int(k: &Value) -> Result<i64, ExecError> {
     match k {
-        Value::Int(i) => Ok(*i),
+        Value::Int(i) | Value::Int64(i) => Ok(*i),
         Value::Float(f) => Ok(*f as i64),
         Value::Nil => Err(ExecError::new("cannot index slice/array with nil")),
         other => Err(ExecError::new(format!(
@@ -275,10 +277,11 @@ pub fn values_equal(a: &Value, b: &Value) -> Result<bool, ExecError> {
         (Value::Nil, Value::Nil) => true,
         (Value::Nil, _) | (_, Value::Nil) => false,
         (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
-        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
-            a.to_f64() == b.to_f64()
-        }
+        (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x == y,
+        (
+            Value::Int(_) | Value::Int64(_) | Value::Float(_),
+            Value::Int(_) | Value::Int64(_) | Value::Float(_),
+        ) => a.to_f64() == b.to_f64(),
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => {
             return Err(ExecError::new("error calling eq: non-comparable types"));
@@ -300,8 +303,11 @@ fn cmp_fn(
     want(&a, 2, name)?;
     let o = match (&a[0], &a[1]) {
         (Value::Str(x), Value::Str(y)) => x.cmp(y),
-        (Value::Int(x), Value::Int(y)) => x.cmp(y),
-        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => a[0]
+        (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x.cmp(y),
+        (
+            Value::Int(_) | Value::Int64(_) | Value::Float(_),
+            Value::Int(_) | Value::Int64(_) | Value::Float(_),
+        ) => a[0]
             .to_f64()
             .partial_cmp(&a[1].to_f64())
             .unwrap_or(std::cmp::Ordering::Equal),

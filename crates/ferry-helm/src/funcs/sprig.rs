@@ -476,9 +476,7 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("deepEqual", |_, a| {
         want(&a, 2, "deepEqual")?;
-        Ok(Value::Bool(
-            crate::yaml::to_json(&a[0], true) == crate::yaml::to_json(&a[1], true),
-        ))
+        Ok(Value::Bool(deep_eq(&a[0], &a[1])))
     });
     // types
     m.insert("typeOf", |_, a| Ok(Value::from(arg(&a, 0).type_name())));
@@ -500,19 +498,19 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     });
     // math
     m.insert("add", |_, a| {
-        Ok(Value::Int(
+        Ok(Value::Int64(
             a.iter().map(Value::to_i64).fold(0i64, i64::wrapping_add),
         ))
     });
     m.insert("add1", |_, a| {
-        Ok(Value::Int(arg(&a, 0).to_i64().wrapping_add(1)))
+        Ok(Value::Int64(arg(&a, 0).to_i64().wrapping_add(1)))
     });
     m.insert("sub", |_, a| {
         want(&a, 2, "sub")?;
-        Ok(Value::Int(a[0].to_i64().wrapping_sub(a[1].to_i64())))
+        Ok(Value::Int64(a[0].to_i64().wrapping_sub(a[1].to_i64())))
     });
     m.insert("mul", |_, a| {
-        Ok(Value::Int(
+        Ok(Value::Int64(
             a.iter().map(Value::to_i64).fold(1i64, i64::wrapping_mul),
         ))
     });
@@ -522,7 +520,7 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         if d == 0 {
             return Err(ExecError::new("runtime error: integer divide by zero"));
         }
-        Ok(Value::Int(a[0].to_i64() / d))
+        Ok(Value::Int64(a[0].to_i64().wrapping_div(d)))
     });
     m.insert("mod", |_, a| {
         want(&a, 2, "mod")?;
@@ -530,16 +528,16 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         if d == 0 {
             return Err(ExecError::new("runtime error: integer divide by zero"));
         }
-        Ok(Value::Int(a[0].to_i64() % d))
+        Ok(Value::Int64(a[0].to_i64().wrapping_rem(d)))
     });
     m.insert("max", |_, a| {
-        Ok(Value::Int(a.iter().map(Value::to_i64).max().unwrap_or(0)))
+        Ok(Value::Int64(a.iter().map(Value::to_i64).max().unwrap_or(0)))
     });
     m.insert("min", |_, a| {
-        Ok(Value::Int(a.iter().map(Value::to_i64).min().unwrap_or(0)))
+        Ok(Value::Int64(a.iter().map(Value::to_i64).min().unwrap_or(0)))
     });
     m.insert("biggest", |_, a| {
-        Ok(Value::Int(a.iter().map(Value::to_i64).max().unwrap_or(0)))
+        Ok(Value::Int64(a.iter().map(Value::to_i64).max().unwrap_or(0)))
     });
     m.insert("addf", |_, a| {
         Ok(Value::Float(a.iter().map(Value::to_f64).sum()))
@@ -586,7 +584,7 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         Ok(Value::Float(r / p))
     });
     m.insert("int", |_, a| Ok(Value::Int(arg(&a, 0).to_i64())));
-    m.insert("int64", |_, a| Ok(Value::Int(arg(&a, 0).to_i64())));
+    m.insert("int64", |_, a| Ok(Value::Int64(arg(&a, 0).to_i64())));
     m.insert("float64", |_, a| Ok(Value::Float(arg(&a, 0).to_f64())));
     m.insert("atoi", |_, a| {
         Ok(Value::Int(s(arg(&a, 0)).parse::<i64>().unwrap_or(0)))
@@ -956,18 +954,9 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         }
         Ok(Value::from(c.into_iter().collect::<String>()))
     });
-    // dates (deterministic: the epoch; Helm's output here is time-dependent anyway)
-    m.insert("now", |_, _| {
-        Ok(Value::from("1970-01-01 00:00:00 +0000 UTC"))
-    });
-    m.insert("date", |_, a| Ok(Value::from(s(arg(&a, 1)))));
-    m.insert("dateInZone", |_, a| Ok(Value::from(s(arg(&a, 1)))));
-    m.insert("htmlDate", |_, _| Ok(Value::from("1970-01-01")));
-    m.insert("unixEpoch", |_, _| Ok(Value::from("0")));
-    m.insert("toDate", |_, a| Ok(Value::from(s(arg(&a, 1)))));
-    m.insert("ago", |_, _| Ok(Value::from("0s")));
-    m.insert("durationRound", |_, a| Ok(Value::from(s(arg(&a, 0)))));
     register_more(m);
+    super::date::register(m);
+    super::sprig_crypto::register(m);
 }
 
 /// Sprig functions that are aliases or thin variants of others.
@@ -992,9 +981,6 @@ fn register_more(m: &mut HashMap<&'static str, Func>) {
         ("osDir", "dir"),
         ("osExt", "ext"),
         ("osIsAbs", "isAbs"),
-        ("date_in_zone", "dateInZone"),
-        ("htmlDateInZone", "htmlDate"),
-        ("mustToDate", "toDate"),
     ] {
         alias(m, new, old);
     }
@@ -1028,7 +1014,7 @@ fn register_more(m: &mut HashMap<&'static str, Func>) {
         Ok(Value::from(body))
     });
     m.insert("toDecimal", |_, a| {
-        Ok(Value::Int(
+        Ok(Value::Int64(
             i64::from_str_radix(&s(arg(&a, 0)), 8).unwrap_or(0),
         ))
     });
@@ -1042,14 +1028,6 @@ fn register_more(m: &mut HashMap<&'static str, Func>) {
             base64::engine::general_purpose::STANDARD.encode(b),
         ))
     });
-    m.insert("duration", |_, a| {
-        let secs = arg(&a, 0).to_i64();
-        Ok(Value::from(go_duration(secs)))
-    });
-    m.insert("dateModify", |_, a| Ok(arg(&a, 1).clone()));
-    m.insert("date_modify", |_, a| Ok(arg(&a, 1).clone()));
-    m.insert("mustDateModify", |_, a| Ok(arg(&a, 1).clone()));
-    m.insert("must_date_modify", |_, a| Ok(arg(&a, 1).clone()));
     m.insert("urlParse", |_, a| {
         let raw = s(arg(&a, 0));
         let mut out = BTreeMap::new();
@@ -1100,29 +1078,6 @@ fn register_more(m: &mut HashMap<&'static str, Func>) {
     });
 }
 
-fn go_duration(secs: i64) -> String {
-    if secs == 0 {
-        return "0s".into();
-    }
-    let neg = secs < 0;
-    let mut t = secs.unsigned_abs();
-    let h = t / 3600;
-    t %= 3600;
-    let (mi, se) = (t / 60, t % 60);
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if h > 0 {
-        out.push_str(&format!("{h}h{mi}m{se}s"));
-    } else if mi > 0 {
-        out.push_str(&format!("{mi}m{se}s"));
-    } else {
-        out.push_str(&format!("{se}s"));
-    }
-    out
-}
-
 fn base32_decode(text: &str) -> String {
     const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut bits: u64 = 0;
@@ -1166,15 +1121,31 @@ fn rand_string(e: &mut Exec, n: i64, chars: &[u8]) -> String {
         .collect()
 }
 
+/// Go's `reflect.DeepEqual` on template values (an `int` never equals an `int64`).
 fn deep_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
-            std::mem::discriminant(a) == std::mem::discriminant(b) && a.to_f64() == b.to_f64()
+        (Value::Nil, Value::Nil) => true,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
+        (Value::Float(x), Value::Float(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Bytes(x), Value::Bytes(y)) => x == y,
+        (Value::List(x), Value::List(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_eq(p, q))
         }
-        _ => {
-            crate::yaml::to_json(a, true) == crate::yaml::to_json(b, true)
-                && a.type_name() == b.type_name()
+        (Value::Map(x), Value::Map(y)) => {
+            if std::rc::Rc::ptr_eq(x, y) {
+                return true;
+            }
+            let (x, y) = (x.borrow(), y.borrow());
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| deep_eq(v, w)))
         }
+        (Value::Object(x), Value::Object(y)) => {
+            x.type_name() == y.type_name() && x.display() == y.display()
+        }
+        _ => false,
     }
 }
 

@@ -88,7 +88,8 @@ pub struct Exec {
     total_output: usize,
     /// Functions.
     pub funcs: &'static funcs::FuncMap,
-    /// Unix time certificates' validity starts at.
+    /// The render clock (Unix seconds): what Sprig's `now` returns and where generated
+    /// certificates' validity starts.
     pub now: i64,
 }
 
@@ -136,7 +137,17 @@ impl Exec {
         let saved_vars = std::mem::replace(&mut self.vars, vec![(Rc::from("$"), data.clone())]);
         let saved_name = std::mem::replace(&mut self.cur_name, Rc::from(name));
         let saved_def = self.cur_def.replace(def.clone());
-        let mut out = String::new();
+        // the body's own text is a lower bound of the output: one allocation for CRD-sized
+        // templates instead of a doubling series of ever larger ones
+        let text_len: usize = def
+            .body
+            .iter()
+            .map(|n| match n {
+                Node::Text(t) => t.as_str().len(),
+                _ => 0,
+            })
+            .sum();
+        let mut out = String::with_capacity(text_len.min(self.limits.max_output));
         let r = self.walk_list(&mut out, &def.body, &data);
         self.vars = saved_vars;
         self.cur_name = saved_name;
@@ -286,6 +297,9 @@ impl Exec {
                         .map(|(k, x)| (Value::from(k.as_str()), x.clone()))
                         .collect(),
                     Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
+                    Value::Int64(n) => (0..*n)
+                        .map(|i| (Value::Int64(i), Value::Int64(i)))
+                        .collect(),
                     Value::Float(f) if f.fract() == 0.0 => (0..*f as i64)
                         .map(|i| (Value::Int(i), Value::Int(i)))
                         .collect(),

@@ -260,7 +260,9 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
     while i < b.len() {
         // text
         let start = i;
-        let next = src[i..].find("{{").map(|x| x + i).unwrap_or(b.len());
+        let next = memchr::memmem::find(&b[i..], b"{{")
+            .map(|x| x + i)
+            .unwrap_or(b.len());
         let trim_left = next + 3 < b.len() && b[next + 2] == b'-' && is_space(b[next + 3]);
         let action_start = if trim_left { next + 4 } else { next + 2 };
         let mut text = &src[start..next];

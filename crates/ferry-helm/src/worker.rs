@@ -1,0 +1,154 @@
+//! Long-lived threads with a large stack, for rendering and for reading document heads.
+//!
+//! Deep templates need a deep stack, so rendering runs on a thread with a 512 MiB stack (only the
+//! pages touched cost memory). Starting such a thread for every render costs more than rendering
+//! a small chart does: the thread itself, and a fresh allocator heap whose pages all fault in
+//! again. So finished workers wait for the next job instead of exiting; a job takes an idle
+//! worker or, when none is idle, starts one (at most [`MAX_IDLE`] are kept).
+
+use std::sync::mpsc;
+use std::sync::Mutex;
+
+/// A job runs in two steps: the work, then (after the worker is idle again) its delivery, so a
+/// caller that starts another job at once finds the same worker waiting.
+type Job = Box<dyn FnOnce() -> Box<dyn FnOnce() + Send> + Send>;
+
+/// Workers waiting for a job.
+static IDLE: Mutex<Vec<mpsc::Sender<Job>>> = Mutex::new(Vec::new());
+
+/// Stack size of a worker.
+const STACK: usize = 512 * 1024 * 1024;
+
+/// Idle workers kept beyond this number exit.
+const MAX_IDLE: usize = 4;
+
+/// Why a job did not produce a result.
+#[derive(Debug)]
+pub(crate) enum WorkerError {
+    /// No thread could be started.
+    Spawn(std::io::Error),
+    /// The job panicked.
+    Panicked,
+}
+
+impl std::fmt::Display for WorkerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkerError::Spawn(e) => write!(f, "cannot start render thread: {e}"),
+            WorkerError::Panicked => f.write_str("render thread panicked"),
+        }
+    }
+}
+
+/// Runs `work` on a worker thread with a large stack and returns its result.
+pub(crate) fn run<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, WorkerError> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    start(move || {
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+        move || {
+            // the caller may have gone; nothing to do then
+            let _ = tx.send(result);
+        }
+    })?;
+    match rx.recv() {
+        Ok(Ok(value)) => Ok(value),
+        _ => Err(WorkerError::Panicked),
+    }
+}
+
+/// Starts `work` on a worker thread and returns at once; `work` reports back by itself (a panic
+/// in it drops whatever it would have sent). When `work` returns a closure, that closure runs
+/// after the worker is idle again.
+pub(crate) fn start<D: FnOnce() + Send + 'static>(
+    work: impl FnOnce() -> D + Send + 'static,
+) -> Result<(), WorkerError> {
+    let mut job: Job =
+        Box::new(
+            move || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+                Ok(deliver) => Box::new(deliver),
+                Err(_) => Box::new(|| {}),
+            },
+        );
+    loop {
+        let idle = IDLE.lock().ok().and_then(|mut v| v.pop());
+        match idle {
+            Some(worker) => match worker.send(job) {
+                Ok(()) => return Ok(()),
+                // that worker has exited: try the next one
+                Err(mpsc::SendError(back)) => job = back,
+            },
+            None => return spawn(job).map_err(WorkerError::Spawn),
+        }
+    }
+}
+
+/// Starts a worker whose first job is `first`.
+fn spawn(first: Job) -> std::io::Result<()> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("ferry-helm-render".into())
+        .stack_size(STACK)
+        .spawn(move || {
+            let mut job = first;
+            loop {
+                let deliver = job();
+                let parked = match IDLE.lock() {
+                    Ok(mut idle) if idle.len() < MAX_IDLE => {
+                        idle.push(tx.clone());
+                        true
+                    }
+                    _ => false,
+                };
+                deliver();
+                if !parked {
+                    return;
+                }
+                match rx.recv() {
+                    Ok(next) => job = next,
+                    Err(_) => return,
+                }
+            }
+        })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used)]
+
+    use super::run;
+
+    #[test]
+    fn returns_results_and_reuses_threads() {
+        let first = run(|| std::thread::current().id()).unwrap();
+        let second = run(|| std::thread::current().id()).unwrap();
+        // the worker parks itself before delivering, so a sequential caller gets it back
+        // (another test running at the same time may take it; allow one miss)
+        let third = run(|| std::thread::current().id()).unwrap();
+        assert!(first == second || second == third);
+        assert_eq!(run(|| 6 * 7).unwrap(), 42);
+    }
+
+    #[test]
+    fn a_panic_is_an_error_and_the_pool_survives() {
+        let r = run(|| -> u32 { panic!("boom") });
+        assert!(r.is_err());
+        assert_eq!(run(|| 1 + 1).unwrap(), 2);
+    }
+
+    #[test]
+    fn deep_recursion_fits_the_stack() {
+        fn depth(n: u64) -> u64 {
+            let pad = std::hint::black_box([0u8; 512]);
+            if n == 0 {
+                u64::from(pad[0])
+            } else {
+                depth(n - 1) + 1
+            }
+        }
+        // ~100 MB of stack: far beyond a default 8 MiB thread
+        assert_eq!(run(|| depth(200_000)).unwrap(), 200_000);
+    }
+}
