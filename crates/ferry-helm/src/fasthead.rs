@@ -363,9 +363,23 @@ fn split_key(s: &str) -> Option<(&str, &str)> {
         ) {
             return None;
         }
-        let pos = key_colon(s)?;
+        // one pass: the first `: ` (or final `:`), and whether the key holds a quote or a
+        // ` #` (then it is not a simple key)
+        let mut pos = None;
+        for (i, &c) in b.iter().enumerate() {
+            match c {
+                b':' if b.get(i + 1).is_none_or(|n| *n == b' ') => {
+                    pos = Some(i);
+                    break;
+                }
+                b'"' | b'\'' => return None,
+                b'#' if i > 0 && b[i - 1] == b' ' => return None,
+                _ => {}
+            }
+        }
+        let pos = pos?;
         let key = &s[..pos];
-        if key.contains(" #") || key.ends_with(' ') || key.contains('"') || key.contains('\'') {
+        if key.ends_with(' ') {
             return None;
         }
         (key, &s[pos + 1..])
@@ -388,14 +402,6 @@ fn colon_hash(s: &str) -> (bool, bool) {
         }
     }
     (colon, hash)
-}
-
-/// The position of the first `: ` (or a final `:`).
-fn key_colon(s: &str) -> Option<usize> {
-    let b = s.as_bytes();
-    b.iter()
-        .enumerate()
-        .position(|(i, c)| *c == b':' && b.get(i + 1).is_none_or(|n| *n == b' '))
 }
 
 fn strip_comment(s: &str) -> &str {

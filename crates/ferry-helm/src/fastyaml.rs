@@ -91,26 +91,7 @@ impl<'a> Reader<'a, '_> {
 
     /// A block mapping whose keys sit at column `indent`.
     fn mapping(&mut self, indent: usize) -> Option<Value> {
-        let mut entries = Vec::new();
-        while let Some((i, text)) = self.peek() {
-            if i < indent {
-                break;
-            }
-            if i > indent || is_dash(text) {
-                return None;
-            }
-            self.pos += 1;
-            let (key, rest) = split_key(text)?;
-            let value = self.value_after(rest, indent, true)?;
-            entries.push((key, value));
-        }
-        if entries
-            .iter()
-            .any(|(k, _)| matches!(k, Value::Str(s) if s.as_ref() == "<<"))
-        {
-            return None;
-        }
-        Some(build_map(entries))
+        self.mapping_from(None, indent)
     }
 
     /// A block sequence whose dashes sit at column `indent`.
@@ -143,8 +124,17 @@ impl<'a> Reader<'a, '_> {
     /// A mapping whose first entry, `first`, was on a dash line at column `col` (already
     /// consumed); later keys must sit at the same column.
     fn mapping_at_col(&mut self, first: &'a str, col: usize) -> Option<Value> {
-        let (key, rest) = split_key(first)?;
-        let mut entries = vec![(key, self.value_after(rest, col, true)?)];
+        self.mapping_from(Some(first), col)
+    }
+
+    /// The entries of a mapping at column `col`: `first` (an entry already read from a dash
+    /// line), then every key line at that column.
+    fn mapping_from(&mut self, first: Option<&'a str>, col: usize) -> Option<Value> {
+        let mut entries = Vec::new();
+        if let Some(text) = first {
+            let (key, rest) = split_key(text)?;
+            entries.push((key, self.value_after(rest, col, true)?));
+        }
         while let Some((i, text)) = self.peek() {
             if i < col {
                 break;
@@ -156,6 +146,7 @@ impl<'a> Reader<'a, '_> {
             let (key, rest) = split_key(text)?;
             entries.push((key, self.value_after(rest, col, true)?));
         }
+        // merge keys are left to the full parser
         if entries
             .iter()
             .any(|(k, _)| matches!(k, Value::Str(s) if s.as_ref() == "<<"))

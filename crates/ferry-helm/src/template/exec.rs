@@ -44,6 +44,19 @@ pub struct TemplateDef {
     pub body: Rc<List>,
 }
 
+/// The literal text of a body, taking the larger branch of each `if`/`else`.
+fn text_len(list: &[Node]) -> usize {
+    list.iter()
+        .map(|n| match n {
+            Node::Text(t) => t.as_str().len(),
+            Node::Branch {
+                list, else_list, ..
+            } => text_len(list).max(else_list.as_deref().map_or(0, text_len)),
+            _ => 0,
+        })
+        .sum()
+}
+
 /// All named templates visible to an execution.
 pub type TemplateSet = Rc<RefCell<HashMap<String, Rc<TemplateDef>>>>;
 
@@ -137,17 +150,9 @@ impl Exec {
         let saved_vars = std::mem::replace(&mut self.vars, vec![(Rc::from("$"), data.clone())]);
         let saved_name = std::mem::replace(&mut self.cur_name, Rc::from(name));
         let saved_def = self.cur_def.replace(def.clone());
-        // the body's own text is a lower bound of the output: one allocation for CRD-sized
-        // templates instead of a doubling series of ever larger ones
-        let text_len: usize = def
-            .body
-            .iter()
-            .map(|n| match n {
-                Node::Text(t) => t.as_str().len(),
-                _ => 0,
-            })
-            .sum();
-        let mut out = String::with_capacity(text_len.min(self.limits.max_output));
+        // the body's text (the larger branch of each if/else) estimates the output: one
+        // allocation for CRD-sized templates instead of a doubling series of copies
+        let mut out = String::with_capacity(text_len(&def.body).min(self.limits.max_output));
         let r = self.walk_list(&mut out, &def.body, &data);
         self.vars = saved_vars;
         self.cur_name = saved_name;
