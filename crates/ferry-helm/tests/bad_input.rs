@@ -198,3 +198,42 @@ fn set_json_and_set_string_apply() {
     assert!(out.contains("b: \"007\""), "{out}");
     assert!(out.contains("c: int64") || out.contains("c: int"), "{out}");
 }
+
+/// Chart files are read when a template first asks for them; one that vanished after loading
+/// fails the render, naming the file, instead of rendering as empty.
+#[test]
+fn a_chart_file_that_cannot_be_read_fails_the_render() {
+    let dir = std::env::temp_dir().join(format!("ferry-helm-lazy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::create_dir_all(dir.join("files")).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: lazy\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("templates/cm.yaml"),
+        "data: {{ .Files.Get \"files/a.txt\" | quote }}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("files/a.txt"), "hello").unwrap();
+    let chart = Chart::load(&dir).unwrap();
+    let ok = render(&chart, &RenderOptions::default()).unwrap();
+    assert!(
+        ok.helm_output().contains("data: \"hello\""),
+        "{}",
+        ok.helm_output()
+    );
+
+    let chart = Chart::load(&dir).unwrap();
+    std::fs::remove_file(dir.join("files/a.txt")).unwrap();
+    let err = render(&chart, &RenderOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("lazy/templates/cm.yaml") && err.contains("files/a.txt"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
