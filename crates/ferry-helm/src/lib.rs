@@ -19,6 +19,7 @@ mod fasthead;
 mod fastyaml;
 mod funcs;
 pub mod images;
+mod prime;
 mod rand;
 pub mod render;
 mod schema;
