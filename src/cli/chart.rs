@@ -24,6 +24,15 @@ pub struct ChartArgs {
     /// `--set-string key=value`, repeatable.
     #[arg(long = "set-string")]
     pub set_string: Vec<String>,
+    /// `--set-json key=<JSON>`, repeatable.
+    #[arg(long = "set-json")]
+    pub set_json: Vec<String>,
+    /// `--set-file key=path` (the file's text is the value), repeatable.
+    #[arg(long = "set-file")]
+    pub set_file: Vec<String>,
+    /// `--set-literal key=value`: the value verbatim (commas, braces, backslashes), repeatable.
+    #[arg(long = "set-literal")]
+    pub set_literal: Vec<String>,
     /// Release name.
     #[arg(long, default_value = "release-name")]
     pub name: String,
@@ -55,6 +64,9 @@ impl ChartArgs {
             values_files: self.values.clone(),
             set_values: self.set.clone(),
             set_string_values: self.set_string.clone(),
+            set_json_values: self.set_json.clone(),
+            set_file_values: self.set_file.clone(),
+            set_literal_values: self.set_literal.clone(),
             kube_version: self.kube_version.clone(),
             api_versions: self.api_versions.clone(),
             show_only: self.show_only.clone(),

@@ -40,6 +40,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--set-string" => opts.set_string_values.push(next(&mut i)?),
             "--set-json" => opts.set_json_values.push(next(&mut i)?),
             "--set-file" => opts.set_file_values.push(next(&mut i)?),
+            "--set-literal" => opts.set_literal_values.push(next(&mut i)?),
             "--kube-version" => opts.kube_version = Some(next(&mut i)?),
             "--api-versions" => opts
                 .api_versions

@@ -150,10 +150,14 @@ pub struct RenderOptions {
     pub set_values: Vec<String>,
     /// `--set-string` expressions, applied after `--set`.
     pub set_string_values: Vec<String>,
-    /// `--set-json` expressions (`key=<JSON>`), applied after `--set-string`.
+    /// `--set-json` expressions (`key=<JSON>`), applied after the values files and before
+    /// `--set` (Helm's order).
     pub set_json_values: Vec<String>,
-    /// `--set-file` expressions (`key=path`: the file's text becomes the value), applied last.
+    /// `--set-file` expressions (`key=path`: the file's text becomes the value), applied after
+    /// `--set-string`.
     pub set_file_values: Vec<String>,
+    /// `--set-literal` expressions (`key=value`, the value taken verbatim), applied last.
+    pub set_literal_values: Vec<String>,
     /// `--kube-version` (`1.20.0` or `v1.20.0`); Helm's default when `None`.
     pub kube_version: Option<String>,
     /// `--api-versions`, added to Helm's defaults.
@@ -204,6 +208,7 @@ impl Default for RenderOptions {
             set_string_values: Vec::new(),
             set_json_values: Vec::new(),
             set_file_values: Vec::new(),
+            set_literal_values: Vec::new(),
             kube_version: None,
             api_versions: Vec::new(),
             show_only: Vec::new(),
@@ -295,12 +300,7 @@ fn read_values(opts: &RenderOptions) -> Result<Value, Error> {
             _ => return Err(Error::Values(format!("failed to parse {name}: not a map"))),
         }
     }
-    for s in &opts.set_values {
-        values::apply_set(&user, s, false)?;
-    }
-    for s in &opts.set_string_values {
-        values::apply_set(&user, s, true)?;
-    }
+    // Helm's order: --set-json, --set, --set-string, --set-file, --set-literal
     for s in &opts.set_json_values {
         let Some((key, json)) = s.split_once('=') else {
             return Err(Error::Values(format!("key {s:?} has no value")));
@@ -308,6 +308,12 @@ fn read_values(opts: &RenderOptions) -> Result<Value, Error> {
         let v = crate::yaml::parse_json(json)
             .map_err(|e| Error::Values(format!("failed parsing --set-json data {s}: {e}")))?;
         values::set_value(&user, key, v)?;
+    }
+    for s in &opts.set_values {
+        values::apply_set(&user, s, false)?;
+    }
+    for s in &opts.set_string_values {
+        values::apply_set(&user, s, true)?;
     }
     for s in &opts.set_file_values {
         let Some((key, path)) = s.split_once('=') else {
@@ -318,6 +324,15 @@ fn read_values(opts: &RenderOptions) -> Result<Value, Error> {
             source: e,
         })?;
         values::set_value(&user, key, Value::from(text))?;
+    }
+    for s in &opts.set_literal_values {
+        // the key ends at the first `=`; everything after it is the value, untouched
+        let Some((key, literal)) = s.split_once('=') else {
+            return Err(Error::Values(format!(
+                "failed parsing --set-literal data: key {s:?} has no value"
+            )));
+        };
+        values::set_value(&user, key, Value::from(literal))?;
     }
     Ok(user)
 }
