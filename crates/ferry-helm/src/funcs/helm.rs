@@ -562,6 +562,13 @@ pub fn glob_match(pattern: &str, path: &str) -> bool {
             c => !s.is_empty() && s[0] == c && m(&p[1..], &s[1..], depth + 1),
         }
     }
+    // a pattern without special characters matches only itself
+    if !pattern
+        .bytes()
+        .any(|c| matches!(c, b'*' | b'?' | b'[' | b'{' | b'\\'))
+    {
+        return pattern == path;
+    }
     m(pattern.as_bytes(), path.as_bytes(), 0)
 }
 

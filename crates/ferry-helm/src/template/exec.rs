@@ -333,10 +333,10 @@ impl Exec {
                 for (k, x) in items {
                     match pipe.decl.len() {
                         0 => {}
-                        1 => self.vars.push((Rc::from(pipe.decl[0].as_str()), x.clone())),
+                        1 => self.vars.push((pipe.decl[0].clone(), x.clone())),
                         _ => {
-                            self.vars.push((Rc::from(pipe.decl[0].as_str()), k));
-                            self.vars.push((Rc::from(pipe.decl[1].as_str()), x.clone()));
+                            self.vars.push((pipe.decl[0].clone(), k));
+                            self.vars.push((pipe.decl[1].clone(), x.clone()));
                         }
                     }
                     let f = self.walk_list(out, list, &x)?;
@@ -356,7 +356,7 @@ impl Exec {
             if pipe.is_assign {
                 self.set_var(name, v.clone());
             } else {
-                self.vars.push((Rc::from(name.as_str()), v.clone()));
+                self.vars.push((name.clone(), v.clone()));
             }
         }
         Ok(v)
@@ -441,7 +441,7 @@ impl Exec {
         pos: Pos,
         node: &Arg,
         mut recv: Value,
-        fields: &[String],
+        fields: &[Rc<str>],
         args: &[Arg],
         final_v: Option<Value>,
         from_dot: bool,
@@ -463,7 +463,7 @@ impl Exec {
                             &format!("{f} is not a method but has arguments"),
                         ));
                     }
-                    let v = m.borrow().get(f.as_str()).cloned();
+                    let v = m.borrow().get(&**f).cloned();
                     untyped = false;
                     v.unwrap_or(Value::Nil)
                 }
@@ -610,8 +610,9 @@ impl Exec {
         let Some(f) = f else {
             return Err(self.fail(pos, cmd, &format!("function {name:?} not defined")));
         };
-        let node = &Arg::Func(pos, name.to_string());
         f(self, vals).map_err(|e| {
+            // the node is only needed to word an error
+            let node = &Arg::Func(pos, Rc::from(name));
             if e.located {
                 self.fail(pos, node, &format!("error calling {name}: {}", e.message))
             } else {

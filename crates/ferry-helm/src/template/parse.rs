@@ -75,7 +75,7 @@ pub struct Pipe {
     /// Whether the declarations are assignments (`=`) rather than declarations (`:=`).
     pub is_assign: bool,
     /// Declared variables.
-    pub decl: Vec<String>,
+    pub decl: Vec<Rc<str>>,
     /// Commands.
     pub cmds: Vec<Cmd>,
 }
@@ -95,13 +95,13 @@ pub enum Arg {
     /// `.` itself.
     Dot(Pos),
     /// `.A.B`.
-    Field(Pos, Vec<String>),
+    Field(Pos, Vec<Rc<str>>),
     /// `$x.A.B`.
-    Var(Pos, String, Vec<String>),
+    Var(Pos, Rc<str>, Vec<Rc<str>>),
     /// A function name.
-    Func(Pos, String),
+    Func(Pos, Rc<str>),
     /// `(pipe).A.B` or a term followed by fields.
-    Chain(Pos, Box<Arg>, Vec<String>),
+    Chain(Pos, Box<Arg>, Vec<Rc<str>>),
     /// `(pipe)`.
     Pipe(Pos, Box<Pipe>),
     /// A string constant.
@@ -250,6 +250,7 @@ fn is_space(c: u8) -> bool {
 
 fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
     let b = src.as_bytes();
+    let open_delim = memchr::memmem::Finder::new(b"{{");
     let mut toks = Vec::new();
     let mut i = 0;
     let mut trim_next = false;
@@ -260,9 +261,7 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
     while i < b.len() {
         // text
         let start = i;
-        let next = memchr::memmem::find(&b[i..], b"{{")
-            .map(|x| x + i)
-            .unwrap_or(b.len());
+        let next = open_delim.find(&b[i..]).map_or(b.len(), |x| x + i);
         let trim_left = next + 3 < b.len() && b[next + 2] == b'-' && is_space(b[next + 3]);
         let action_start = if trim_left { next + 4 } else { next + 2 };
         let mut text = &src[start..next];
@@ -592,7 +591,7 @@ struct Parser<'a> {
     shared: std::sync::Arc<str>,
     toks: Vec<Token>,
     i: usize,
-    vars: Vec<String>,
+    vars: Vec<Rc<str>>,
     is_func: &'a dyn Fn(&str) -> bool,
     defines: Vec<(String, List)>,
     range_depth: usize,
@@ -648,7 +647,13 @@ impl<'a> Parser<'a> {
         t
     }
     fn peek_non_space(&mut self) -> Token {
-        while self.peek().tok == Tok::Space {
+        while matches!(
+            self.toks.get(self.i),
+            Some(Token {
+                tok: Tok::Space,
+                ..
+            })
+        ) {
             self.i += 1;
         }
         self.peek().clone()
@@ -896,7 +901,6 @@ impl<'a> Parser<'a> {
         loop {
             let v = self.peek_non_space();
             let Tok::Var(name) = v.tok.clone() else { break };
-            let name = name.to_string();
             let save = self.i;
             self.next();
             let n = self.peek_non_space();
@@ -1008,7 +1012,7 @@ impl<'a> Parser<'a> {
             let chain_pos = self.peek().pos;
             let mut fields = Vec::new();
             while let Tok::Field(f) = self.peek().tok.clone() {
-                fields.push(f.to_string());
+                fields.push(f);
                 self.next();
             }
             return Ok(Some(match term {
@@ -1041,9 +1045,8 @@ impl<'a> Parser<'a> {
         let pos = t.pos;
         Ok(Some(match t.tok {
             Tok::Ident(name) => {
-                let name = name.to_string();
                 if matches!(
-                    name.as_str(),
+                    &*name,
                     "if" | "else"
                         | "end"
                         | "range"
@@ -1064,13 +1067,12 @@ impl<'a> Parser<'a> {
             Tok::Dot => Arg::Dot(pos),
             Tok::Nil => Arg::Nil(pos),
             Tok::Var(v) => {
-                let v = v.to_string();
                 if !self.vars.contains(&v) {
                     return Err(self.err(pos, format!("undefined variable {v:?}")));
                 }
                 Arg::Var(pos, v, Vec::new())
             }
-            Tok::Field(f) => Arg::Field(pos, vec![f.to_string()]),
+            Tok::Field(f) => Arg::Field(pos, vec![f]),
             Tok::Bool(b) => Arg::Bool(pos, b),
             Tok::Char(c) => Arg::Int(pos, c),
             Tok::Number(n) => self.number(pos, &n)?,
