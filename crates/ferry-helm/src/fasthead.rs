@@ -26,6 +26,8 @@ pub fn fast_head(doc: &str) -> Option<(String, Option<String>)> {
     let mut plain_cont: Option<usize> = None;
     // inside a quoted scalar spanning lines: (quote, continuation lines indented more than)
     let mut quote_cont: Option<(u8, usize)> = None;
+    // inside a flow sequence spanning lines: continuation lines indented more than this column
+    let mut flow_cont: Option<usize> = None;
     // a key whose value was a whole line of its own: its column
     let mut value_done: Option<usize> = None;
     let mut kind = String::new();
@@ -53,6 +55,18 @@ pub fn fast_head(doc: &str) -> Option<(String, Option<String>)> {
                 return None;
             }
             block_scalar = None;
+        }
+        if let Some(col) = flow_cont {
+            if line.is_empty() {
+                continue;
+            }
+            if indent <= col {
+                return None;
+            }
+            if !flow_piece(line)? {
+                flow_cont = None;
+            }
+            continue;
         }
         if let Some((q, col)) = quote_cont {
             if line.is_empty() {
@@ -247,6 +261,12 @@ pub fn fast_head(doc: &str) -> Option<(String, Option<String>)> {
                         }
                         quote_cont = Some((q, c));
                     }
+                    Value::FlowOpen => {
+                        if is_kind || is_hook {
+                            return None;
+                        }
+                        flow_cont = Some(c);
+                    }
                 }
             }
             None => {
@@ -256,6 +276,7 @@ pub fn fast_head(doc: &str) -> Option<(String, Option<String>)> {
                     Value::Plain(_) => plain_cont = Some(rest_col.saturating_sub(1)),
                     Value::Quoted(_) | Value::QuotedEscaped | Value::Flow => {}
                     Value::QuotedOpen(q) => quote_cont = Some((q, dash_col.unwrap_or(0))),
+                    Value::FlowOpen => flow_cont = Some(dash_col.unwrap_or(0)),
                     Value::Block(n) => {
                         let d = dash_col.unwrap_or(0);
                         block_scalar = Some((d, if n > 0 { d + n } else { d + 1 }));
@@ -265,7 +286,7 @@ pub fn fast_head(doc: &str) -> Option<(String, Option<String>)> {
             }
         }
     }
-    if quote_cont.is_some() {
+    if quote_cont.is_some() || flow_cont.is_some() {
         return None;
     }
     Some((kind, hook))
@@ -282,6 +303,8 @@ enum Value<'a> {
     QuotedEscaped,
     QuotedOpen(u8),
     Flow,
+    /// A flow sequence whose `]` is on a later line.
+    FlowOpen,
 }
 
 fn rest_is_blank(rest: &str) -> bool {
@@ -411,6 +434,24 @@ fn strip_comment(s: &str) -> &str {
     }
 }
 
+/// A piece of a flow sequence spanning lines: plain words and simply double-quoted items only.
+/// `Some(true)` when it ends with `,` (the sequence goes on), `Some(false)` when it ends with
+/// the closing `]`, `None` for anything else.
+fn flow_piece(piece: &str) -> Option<bool> {
+    let t = piece.trim_matches(' ');
+    let (body, open) = match t.strip_suffix(']') {
+        Some(b) => (b, false),
+        None => (t.strip_suffix(',')?, true),
+    };
+    if body.contains([
+        '[', ']', '{', '}', '\\', '\'', '#', '&', '*', '!', '|', '>', '%', '@', '`',
+    ]) || body.matches('"').count() % 2 != 0
+    {
+        return None;
+    }
+    Some(open)
+}
+
 fn classify(v: &str) -> Option<Value<'_>> {
     if v.is_empty() || v.starts_with('#') {
         return Some(Value::Empty);
@@ -448,7 +489,14 @@ fn classify(v: &str) -> Option<Value<'_>> {
             let body = strip_comment(v);
             let (open, close) = if b[0] == b'[' { ('[', ']') } else { ('{', '}') };
             if !body.ends_with(close) {
-                return None;
+                // a flow sequence continued on the next lines: `[a,` ... `b]`
+                return (b[0] == b'[' && body.len() == v.trim_end_matches(' ').len())
+                    .then(|| {
+                        flow_piece(&body[1..])
+                            .filter(|open| *open)
+                            .map(|_| Value::FlowOpen)
+                    })
+                    .flatten();
             }
             // one balanced level, simple quoted items, no nested flow mappings
             let inner = &body[1..body.len() - 1];
@@ -574,12 +622,20 @@ mod tests {
             "a:\n  {}\n  b: 1\n",
             "a:\n  {}\n    b: 1\n",
             "a:\n  plain\n",
+            "a: [b,\nc]\n",
+            "a: [b,\n  c\n",
+            "a: [b,\n  [c]]\n",
         ] {
             assert!(fast_head(bad).is_none(), "should decline {bad:?}");
         }
         assert_eq!(
             fast_head("kind: Job\nmetadata:\n  annotations:\n    \"helm.sh/hook\": pre-install\n"),
             Some(("Job".into(), Some("pre-install".into())))
+        );
+        // a flow sequence over several lines
+        assert_eq!(
+            fast_head("kind: Role\nrules:\n- verbs: [\"get\",\n    \"list\"]\n  x: 1\n"),
+            Some(("Role".into(), None))
         );
         // a value on its own line, then a sibling
         assert_eq!(
