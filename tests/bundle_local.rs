@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{copy_example, ferry, ferry_env, s, sha256_file};
+use common::{copy_example, ferry, ferry_env, generate_key, s, sha256_file};
 
 fn build(dir: &Path, spec: &Path, jobs: &str, extra: &[&str]) -> PathBuf {
     let name = if extra.contains(&"--zstd") {
@@ -501,18 +501,7 @@ fn consumers_trust_a_stamp_only_while_the_file_is_unchanged() {
     let out = dir.path().join("b.tar");
     let key = dir.path().join("k.key");
     let public = dir.path().join("k.pub");
-    ferry(
-        &cache,
-        &[
-            "key",
-            "generate",
-            "--output-key",
-            s(&key),
-            "--output-pub",
-            s(&public),
-        ],
-    )
-    .ok();
+    generate_key(&cache, &[], &key, &public, &[]).ok();
     ferry(
         &cache,
         &[
@@ -552,18 +541,7 @@ fn consumers_trust_a_stamp_only_while_the_file_is_unchanged() {
         .contains("every blob hashed"));
     // The signature is still checked against the caller's keys.
     let other = dir.path().join("other.pub");
-    ferry(
-        &cache,
-        &[
-            "key",
-            "generate",
-            "--output-key",
-            s(&dir.path().join("o.key")),
-            "--output-pub",
-            s(&other),
-        ],
-    )
-    .ok();
+    generate_key(&cache, &[], &dir.path().join("o.key"), &other, &[]).ok();
     render(&["--key", s(&other)]).failed();
 
     // Altering a byte in place, even with the old modification time put back,

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{copy_example, ferry, s, sha256_file};
+use common::{copy_example, ferry, generate_key, s, sha256_file};
 use serde_json::Value;
 
 const PART: u64 = 4096;
@@ -16,18 +16,7 @@ fn built(dir: &Path) -> (PathBuf, PathBuf) {
     let spec = copy_example(dir);
     let cache = dir.join("cache");
     let (key, public) = (dir.join("cosign.key"), dir.join("cosign.pub"));
-    ferry(
-        &cache,
-        &[
-            "key",
-            "generate",
-            "--output-key",
-            s(&key),
-            "--output-pub",
-            s(&public),
-        ],
-    )
-    .ok();
+    generate_key(&cache, &[], &key, &public, &[]).ok();
     let out = dir.join("out/bundle.tar");
     ferry(
         &cache,

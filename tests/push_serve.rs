@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{ferry, ferry_env, s, Run};
+use common::{ferry, ferry_env, generate_key, s, Run};
 use harbor_double::{HarborDouble, HARBOR_VERSION};
 use support::images::{HELM_CHART_LAYER, HELM_CONFIG, OCI_INDEX, OCI_MANIFEST};
 use support::registry::LoggedRequest;
@@ -1839,19 +1839,7 @@ fn a_signed_bundle_is_pushed_with_its_signature() {
     let dir = scratch();
     let env = [("FERRY_KEY_PASSWORD", "key-pass")];
     let (key, public) = (dir.path().join("cosign.key"), dir.path().join("cosign.pub"));
-    ferry_env(
-        &dir.path().join("cache"),
-        &env,
-        &[
-            "key",
-            "generate",
-            "--output-key",
-            s(&key),
-            "--output-pub",
-            s(&public),
-        ],
-    )
-    .ok();
+    generate_key(&dir.path().join("cache"), &env, &key, &public, &[]).ok();
     let signed = dir.path().join("signed.tar");
     let built = ferry_env(
         &fx.root.join("cache"),
@@ -1880,16 +1868,12 @@ fn a_signed_bundle_is_pushed_with_its_signature() {
     let run = ferry(&dir.path().join("cache"), &args).failed();
     assert!(run.stderr.contains("no trusted key"), "{}", run.stderr);
     let other_key = dir.path().join("other.pub");
-    ferry(
+    generate_key(
         &dir.path().join("cache"),
-        &[
-            "key",
-            "generate",
-            "--output-key",
-            s(&dir.path().join("other.key")),
-            "--output-pub",
-            s(&other_key),
-        ],
+        &[],
+        &dir.path().join("other.key"),
+        &other_key,
+        &[],
     )
     .ok();
     args.extend(["--key", s(&other_key)]);

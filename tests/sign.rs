@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use base64::Engine as _;
-use common::{copy_example, ferry, ferry_env, s, sha256_file, Run};
+use common::{copy_example, ferry, ferry_env, generate_key, s, sha256_file, Run};
 use serde_json::Value;
 
 const SIG_ARTIFACT: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
@@ -28,20 +28,7 @@ fn keygen(dir: &Path, name: &str, password: Option<&str>) -> Keys {
     let env: Vec<(&str, &str)> = password
         .map(|p| vec![("FERRY_KEY_PASSWORD", p)])
         .unwrap_or_default();
-    let run = ferry_env(
-        &dir.join("cache"),
-        &env,
-        &[
-            "key",
-            "generate",
-            "--output-key",
-            s(&key),
-            "--output-pub",
-            s(&public),
-            "--json",
-        ],
-    )
-    .ok();
+    let run = generate_key(&dir.join("cache"), &env, &key, &public, &["--json"]).ok();
     let report = run.json();
     assert_eq!(report["encrypted"], password.is_some());
     Keys {

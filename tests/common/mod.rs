@@ -69,6 +69,26 @@ pub fn ferry(cache: &Path, args: &[&str]) -> Run {
     ferry_env(cache, &[], args)
 }
 
+/// Runs `ferry key generate` into `key` and `public` (plus `extra` flags), with `env`.
+pub fn generate_key(
+    cache: &Path,
+    env: &[(&str, &str)],
+    key: &Path,
+    public: &Path,
+    extra: &[&str],
+) -> Run {
+    let mut args = vec![
+        "key",
+        "generate",
+        "--output-key",
+        s(key),
+        "--output-pub",
+        s(public),
+    ];
+    args.extend_from_slice(extra);
+    ferry_env(cache, env, &args)
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

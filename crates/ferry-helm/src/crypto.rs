@@ -105,11 +105,8 @@ fn gen_rsa_parallel(rng: &mut DetRng, bits: usize) -> Result<RsaPrivateKey, Stri
             DetRng::new(&[b"rsa-q", &seeds[1]]),
         ];
         let sizes = [half, bits - half];
-        let mut stats = crate::prime::Stats::default();
         let (p, q) =
-            match crate::prime::gen_primes(&mut rngs, &sizes, RSA_E, prime_threads(), &mut stats)
-                .as_deref()
-            {
+            match crate::prime::gen_primes(&mut rngs, &sizes, RSA_E, prime_threads()).as_deref() {
                 Some([p, q]) => (p.clone(), q.clone()),
                 _ => {
                     use num_bigint_dig::RandPrime as _;

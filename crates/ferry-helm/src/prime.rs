@@ -15,14 +15,12 @@
 //! scheduler, but each prime is always the *first* survivor of its window to pass, so it depends
 //! only on its generator, never on thread timing or thread count.
 //!
-//! On the 2-core machine this was written on, a 1024-bit prime takes about 9 ms of one core
-//! (27 base-2 tests of 0.27 ms, 4 rounds of 0.33 ms, 0.4 ms of sieving) against about 100 ms for
-//! `num_bigint_dig`'s `gen_prime`, and an RSA-2048 key about 10 ms on both cores.
+//! Its cost shows in the first-render column of `bench/render.sh` (chaos-mesh generates 17 keys
+//! per render, harbor 6).
 //!
 //! Nothing here is constant time: keys are a function of the site secret and are generated at
 //! render time, not in a setting where an attacker can time the generation.
 
-use std::ops::AddAssign as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
 
@@ -967,7 +965,6 @@ enum Outcome {
     Sieved {
         search: usize,
         survivors: Vec<u32>,
-        time: std::time::Duration,
     },
     /// `prime: None`: abandoned, as an earlier survivor passed meanwhile.
     Tested {
@@ -990,7 +987,6 @@ const MAX_WINDOWS: usize = 1000;
 struct Scheduler<const N: usize> {
     searches: Vec<Search<N>>,
     e: u32,
-    stats: Stats,
 }
 
 /// The first survivor after `index` known to pass base 2 (`usize::MAX` when none).
@@ -1035,7 +1031,6 @@ impl<const N: usize> Scheduler<N> {
                 start[0] |= 1;
                 s.start = start;
                 s.windows += 1;
-                self.stats.windows += 1;
                 s.phase = Phase::Sieving;
                 return Some(Task::Sieve { search: i, start });
             }
@@ -1047,7 +1042,6 @@ impl<const N: usize> Scheduler<N> {
             let end = s.survivors.len().min(cutoffs[i].load(Ordering::Relaxed));
             if let Some(index) = (s.resume..end).find(|&j| s.status[j] == Status::Untested) {
                 s.status[index] = Status::Testing;
-                self.stats.base2_tests += 1;
                 let mut n = s.start;
                 let carry = add_small(&mut n, 2 * u64::from(s.survivors[index]));
                 let n = (!carry && bit_len(&n) == s.bits).then_some(n);
@@ -1064,12 +1058,7 @@ impl<const N: usize> Scheduler<N> {
     /// Records a finished task.
     fn apply(&mut self, outcome: Outcome, cutoffs: &[AtomicUsize]) {
         match outcome {
-            Outcome::Sieved {
-                search,
-                survivors,
-                time,
-            } => {
-                self.stats.sieve_time += time;
+            Outcome::Sieved { search, survivors } => {
                 let s = &mut self.searches[search];
                 s.status = vec![Status::Untested; survivors.len()];
                 s.survivors = survivors;
@@ -1085,10 +1074,7 @@ impl<const N: usize> Scheduler<N> {
             } => {
                 let s = &mut self.searches[search];
                 s.status[index] = match prime {
-                    None => {
-                        self.stats.base2_tests -= 1;
-                        Status::Untested
-                    }
+                    None => Status::Untested,
                     Some(false) => Status::Composite,
                     Some(true) => {
                         cutoffs[search].fetch_min(index, Ordering::Relaxed);
@@ -1165,7 +1151,6 @@ impl<const N: usize> Scheduler<N> {
                 continue;
             }
             let bases = (0..s.rounds).map(|_| random_base(&mut s.rng, &n)).collect();
-            self.stats.final_rounds += s.rounds;
             s.phase = Phase::Finals {
                 index,
                 n,
@@ -1219,15 +1204,10 @@ fn run_task<const N: usize>(
     cutoffs: &[AtomicUsize],
 ) -> Outcome {
     match task {
-        Task::Sieve { search, start } => {
-            let t = std::time::Instant::now();
-            let survivors = sieve_window(&start, e, sp, conv);
-            Outcome::Sieved {
-                search,
-                survivors,
-                time: t.elapsed(),
-            }
-        }
+        Task::Sieve { search, start } => Outcome::Sieved {
+            search,
+            survivors: sieve_window(&start, e, sp, conv),
+        },
         Task::Test { search, index, n } => {
             let prime = match n.and_then(Mont::<N>::new) {
                 None => Some(false),
@@ -1268,17 +1248,8 @@ fn search_all<const N: usize, const CLASS: usize>(
     bits: &[usize],
     e: u32,
     threads: usize,
-    stats: &mut Stats,
 ) -> Option<Vec<BigUint>> {
-    let primes = search_with::<N>(
-        rngs,
-        bits,
-        e,
-        threads,
-        small_primes(),
-        conversion(CLASS, N),
-        stats,
-    )?;
+    let primes = search_with::<N>(rngs, bits, e, threads, small_primes(), conversion(CLASS, N))?;
     Some(primes.iter().map(|p| limbs_to_biguint(p)).collect())
 }
 
@@ -1290,7 +1261,6 @@ fn search_with<const N: usize>(
     threads: usize,
     sp: &SmallPrimes,
     conv: &[u64],
-    stats: &mut Stats,
 ) -> Option<Vec<[u64; N]>> {
     let searches = rngs
         .iter()
@@ -1307,13 +1277,8 @@ fn search_with<const N: usize>(
             phase: Phase::NeedSieve,
         })
         .collect();
-    let state = Mutex::new(Scheduler {
-        searches,
-        e,
-        stats: Stats::default(),
-    });
+    let state = Mutex::new(Scheduler { searches, e });
     let wake = Condvar::new();
-    let busy = Mutex::new(std::time::Duration::ZERO);
     let cutoffs: Vec<AtomicUsize> = rngs.iter().map(|_| AtomicUsize::new(usize::MAX)).collect();
     let work = || {
         let mut outcome = None;
@@ -1334,12 +1299,7 @@ fn search_with<const N: usize>(
                     st = wake.wait(st).unwrap_or_else(PoisonError::into_inner);
                 }
             };
-            let t = std::time::Instant::now();
-            let o = run_task(task, e, sp, conv, &cutoffs);
-            busy.lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .add_assign(t.elapsed());
-            outcome = Some(o);
+            outcome = Some(run_task(task, e, sp, conv, &cutoffs));
         }
     };
     std::thread::scope(|scope| {
@@ -1350,11 +1310,6 @@ fn search_with<const N: usize>(
         work();
     });
     let st = state.into_inner().unwrap_or_else(PoisonError::into_inner);
-    stats.windows += st.stats.windows;
-    stats.base2_tests += st.stats.base2_tests;
-    stats.final_rounds += st.stats.final_rounds;
-    stats.sieve_time += st.stats.sieve_time;
-    stats.busy_time += busy.into_inner().unwrap_or_else(PoisonError::into_inner);
     let mut primes = Vec::with_capacity(st.searches.len());
     for (s, rng) in st.searches.into_iter().zip(rngs.iter_mut()) {
         *rng = s.rng;
@@ -1373,21 +1328,6 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
     a
 }
 
-/// Counters of the work one search did (for measurements).
-#[derive(Default, Debug, Clone, Copy)]
-pub struct Stats {
-    /// Random starts drawn.
-    pub windows: usize,
-    /// Base-2 strong tests run.
-    pub base2_tests: usize,
-    /// Random-base Miller–Rabin rounds run.
-    pub final_rounds: usize,
-    /// Time spent computing residues and sieving.
-    pub sieve_time: std::time::Duration,
-    /// Time spent running tasks, summed over threads.
-    pub busy_time: std::time::Duration,
-}
-
 fn limbs_to_biguint(limbs: &[u64]) -> BigUint {
     let bytes: Vec<u8> = limbs.iter().flat_map(|l| l.to_le_bytes()).collect();
     BigUint::from_bytes_le(&bytes)
@@ -1400,7 +1340,7 @@ fn limbs_to_biguint(limbs: &[u64]) -> BigUint {
 #[cfg(test)]
 pub fn gen_prime(rng: &mut DetRng, bits: usize, e: u32, threads: usize) -> Option<BigUint> {
     let mut rngs = [rng.clone()];
-    let p = gen_primes(&mut rngs, &[bits], e, threads, &mut Stats::default())?;
+    let p = gen_primes(&mut rngs, &[bits], e, threads)?;
     *rng = rngs[0].clone();
     p.into_iter().next()
 }
@@ -1410,14 +1350,13 @@ pub fn gen_prime(rng: &mut DetRng, bits: usize, e: u32, threads: usize) -> Optio
 /// searches run at the same time on up to `threads` threads, so that all stay busy (while one
 /// search waits for its last rounds, the others go on). Each prime depends only on its own
 /// generator, never on `threads` or timing; each generator is left where its search stopped
-/// drawing from it. Counts the work into `stats`. `None` when a size is outside
+/// drawing from it. `None` when a size is outside
 /// [`MIN_BITS`]`..=`[`MAX_BITS`] or `e` is even.
 pub fn gen_primes(
     rngs: &mut [DetRng],
     bits: &[usize],
     e: u32,
     threads: usize,
-    stats: &mut Stats,
 ) -> Option<Vec<BigUint>> {
     if rngs.len() != bits.len()
         || bits.iter().any(|b| !(MIN_BITS..=MAX_BITS).contains(b))
@@ -1427,7 +1366,7 @@ pub fn gen_primes(
         return None;
     }
     let limbs = bits.iter().max()?.div_ceil(64);
-    by_size!(limbs, None, search_all(rngs, bits, e, threads, stats))
+    by_size!(limbs, None, search_all(rngs, bits, e, threads))
 }
 
 /// The limbs of `x`, if it fits in `N`.
@@ -1640,8 +1579,7 @@ mod tests {
             let mut rngs: Vec<DetRng> = (0..sizes.len())
                 .map(|i| rng(&format!("multi{i}")))
                 .collect();
-            let primes =
-                gen_primes(&mut rngs, &sizes, 65_537, threads, &mut Stats::default()).unwrap();
+            let primes = gen_primes(&mut rngs, &sizes, 65_537, threads).unwrap();
             for (i, p) in primes.into_iter().enumerate() {
                 assert_eq!(p, alone[i].0);
                 assert_eq!(rngs[i].fingerprint(), alone[i].1);
@@ -1668,7 +1606,6 @@ mod tests {
                 phase: Phase::NeedSieve,
             }],
             e: 65_537,
-            stats: Stats::default(),
         };
         let Some(Task::Sieve { start, .. }) = st.next_task(&cutoffs) else {
             panic!("a sieve first")
@@ -1678,7 +1615,6 @@ mod tests {
         let sieved = |survivors: Vec<u32>| Outcome::Sieved {
             search: 0,
             survivors,
-            time: std::time::Duration::ZERO,
         };
         let tested = |index, prime| Outcome::Tested {
             search: 0,

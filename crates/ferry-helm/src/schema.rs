@@ -849,6 +849,28 @@ fn int_kw(s: &BTreeMap<String, Json>, k: &str) -> Option<i64> {
     d.to_i64()
 }
 
+/// The `min…`/`max…` keywords on a count (properties, items, characters), Helm-worded.
+fn count_bounds(
+    s: &BTreeMap<String, Json>,
+    n: i64,
+    (min_kw, max_kw): (&str, &str),
+    loc: &[String],
+    errs: &mut Vec<VErr>,
+) {
+    if let Some(min) = int_kw(s, min_kw).filter(|min| n < *min) {
+        errs.push(VErr::msg(
+            loc,
+            format!("{min_kw}: got {}, want {}", fmt_int(n), fmt_int(min)),
+        ));
+    }
+    if let Some(max) = int_kw(s, max_kw).filter(|max| n > *max) {
+        errs.push(VErr::msg(
+            loc,
+            format!("{max_kw}: got {}, want {}", fmt_int(n), fmt_int(max)),
+        ));
+    }
+}
+
 fn num_kw(s: &BTreeMap<String, Json>, k: &str) -> Option<Dec> {
     s.get(k)?.as_num()?.dec()
 }
@@ -1206,22 +1228,7 @@ impl<'a> Ctx<'a> {
         out: &mut Out,
     ) {
         let n = obj.len() as i64;
-        if let Some(min) = int_kw(s, "minProperties") {
-            if n < min {
-                out.errs.push(VErr::msg(
-                    loc,
-                    format!("minProperties: got {}, want {}", fmt_int(n), fmt_int(min)),
-                ));
-            }
-        }
-        if let Some(max) = int_kw(s, "maxProperties") {
-            if n > max {
-                out.errs.push(VErr::msg(
-                    loc,
-                    format!("maxProperties: got {}, want {}", fmt_int(n), fmt_int(max)),
-                ));
-            }
-        }
+        count_bounds(s, n, ("minProperties", "maxProperties"), loc, &mut out.errs);
         let missing_of = |names: Vec<&'a str>| -> Vec<&'a str> {
             names
                 .into_iter()
@@ -1369,22 +1376,7 @@ impl<'a> Ctx<'a> {
         out: &mut Out,
     ) {
         let n = arr.len() as i64;
-        if let Some(min) = int_kw(s, "minItems") {
-            if n < min {
-                out.errs.push(VErr::msg(
-                    loc,
-                    format!("minItems: got {}, want {}", fmt_int(n), fmt_int(min)),
-                ));
-            }
-        }
-        if let Some(max) = int_kw(s, "maxItems") {
-            if n > max {
-                out.errs.push(VErr::msg(
-                    loc,
-                    format!("maxItems: got {}, want {}", fmt_int(n), fmt_int(max)),
-                ));
-            }
-        }
+        count_bounds(s, n, ("minItems", "maxItems"), loc, &mut out.errs);
         if matches!(s.get("uniqueItems"), Some(Json::Bool(true))) && arr.len() > 1 {
             let dup = (1..arr.len())
                 .find_map(|i| (0..i).find(|&j| equals(&arr[i], &arr[j])).map(|j| (j, i)));
@@ -1514,22 +1506,7 @@ impl<'a> Ctx<'a> {
 
     fn string(&self, s: &BTreeMap<String, Json>, st: &str, loc: &[String], errs: &mut Vec<VErr>) {
         let n = st.chars().count() as i64;
-        if let Some(min) = int_kw(s, "minLength") {
-            if n < min {
-                errs.push(VErr::msg(
-                    loc,
-                    format!("minLength: got {}, want {}", fmt_int(n), fmt_int(min)),
-                ));
-            }
-        }
-        if let Some(max) = int_kw(s, "maxLength") {
-            if n > max {
-                errs.push(VErr::msg(
-                    loc,
-                    format!("maxLength: got {}, want {}", fmt_int(n), fmt_int(max)),
-                ));
-            }
-        }
+        count_bounds(s, n, ("minLength", "maxLength"), loc, errs);
         if let Some(p) = s.get("pattern").and_then(Json::as_str) {
             if let Some(re) = self.regex(p) {
                 if !re.is_match(st) {

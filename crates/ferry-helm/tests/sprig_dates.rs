@@ -8,51 +8,14 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::Path;
+mod common;
 
+use common::compare_with_helm;
 use ferry_helm::{render_templates, Chart, RenderOptions};
 
 #[test]
 fn sprig_dates_match_real_helm() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
-    let expected: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("sprig-dates-chart.expected.json"))
-            .expect("read expected"),
-    )
-    .expect("parse expected");
-    let expected = expected.as_object().expect("an object");
-    let chart = Chart::load(dir.join("sprig-dates-chart")).expect("load chart");
-    let rendered = render_templates(&chart, &RenderOptions::default()).expect("render");
-    let mut failures = Vec::new();
-    for (name, want) in expected {
-        let want = want.as_str().expect("a string");
-        let got = rendered
-            .get(name)
-            .map(String::as_str)
-            .unwrap_or("<missing>");
-        if got == want {
-            println!("PASS {name}");
-            continue;
-        }
-        println!("FAIL {name}");
-        for (i, (g, w)) in got.lines().zip(want.lines()).enumerate() {
-            if g != w {
-                println!("  line {}:\n    got:  {g:?}\n    want: {w:?}", i + 1);
-            }
-        }
-        if got.lines().count() != want.lines().count() {
-            println!(
-                "  got {} lines, want {}",
-                got.lines().count(),
-                want.lines().count()
-            );
-        }
-        failures.push(name.clone());
-    }
-    assert!(
-        failures.is_empty(),
-        "templates differing from real Helm: {failures:?}"
-    );
+    compare_with_helm("sprig-dates-chart", &RenderOptions::default());
 }
 
 fn chart(template: &str) -> Chart {
