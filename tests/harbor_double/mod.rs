@@ -27,7 +27,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::support::http::{read_chunked, read_head, read_request_body, Head};
+use crate::support::http::{accept_loop, read_chunked, read_head, read_request_body, Head};
 
 /// The version the double reports in `systeminfo`.
 pub const HARBOR_VERSION: &str = "v2.15.2-test";
@@ -77,8 +77,6 @@ impl HarborDouble {
     /// `upstream` (`127.0.0.1:PORT`). `users` are the API's (name, password) pairs; `realm`
     /// is the registry's token realm, used in the challenge of a "project not found" 401.
     pub fn start(upstream: &str, users: &[(&str, &str)], realm: Option<&str>) -> HarborDouble {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind Harbor double");
-        let port = listener.local_addr().expect("local addr").port();
         let state = Arc::new(Mutex::new(State {
             upstream: upstream.trim_start_matches("http://").to_owned(),
             realm: realm.map(str::to_owned),
@@ -91,18 +89,11 @@ impl HarborDouble {
             api: Vec::new(),
             registry: Vec::new(),
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (state2, stop2) = (state.clone(), stop.clone());
-        let me = format!("127.0.0.1:{port}");
-        let handle = std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if stop2.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let (state3, me3) = (state2.clone(), me.clone());
-                std::thread::spawn(move || handle_conn(conn, &state3, &me3));
-            }
+        let state2 = state.clone();
+        let (port, stop, handle) = accept_loop(move |conn| {
+            // the double's own address, for the Location headers it writes
+            let me = conn.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            handle_conn(conn, &state2, &me)
         });
         HarborDouble {
             port,

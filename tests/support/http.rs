@@ -122,25 +122,36 @@ pub struct HttpServer {
     handle: Option<JoinHandle<()>>,
 }
 
+/// Binds `127.0.0.1:0` and hands every connection to `on_conn` on a thread of its own until
+/// `stop` is set (the owner then connects once to wake the loop): (port, stop, accept thread).
+pub fn accept_loop(
+    on_conn: impl Fn(TcpStream) + Send + Sync + 'static,
+) -> (u16, Arc<AtomicBool>, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind test server");
+    let port = listener.local_addr().expect("local addr").port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let on_conn = Arc::new(on_conn);
+    let handle = std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            if stop2.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(conn) = conn else { continue };
+            let on_conn = on_conn.clone();
+            std::thread::spawn(move || on_conn(conn));
+        }
+    });
+    (port, stop, handle)
+}
+
 impl HttpServer {
     /// Serves the files under `root`.
     pub fn serve_dir(root: impl AsRef<Path>) -> HttpServer {
         let root = root.as_ref().to_path_buf();
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind http server");
-        let port = listener.local_addr().expect("local addr").port();
-        let stop = Arc::new(AtomicBool::new(false));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let (stop2, req2, root2) = (stop.clone(), requests.clone(), root.clone());
-        let handle = std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if stop2.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let (req3, root3) = (req2.clone(), root2.clone());
-                std::thread::spawn(move || handle_file_conn(conn, &root3, &req3));
-            }
-        });
+        let (req2, root2) = (requests.clone(), root.clone());
+        let (port, stop, handle) = accept_loop(move |conn| handle_file_conn(conn, &root2, &req2));
         HttpServer {
             port,
             root,

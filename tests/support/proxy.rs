@@ -5,7 +5,7 @@
 //! `Location`s point back at the proxy. Request and response bodies are buffered in memory;
 //! chunked upstream responses are de-chunked and sent downstream with `Content-Length`.
 
-use super::http::{read_chunked, read_head, read_request_body, Head};
+use super::http::{accept_loop, read_chunked, read_head, read_request_body, Head};
 use std::io::{BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -167,24 +167,12 @@ impl FaultProxy {
             !upstream.starts_with("https://"),
             "FaultProxy forwards plain HTTP only"
         );
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
-        let port = listener.local_addr().expect("local addr").port();
         let state = Arc::new(Mutex::new(State {
             mode: FaultMode::PassThrough,
             seen: Vec::new(),
         }));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (state2, stop2, up2) = (state.clone(), stop.clone(), upstream.clone());
-        let handle = std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if stop2.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let (state3, up3) = (state2.clone(), up2.clone());
-                std::thread::spawn(move || handle_conn(conn, &up3, &state3));
-            }
-        });
+        let (state2, up2) = (state.clone(), upstream.clone());
+        let (port, stop, handle) = accept_loop(move |conn| handle_conn(conn, &up2, &state2));
         FaultProxy {
             port,
             upstream,
