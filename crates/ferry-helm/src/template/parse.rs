@@ -198,18 +198,19 @@ impl std::fmt::Display for Pipe {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
+/// A lexed token; names and literals borrow the source, so tokens are copied freely.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Tok<'a> {
     Text(usize, usize),
     Left,
     Right,
     Space,
-    Ident(Rc<str>),
-    Field(Rc<str>),
-    Var(Rc<str>),
-    Str(Rc<str>),
+    Ident(&'a str),
+    Field(&'a str),
+    Var(&'a str),
+    Str(Lit<'a>),
     Char(i64),
-    Number(Rc<str>),
+    Number(&'a str),
     LParen,
     RParen,
     Pipe,
@@ -222,10 +223,24 @@ enum Tok {
     Eof,
 }
 
-#[derive(Debug, Clone)]
-struct Token {
-    tok: Tok,
+/// A string literal: its text in the source, or (when it had escapes) its unescaped value in
+/// the lexer's side table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Lit<'a> {
+    Raw(&'a str),
+    Escaped(usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Token<'a> {
+    tok: Tok<'a>,
     pos: Pos,
+}
+
+/// What the lexer produces: the tokens and the unescaped values of string literals with escapes.
+struct Lexed<'a> {
+    toks: Vec<Token<'a>>,
+    escaped: Vec<String>,
 }
 
 /// A parse error: message and the line it was found on.
@@ -248,10 +263,12 @@ fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\r' | b'\n')
 }
 
-fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
+fn lex(src: &str) -> Result<Lexed<'_>, ParseError> {
     let b = src.as_bytes();
     let open_delim = memchr::memmem::Finder::new(b"{{");
-    let mut toks = Vec::new();
+    // about one token per 8 bytes of template source; sized once to avoid regrowing
+    let mut toks = Vec::with_capacity(src.len() / 8 + 8);
+    let mut escaped = Vec::new();
     let mut i = 0;
     let mut trim_next = false;
     let err = |pos: Pos, m: String| ParseError {
@@ -403,6 +420,17 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                     i += 1;
                 }
                 b'"' => {
+                    // most literals have no escapes: borrow them from the source
+                    if let Some(e) = memchr::memchr3(b'"', b'\\', b'\n', &b[i + 1..]) {
+                        if b[i + 1 + e] == b'"' {
+                            toks.push(Token {
+                                tok: Tok::Str(Lit::Raw(&src[i + 1..i + 1 + e])),
+                                pos,
+                            });
+                            i = i + 1 + e + 1;
+                            continue;
+                        }
+                    }
                     let mut k = i + 1;
                     let mut s = String::new();
                     loop {
@@ -459,8 +487,9 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                             }
                         }
                     }
+                    escaped.push(s);
                     toks.push(Token {
-                        tok: Tok::Str(Rc::from(s)),
+                        tok: Tok::Str(Lit::Escaped(escaped.len() - 1)),
                         pos,
                     });
                     i = k + 1;
@@ -470,7 +499,7 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                         return Err(err(pos, "unterminated raw quoted string".into()));
                     };
                     toks.push(Token {
-                        tok: Tok::Str(Rc::from(&src[i + 1..i + 1 + end])),
+                        tok: Tok::Str(Lit::Raw(&src[i + 1..i + 1 + end])),
                         pos,
                     });
                     i = i + 1 + end + 1;
@@ -517,7 +546,7 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                             k += 1;
                         }
                         toks.push(Token {
-                            tok: Tok::Number(Rc::from(&src[i..k])),
+                            tok: Tok::Number(&src[i..k]),
                             pos,
                         });
                         i = k;
@@ -537,19 +566,19 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
                     }
                     let word = &src[i..k];
                     let tok = if c == b'$' {
-                        Tok::Var(Rc::from(word))
+                        Tok::Var(word)
                     } else if c == b'.' {
                         if word == "." {
                             Tok::Dot
                         } else {
-                            Tok::Field(Rc::from(&word[1..]))
+                            Tok::Field(&word[1..])
                         }
                     } else {
                         match word {
                             "true" => Tok::Bool(true),
                             "false" => Tok::Bool(false),
                             "nil" => Tok::Nil,
-                            _ => Tok::Ident(Rc::from(word)),
+                            _ => Tok::Ident(word),
                         }
                     };
                     toks.push(Token { tok, pos });
@@ -566,7 +595,7 @@ fn lex(src: &str) -> Result<Vec<Token>, ParseError> {
         tok: Tok::Eof,
         pos: b.len(),
     });
-    Ok(toks)
+    Ok(Lexed { toks, escaped })
 }
 
 fn utf8_len(b: u8) -> usize {
@@ -589,9 +618,10 @@ pub struct Parsed {
 struct Parser<'a> {
     src: &'a str,
     shared: std::sync::Arc<str>,
-    toks: Vec<Token>,
+    toks: Vec<Token<'a>>,
+    escaped: Vec<String>,
     i: usize,
-    vars: Vec<Rc<str>>,
+    vars: Vec<&'a str>,
     is_func: &'a dyn Fn(&str) -> bool,
     defines: Vec<(String, List)>,
     range_depth: usize,
@@ -609,13 +639,14 @@ pub fn parse_shared(
     is_func: &dyn Fn(&str) -> bool,
 ) -> Result<Parsed, ParseError> {
     let src: &str = shared;
-    let toks = lex(src)?;
+    let Lexed { toks, escaped } = lex(src)?;
     let mut p = Parser {
         src,
         shared: shared.clone(),
         toks,
+        escaped,
         i: 0,
-        vars: vec!["$".into()],
+        vars: vec!["$"],
         is_func,
         defines: Vec::new(),
         range_depth: 0,
@@ -638,15 +669,22 @@ impl<'a> Parser<'a> {
             message: m,
         }
     }
-    fn peek(&self) -> &Token {
-        &self.toks[self.i.min(self.toks.len() - 1)]
+    fn peek(&self) -> Token<'a> {
+        // the lexer always ends with Eof, so the last token stands for everything past it
+        match self.toks.get(self.i) {
+            Some(t) => *t,
+            None => self.toks.last().copied().unwrap_or(Token {
+                tok: Tok::Eof,
+                pos: self.src.len(),
+            }),
+        }
     }
-    fn next(&mut self) -> Token {
-        let t = self.peek().clone();
+    fn next(&mut self) -> Token<'a> {
+        let t = self.peek();
         self.i += 1;
         t
     }
-    fn peek_non_space(&mut self) -> Token {
+    fn peek_non_space(&mut self) -> Token<'a> {
         while matches!(
             self.toks.get(self.i),
             Some(Token {
@@ -656,15 +694,22 @@ impl<'a> Parser<'a> {
         ) {
             self.i += 1;
         }
-        self.peek().clone()
+        self.peek()
     }
-    fn next_non_space(&mut self) -> Token {
+    /// The value of a string literal.
+    fn lit(&self, l: Lit<'a>) -> &str {
+        match l {
+            Lit::Raw(s) => s,
+            Lit::Escaped(i) => self.escaped.get(i).map_or("", String::as_str),
+        }
+    }
+    fn next_non_space(&mut self) -> Token<'a> {
         self.peek_non_space();
         self.next()
     }
 
     /// Parses a list until `{{end}}`/`{{else}}` (returned) or EOF (top only).
-    fn list(&mut self, top: bool) -> Result<(List, Option<(String, Pos)>), ParseError> {
+    fn list(&mut self, top: bool) -> Result<(List, Option<(&'static str, Pos)>), ParseError> {
         self.depth += 1;
         if self.depth > 5000 {
             return Err(self.err(self.peek().pos, "template nesting too deep".into()));
@@ -687,9 +732,8 @@ impl<'a> Parser<'a> {
                 })),
                 Tok::Left => {
                     let k = self.peek_non_space();
-                    if let Tok::Ident(word) = &k.tok {
-                        let word = word.to_string();
-                        match word.as_str() {
+                    if let Tok::Ident(word) = k.tok {
+                        match word {
                             "end" | "else" => {
                                 self.next_non_space();
                                 if top {
@@ -698,11 +742,11 @@ impl<'a> Parser<'a> {
                                     );
                                 }
                                 self.depth -= 1;
-                                return Ok((out, Some((word, k.pos))));
+                                return Ok((out, Some((if word == "end" { "end" } else { "else" }, k.pos))));
                             }
                             "if" | "range" | "with" => {
                                 self.next_non_space();
-                                let kind = match word.as_str() {
+                                let kind = match word {
                                     "if" => BranchKind::If,
                                     "range" => BranchKind::Range,
                                     _ => BranchKind::With,
@@ -713,13 +757,16 @@ impl<'a> Parser<'a> {
                             "define" | "block" => {
                                 self.next_non_space();
                                 let name_tok = self.next_non_space();
-                                let Tok::Str(name) = name_tok.tok.clone() else {
+                                let Tok::Str(name) = name_tok.tok else {
                                     return Err(self.err(
                                         name_tok.pos,
-                                        format!("unexpected {:?} in {word} clause", name_tok.tok),
+                                        format!(
+                                            "unexpected {} in {word} clause",
+                                            tok_desc(&name_tok.tok)
+                                        ),
                                     ));
                                 };
-                                let name = name.to_string();
+                                let name = self.lit(name).to_string();
                                 if word == "define" {
                                     if !top || self.depth > 1 {
                                         return Err(self
@@ -732,7 +779,7 @@ impl<'a> Parser<'a> {
                                             "unexpected token in define clause".into(),
                                         ));
                                     }
-                                    let saved = std::mem::replace(&mut self.vars, vec!["$".into()]);
+                                    let saved = std::mem::replace(&mut self.vars, vec!["$"]);
                                     let (body, end) = self.list(false)?;
                                     self.vars = saved;
                                     match end {
@@ -749,7 +796,7 @@ impl<'a> Parser<'a> {
                                     self.defines.push((name, body));
                                 } else {
                                     let pipe = self.pipeline("block", false)?;
-                                    let saved = std::mem::replace(&mut self.vars, vec!["$".into()]);
+                                    let saved = std::mem::replace(&mut self.vars, vec!["$"]);
                                     let (body, end) = self.list(false)?;
                                     self.vars = saved;
                                     match end {
@@ -771,13 +818,13 @@ impl<'a> Parser<'a> {
                             "template" => {
                                 self.next_non_space();
                                 let name_tok = self.next_non_space();
-                                let Tok::Str(name) = name_tok.tok.clone() else {
+                                let Tok::Str(name) = name_tok.tok else {
                                     return Err(self.err(
                                         name_tok.pos,
                                         "unexpected token in template clause".into(),
                                     ));
                                 };
-                                let name = name.to_string();
+                                let name = self.lit(name).to_string();
                                 let r = self.peek_non_space();
                                 let pipe = if r.tok == Tok::Right {
                                     self.next();
@@ -900,7 +947,7 @@ impl<'a> Parser<'a> {
         // declarations
         loop {
             let v = self.peek_non_space();
-            let Tok::Var(name) = v.tok.clone() else { break };
+            let Tok::Var(name) = v.tok else { break };
             let save = self.i;
             self.next();
             let n = self.peek_non_space();
@@ -911,13 +958,13 @@ impl<'a> Parser<'a> {
                     if pipe.is_assign && !self.vars.contains(&name) {
                         return Err(self.err(v.pos, format!("undefined variable \"{name}\"")));
                     }
-                    pipe.decl.push(name.clone());
+                    pipe.decl.push(Rc::from(name));
                     self.vars.push(name);
                     break;
                 }
                 Tok::Comma => {
                     self.next_non_space();
-                    pipe.decl.push(name.clone());
+                    pipe.decl.push(Rc::from(name));
                     self.vars.push(name);
                     if context == "range" && pipe.decl.len() < 2 {
                         continue;
@@ -1011,8 +1058,8 @@ impl<'a> Parser<'a> {
             // Go reports a chain at the position of its first appended field
             let chain_pos = self.peek().pos;
             let mut fields = Vec::new();
-            while let Tok::Field(f) = self.peek().tok.clone() {
-                fields.push(f);
+            while let Tok::Field(f) = self.peek().tok {
+                fields.push(Rc::from(f));
                 self.next();
             }
             return Ok(Some(match term {
@@ -1046,7 +1093,7 @@ impl<'a> Parser<'a> {
         Ok(Some(match t.tok {
             Tok::Ident(name) => {
                 if matches!(
-                    &*name,
+                    name,
                     "if" | "else"
                         | "end"
                         | "range"
@@ -1059,10 +1106,10 @@ impl<'a> Parser<'a> {
                 ) {
                     return Err(self.err(pos, format!("unexpected <{name}> in command")));
                 }
-                if !(self.is_func)(&name) {
+                if !(self.is_func)(name) {
                     return Err(self.err(pos, format!("function {name:?} not defined")));
                 }
-                Arg::Func(pos, name)
+                Arg::Func(pos, Rc::from(name))
             }
             Tok::Dot => Arg::Dot(pos),
             Tok::Nil => Arg::Nil(pos),
@@ -1070,17 +1117,17 @@ impl<'a> Parser<'a> {
                 if !self.vars.contains(&v) {
                     return Err(self.err(pos, format!("undefined variable {v:?}")));
                 }
-                Arg::Var(pos, v, Vec::new())
+                Arg::Var(pos, Rc::from(v), Vec::new())
             }
-            Tok::Field(f) => Arg::Field(pos, vec![f]),
+            Tok::Field(f) => Arg::Field(pos, vec![Rc::from(f)]),
             Tok::Bool(b) => Arg::Bool(pos, b),
             Tok::Char(c) => Arg::Int(pos, c),
-            Tok::Number(n) => self.number(pos, &n)?,
+            Tok::Number(n) => self.number(pos, n)?,
             Tok::LParen => {
                 let p = self.pipeline("parenthesized pipeline", true)?;
                 Arg::Pipe(pos, Box::new(p))
             }
-            Tok::Str(s) => Arg::Str(pos, s),
+            Tok::Str(s) => Arg::Str(pos, Rc::from(self.lit(s))),
             _ => {
                 self.i -= 1;
                 return Ok(None);
@@ -1132,7 +1179,8 @@ fn tok_desc(t: &Tok) -> String {
         Tok::RParen => "<)>".into(),
         Tok::LParen => "<(>".into(),
         Tok::Ident(s) | Tok::Field(s) | Tok::Var(s) | Tok::Number(s) => format!("<{s}>"),
-        Tok::Str(s) => format!("{s:?}"),
+        Tok::Str(Lit::Raw(s)) => format!("{s:?}"),
+        Tok::Str(Lit::Escaped(_)) => "<string>".into(),
         Tok::Eof => "EOF".into(),
         Tok::Pipe => "<|>".into(),
         Tok::Comma => "<,>".into(),
