@@ -435,18 +435,57 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, RawFile)>) -> Result<(),
 /// `.helmignore` rules (a subset of gitignore, as Helm reads them).
 #[derive(Debug, Default)]
 struct IgnoreRules {
-    rules: Vec<(String, bool, bool)>, // pattern, negate, dir only
+    rules: Vec<IgnoreRule>,
+}
+
+/// One `.helmignore` line.
+#[derive(Debug)]
+struct IgnoreRule {
+    pattern: String,
+    /// How the pattern is matched; most lines are plain names or `*.ext`.
+    shape: PatternShape,
+    negate: bool,
+    dir_only: bool,
+}
+
+/// The cheapest exact way to match a pattern against a path component.
+#[derive(Debug)]
+enum PatternShape {
+    /// No glob characters: the component equals the pattern.
+    Literal,
+    /// `*` followed by no glob characters: the component ends with the rest.
+    Suffix,
+    /// Anything else, including every pattern with a `/` (matched against the whole path).
+    Glob,
+}
+
+impl PatternShape {
+    fn of(pattern: &str) -> Self {
+        let is_plain = |s: &str| !s.contains(['*', '?', '[', '\\', '/']);
+        if is_plain(pattern) {
+            PatternShape::Literal
+        } else if pattern.strip_prefix('*').is_some_and(is_plain) {
+            PatternShape::Suffix
+        } else {
+            PatternShape::Glob
+        }
+    }
 }
 
 impl IgnoreRules {
     fn parse(text: &str) -> Self {
-        let mut rules = vec![("templates/.?*".to_string(), false, false)];
+        let mut rules = vec![IgnoreRule {
+            pattern: "templates/.?*".to_string(),
+            shape: PatternShape::Glob,
+            negate: false,
+            dir_only: false,
+        }];
         for line in text.lines() {
             let l = line.trim();
             if l.is_empty() || l.starts_with('#') {
                 continue;
             }
-            let (neg, l) = match l.strip_prefix('!') {
+            let (negate, l) = match l.strip_prefix('!') {
                 Some(r) => (true, r),
                 None => (false, l),
             };
@@ -455,7 +494,12 @@ impl IgnoreRules {
                 None => (false, l),
             };
             let l = l.strip_prefix('/').unwrap_or(l);
-            rules.push((l.to_string(), neg, dir_only));
+            rules.push(IgnoreRule {
+                pattern: l.to_string(),
+                shape: PatternShape::of(l),
+                negate,
+                dir_only,
+            });
         }
         IgnoreRules { rules }
     }
@@ -472,13 +516,20 @@ impl IgnoreRules {
             let is_dir = end < path.len();
             let sub = &path[..end];
             let base = &path[start..end];
-            for (pat, neg, dir_only) in &self.rules {
-                if *dir_only && !is_dir {
+            for rule in &self.rules {
+                if rule.dir_only && !is_dir {
                     continue;
                 }
-                let target = if pat.contains('/') { sub } else { base };
-                if crate::funcs::helm::glob_match(pat, target) {
-                    ignored = !neg;
+                let matched = match rule.shape {
+                    PatternShape::Literal => rule.pattern == base,
+                    PatternShape::Suffix => base.ends_with(&rule.pattern[1..]),
+                    PatternShape::Glob => {
+                        let target = if rule.pattern.contains('/') { sub } else { base };
+                        crate::funcs::helm::glob_match(&rule.pattern, target)
+                    }
+                };
+                if matched {
+                    ignored = !rule.negate;
                 }
             }
             if ignored && is_dir {
@@ -489,5 +540,55 @@ impl IgnoreRules {
             }
             start = end + 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{IgnoreRules, PatternShape};
+
+    /// The shortcuts for plain and `*suffix` patterns decide exactly as the glob matcher does.
+    #[test]
+    fn pattern_shortcuts_agree_with_the_glob_matcher() {
+        let patterns = [
+            "OWNERS", ".DS_Store", "*.swp", "*~", "*.tmproj", "*", "a*b", "*.t?p", "[ab]c",
+        ];
+        let names = [
+            "OWNERS", "OWNERSx", "xOWNERS", ".DS_Store", "a.swp", ".swp", "swp", "a.swpx",
+            "file~", "~", "x.tmproj", "ab", "a-b", "x.tmp", "ac", "bc", "", "é.swp",
+        ];
+        let mut shortcuts = 0;
+        for p in patterns {
+            let shape = PatternShape::of(p);
+            for n in names {
+                let fast = match shape {
+                    PatternShape::Literal => p == n,
+                    PatternShape::Suffix => n.ends_with(&p[1..]),
+                    PatternShape::Glob => continue,
+                };
+                shortcuts += 1;
+                assert_eq!(
+                    fast,
+                    crate::funcs::helm::glob_match(p, n),
+                    "{p} against {n}"
+                );
+            }
+        }
+        assert_eq!(shortcuts, 6 * names.len(), "6 patterns take a shortcut");
+    }
+
+    #[test]
+    fn helmignore_rules_apply_to_files_and_their_directories() {
+        let rules = IgnoreRules::parse("# comment\n*.swp\n.git/\nOWNERS\n!keep.swp\ndocs/*.md\n");
+        assert!(rules.ignored("a.swp"));
+        assert!(rules.ignored("templates/x.swp"));
+        assert!(!rules.ignored("keep.swp"));
+        assert!(rules.ignored(".git/config"));
+        assert!(!rules.ignored(".git"), "dir-only rules skip files");
+        assert!(rules.ignored("sub/OWNERS"));
+        assert!(rules.ignored("docs/a.md"));
+        assert!(!rules.ignored("other/a.md"));
+        assert!(rules.ignored("templates/.hidden"));
+        assert!(!rules.ignored("templates/deployment.yaml"));
     }
 }

@@ -437,6 +437,9 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
             version: kv,
         });
     }
+    // Templates do not depend on values: parse them on a second thread while this one works out
+    // the values.
+    let parsing = ParseAhead::start(chart);
     let user = read_values(opts)?;
     let chart = values::process_dependencies(chart, &user)?;
     let vals = user.deep_copy();
@@ -574,13 +577,17 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
     let set: HashMap<String, Rc<TemplateDef>> = HashMap::new();
     let set = Rc::new(RefCell::new(set));
     let mut renderables = Vec::new();
+    let mut parsed_ahead = parsing.finish();
     for (name, text, idx) in &sources {
-        let parsed =
-            parse::parse_shared(text, &crate::funcs::is_func).map_err(|e| Error::Parse {
-                template: name.clone(),
-                line: e.line,
-                message: e.message,
-            })?;
+        let parsed = match parsed_ahead.remove(&text_key(text)) {
+            Some(done) => done.0,
+            None => parse::parse_shared(text, &crate::funcs::is_func),
+        }
+        .map_err(|e| Error::Parse {
+            template: name.clone(),
+            line: e.line,
+            message: e.message,
+        })?;
         let file: Rc<str> = Rc::from(name.as_str());
         let src: Arc<str> = text.clone();
         let mut s = set.borrow_mut();
@@ -652,6 +659,68 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
         outputs.insert(r.name.clone(), out);
     }
     Ok(Engine { chart, outputs })
+}
+
+/// Identifies a template source by its shared text (process_dependencies keeps the `Arc`s and
+/// may rename charts, so names would not match).
+fn text_key(text: &Arc<str>) -> usize {
+    Arc::as_ptr(text).cast::<u8>() as usize
+}
+
+/// A template parsed on another thread.
+struct ParsedElsewhere(Result<parse::Parsed, parse::ParseError>);
+
+// SAFETY: a `Parsed` is not `Send` only because its names are `Rc<str>`. Every one of those `Rc`s
+// is created by the parse that returns the tree and is owned by that tree alone (the parser's
+// name table is dropped before it returns), so moving the whole tree moves every owner of every
+// count; nothing on the parsing thread can touch a count afterwards.
+unsafe impl Send for ParsedElsewhere {}
+
+/// Every template of a chart and its dependencies (enabled or not: that is decided later), parsed
+/// on a worker thread.
+struct ParseAhead {
+    results: Option<std::sync::mpsc::Receiver<HashMap<usize, ParsedElsewhere>>>,
+}
+
+impl ParseAhead {
+    /// Below this much template text, handing the work over costs more than it saves.
+    const MIN_BYTES: usize = 48 * 1024;
+
+    fn start(chart: &Chart) -> ParseAhead {
+        fn gather(c: &Chart, out: &mut Vec<Arc<str>>) {
+            out.extend(c.templates.iter().map(|(_, t)| t.clone()));
+            for d in &c.dependencies {
+                gather(d, out);
+            }
+        }
+        let mut texts = Vec::new();
+        gather(chart, &mut texts);
+        if texts.iter().map(|t| t.len()).sum::<usize>() < Self::MIN_BYTES {
+            return ParseAhead { results: None };
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let started = crate::worker::start(move || {
+            let mut done = HashMap::with_capacity(texts.len());
+            for t in &texts {
+                done.entry(text_key(t)).or_insert_with(|| {
+                    ParsedElsewhere(parse::parse_shared(t, &crate::funcs::is_func))
+                });
+            }
+            move || {
+                let _ = tx.send(done);
+            }
+        });
+        ParseAhead {
+            results: started.ok().map(|()| rx),
+        }
+    }
+
+    /// The parsed templates; empty when the worker could not run (the caller parses then).
+    fn finish(self) -> HashMap<usize, ParsedElsewhere> {
+        self.results
+            .and_then(|rx| crate::worker::receive(&rx).ok())
+            .unwrap_or_default()
+    }
 }
 
 struct Engine {
@@ -972,8 +1041,7 @@ fn doc_heads(docs: &[Doc]) -> Result<Vec<DocHead>, Error> {
     })
     .map_err(|e| Error::Execution(e.to_string()))?;
     let mut heads: Vec<DocHead> = docs[..mid].iter().map(|d| doc_head(doc_text(d))).collect();
-    let rest = rx
-        .recv()
+    let rest = crate::worker::receive(&rx)
         .map_err(|_| Error::Execution("document head reader panicked".into()))?;
     heads.extend(rest);
     Ok(heads)

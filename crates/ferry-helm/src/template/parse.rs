@@ -620,6 +620,8 @@ struct Parser<'a> {
     shared: std::sync::Arc<str>,
     toks: Vec<Token<'a>>,
     escaped: Vec<String>,
+    /// One shared copy of each name (fields, functions, variables) of this source.
+    names: std::collections::HashMap<&'a str, Rc<str>, std::hash::BuildHasherDefault<crate::funcs::Fnv>>,
     i: usize,
     vars: Vec<&'a str>,
     is_func: &'a dyn Fn(&str) -> bool,
@@ -645,6 +647,7 @@ pub fn parse_shared(
         shared: shared.clone(),
         toks,
         escaped,
+        names: Default::default(),
         i: 0,
         vars: vec!["$"],
         is_func,
@@ -695,6 +698,10 @@ impl<'a> Parser<'a> {
             self.i += 1;
         }
         self.peek()
+    }
+    /// The shared copy of a name.
+    fn name(&mut self, s: &'a str) -> Rc<str> {
+        self.names.entry(s).or_insert_with(|| Rc::from(s)).clone()
     }
     /// The value of a string literal.
     fn lit(&self, l: Lit<'a>) -> &str {
@@ -958,13 +965,13 @@ impl<'a> Parser<'a> {
                     if pipe.is_assign && !self.vars.contains(&name) {
                         return Err(self.err(v.pos, format!("undefined variable \"{name}\"")));
                     }
-                    pipe.decl.push(Rc::from(name));
+                    pipe.decl.push(self.name(name));
                     self.vars.push(name);
                     break;
                 }
                 Tok::Comma => {
                     self.next_non_space();
-                    pipe.decl.push(Rc::from(name));
+                    pipe.decl.push(self.name(name));
                     self.vars.push(name);
                     if context == "range" && pipe.decl.len() < 2 {
                         continue;
@@ -1057,20 +1064,21 @@ impl<'a> Parser<'a> {
         if let Tok::Field(_) = self.peek().tok {
             // Go reports a chain at the position of its first appended field
             let chain_pos = self.peek().pos;
-            let mut fields = Vec::new();
+            let mut fields = match &term {
+                Arg::Field(_, fs) | Arg::Var(_, _, fs) => {
+                    let mut v = Vec::with_capacity(fs.len() + 3);
+                    v.extend(fs.iter().cloned());
+                    v
+                }
+                _ => Vec::with_capacity(3),
+            };
             while let Tok::Field(f) = self.peek().tok {
-                fields.push(Rc::from(f));
+                fields.push(self.name(f));
                 self.next();
             }
             return Ok(Some(match term {
-                Arg::Field(_, mut fs) => {
-                    fs.extend(fields);
-                    Arg::Field(chain_pos, fs)
-                }
-                Arg::Var(_, v, mut fs) => {
-                    fs.extend(fields);
-                    Arg::Var(chain_pos, v, fs)
-                }
+                Arg::Field(..) => Arg::Field(chain_pos, fields),
+                Arg::Var(_, v, _) => Arg::Var(chain_pos, v, fields),
                 Arg::Bool(p, _)
                 | Arg::Str(p, _)
                 | Arg::Int(p, _)
@@ -1109,7 +1117,7 @@ impl<'a> Parser<'a> {
                 if !(self.is_func)(name) {
                     return Err(self.err(pos, format!("function {name:?} not defined")));
                 }
-                Arg::Func(pos, Rc::from(name))
+                Arg::Func(pos, self.name(name))
             }
             Tok::Dot => Arg::Dot(pos),
             Tok::Nil => Arg::Nil(pos),
@@ -1117,9 +1125,9 @@ impl<'a> Parser<'a> {
                 if !self.vars.contains(&v) {
                     return Err(self.err(pos, format!("undefined variable {v:?}")));
                 }
-                Arg::Var(pos, Rc::from(v), Vec::new())
+                Arg::Var(pos, self.name(v), Vec::new())
             }
-            Tok::Field(f) => Arg::Field(pos, vec![Rc::from(f)]),
+            Tok::Field(f) => Arg::Field(pos, vec![self.name(f)]),
             Tok::Bool(b) => Arg::Bool(pos, b),
             Tok::Char(c) => Arg::Int(pos, c),
             Tok::Number(n) => self.number(pos, n)?,
