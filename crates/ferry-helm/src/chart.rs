@@ -524,7 +524,11 @@ impl IgnoreRules {
                     PatternShape::Literal => rule.pattern == base,
                     PatternShape::Suffix => base.ends_with(&rule.pattern[1..]),
                     PatternShape::Glob => {
-                        let target = if rule.pattern.contains('/') { sub } else { base };
+                        let target = if rule.pattern.contains('/') {
+                            sub
+                        } else {
+                            base
+                        };
                         crate::funcs::helm::glob_match(&rule.pattern, target)
                     }
                 };
@@ -551,11 +555,35 @@ mod tests {
     #[test]
     fn pattern_shortcuts_agree_with_the_glob_matcher() {
         let patterns = [
-            "OWNERS", ".DS_Store", "*.swp", "*~", "*.tmproj", "*", "a*b", "*.t?p", "[ab]c",
+            "OWNERS",
+            ".DS_Store",
+            "*.swp",
+            "*~",
+            "*.tmproj",
+            "*",
+            "a*b",
+            "*.t?p",
+            "[ab]c",
         ];
         let names = [
-            "OWNERS", "OWNERSx", "xOWNERS", ".DS_Store", "a.swp", ".swp", "swp", "a.swpx",
-            "file~", "~", "x.tmproj", "ab", "a-b", "x.tmp", "ac", "bc", "", "é.swp",
+            "OWNERS",
+            "OWNERSx",
+            "xOWNERS",
+            ".DS_Store",
+            "a.swp",
+            ".swp",
+            "swp",
+            "a.swpx",
+            "file~",
+            "~",
+            "x.tmproj",
+            "ab",
+            "a-b",
+            "x.tmp",
+            "ac",
+            "bc",
+            "",
+            "é.swp",
         ];
         let mut shortcuts = 0;
         for p in patterns {

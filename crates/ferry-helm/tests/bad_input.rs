@@ -237,3 +237,77 @@ fn a_chart_file_that_cannot_be_read_fails_the_render() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A chart with enough template text that its templates are parsed on a second thread: one
+/// subchart used twice under aliases (the same template text), and one disabled subchart whose
+/// template does not parse. Expected output and error were taken from the real Helm on the same
+/// chart (`helm-template DIR --name rel [-f on.yaml]`, broken.enabled true in on.yaml).
+fn big_chart() -> Chart {
+    let pad = format!("# {}\n", "x".repeat(30_000));
+    let files = vec![
+        (
+            "Chart.yaml",
+            "apiVersion: v2\nname: big\nversion: 0.1.0\ndependencies:\n\
+             - name: sub\n  version: 0.1.0\n  alias: one\n\
+             - name: sub\n  version: 0.1.0\n  alias: two\n\
+             - name: broken\n  version: 0.1.0\n  condition: broken.enabled\n"
+                .to_string(),
+        ),
+        ("values.yaml", "broken:\n  enabled: false\n".to_string()),
+        (
+            "templates/a.yaml",
+            format!("{pad}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{{ .Chart.Name }}}}\n"),
+        ),
+        (
+            "charts/sub/Chart.yaml",
+            "apiVersion: v2\nname: sub\nversion: 0.1.0\n".to_string(),
+        ),
+        (
+            "charts/sub/templates/cm.yaml",
+            format!(
+                "{pad}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{{ .Chart.Name }}}}-{{{{ .Release.Name }}}}\n"
+            ),
+        ),
+        (
+            "charts/broken/Chart.yaml",
+            "apiVersion: v2\nname: broken\nversion: 0.1.0\n".to_string(),
+        ),
+        (
+            "charts/broken/templates/x.yaml",
+            format!("{pad}a: {{{{ nosuch }}}}\n"),
+        ),
+    ];
+    Chart::from_files(
+        files
+            .into_iter()
+            .map(|(p, t)| (p.to_string(), t.into_bytes()))
+            .collect(),
+        "big",
+    )
+    .expect("load chart")
+}
+
+#[test]
+fn templates_parsed_ahead_keep_helms_results_and_errors() {
+    let c = big_chart();
+    let mut o = RenderOptions {
+        release_name: "rel".into(),
+        ..RenderOptions::default()
+    };
+    let out = render(&c, &o).expect("render").to_helm_output();
+    let names: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("  name: "))
+        .collect();
+    assert_eq!(names, ["one-rel", "two-rel", "big"]);
+    assert!(out.contains("# Source: big/charts/two/templates/cm.yaml"));
+
+    o.values_documents.push("broken:\n  enabled: true\n".into());
+    match render(&c, &o) {
+        Err(e) => assert_eq!(
+            e.to_string(),
+            "parse error at (big/charts/broken/templates/x.yaml:2): function \"nosuch\" not defined"
+        ),
+        Ok(_) => panic!("the enabled subchart's template does not parse"),
+    }
+}

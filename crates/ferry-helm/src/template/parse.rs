@@ -621,7 +621,11 @@ struct Parser<'a> {
     toks: Vec<Token<'a>>,
     escaped: Vec<String>,
     /// One shared copy of each name (fields, functions, variables) of this source.
-    names: std::collections::HashMap<&'a str, Rc<str>, std::hash::BuildHasherDefault<crate::funcs::Fnv>>,
+    names: std::collections::HashMap<
+        &'a str,
+        Rc<str>,
+        std::hash::BuildHasherDefault<crate::funcs::Fnv>,
+    >,
     i: usize,
     vars: Vec<&'a str>,
     is_func: &'a dyn Fn(&str) -> bool,
@@ -749,7 +753,10 @@ impl<'a> Parser<'a> {
                                     );
                                 }
                                 self.depth -= 1;
-                                return Ok((out, Some((if word == "end" { "end" } else { "else" }, k.pos))));
+                                return Ok((
+                                    out,
+                                    Some((if word == "end" { "end" } else { "else" }, k.pos)),
+                                ));
                             }
                             "if" | "range" | "with" => {
                                 self.next_non_space();
