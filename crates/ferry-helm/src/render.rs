@@ -574,7 +574,7 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
     sources.sort_by(|a, b| sort_key(&a.0, &b.0));
 
     // parse everything into one template set
-    let set: HashMap<String, Rc<TemplateDef>> = HashMap::new();
+    let set = crate::template::exec::TemplateMap::default();
     let set = Rc::new(RefCell::new(set));
     let mut renderables = Vec::new();
     let mut parsed_ahead = parsing.finish();
@@ -598,22 +598,12 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
             if empty && s.contains_key(&dname) {
                 continue;
             }
-            s.insert(
-                dname,
-                Rc::new(TemplateDef {
-                    file: file.clone(),
-                    src: src.clone(),
-                    body: Rc::new(body),
-                }),
-            );
+            let def = TemplateDef::new(&dname, file.clone(), src.clone(), body);
+            s.insert(dname, Rc::new(def));
         }
         s.insert(
             name.clone(),
-            Rc::new(TemplateDef {
-                file,
-                src,
-                body: Rc::new(parsed.body),
-            }),
+            Rc::new(TemplateDef::new(name, file, src, parsed.body)),
         );
         renderables.push(Renderable {
             name: name.clone(),
@@ -677,14 +667,17 @@ struct ParsedElsewhere(Result<parse::Parsed, parse::ParseError>);
 unsafe impl Send for ParsedElsewhere {}
 
 /// Every template of a chart and its dependencies (enabled or not: that is decided later), parsed
-/// on a worker thread.
+/// by a worker thread and, once it is done with the values, by the rendering thread too: each
+/// takes the next unparsed template until none is left.
 struct ParseAhead {
-    results: Option<std::sync::mpsc::Receiver<HashMap<usize, ParsedElsewhere>>>,
+    texts: Arc<Vec<Arc<str>>>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+    helper: Option<std::sync::mpsc::Receiver<HashMap<usize, ParsedElsewhere>>>,
 }
 
 impl ParseAhead {
     /// Below this much template text, handing the work over costs more than it saves.
-    const MIN_BYTES: usize = 48 * 1024;
+    const MIN_BYTES: usize = 4 * 1024;
 
     fn start(chart: &Chart) -> ParseAhead {
         fn gather(c: &Chart, out: &mut Vec<Arc<str>>) {
@@ -695,31 +688,56 @@ impl ParseAhead {
         }
         let mut texts = Vec::new();
         gather(chart, &mut texts);
-        if texts.iter().map(|t| t.len()).sum::<usize>() < Self::MIN_BYTES {
-            return ParseAhead { results: None };
+        let ahead = ParseAhead {
+            texts: Arc::new(texts),
+            next: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            helper: None,
+        };
+        if ahead.texts.iter().map(|t| t.len()).sum::<usize>() < Self::MIN_BYTES {
+            // nothing claimed: the renderer parses each template when it needs it
+            ahead
+                .next
+                .store(ahead.texts.len(), std::sync::atomic::Ordering::Relaxed);
+            return ahead;
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (texts, next) = (ahead.texts.clone(), ahead.next.clone());
         let started = crate::worker::start(move || {
-            let mut done = HashMap::with_capacity(texts.len());
-            for t in &texts {
-                done.entry(text_key(t)).or_insert_with(|| {
-                    ParsedElsewhere(parse::parse_shared(t, &crate::funcs::is_func))
-                });
+            let mut done = HashMap::new();
+            while let Some(t) = Self::claim(&texts, &next) {
+                let parsed = parse::parse_shared(t, &crate::funcs::is_func);
+                done.insert(text_key(t), ParsedElsewhere(parsed));
             }
             move || {
                 let _ = tx.send(done);
             }
         });
         ParseAhead {
-            results: started.ok().map(|()| rx),
+            helper: started.ok().map(|()| rx),
+            ..ahead
         }
     }
 
-    /// The parsed templates; empty when the worker could not run (the caller parses then).
+    /// The next template nobody has taken yet.
+    fn claim<'t>(
+        texts: &'t [Arc<str>],
+        next: &std::sync::atomic::AtomicUsize,
+    ) -> Option<&'t Arc<str>> {
+        texts.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Parses what the worker has not taken yet, then collects what it parsed. Templates missing
+    /// from the result (the worker could not run, or the chart is small) are parsed by the caller.
     fn finish(self) -> HashMap<usize, ParsedElsewhere> {
-        self.results
-            .and_then(|rx| crate::worker::receive(&rx).ok())
-            .unwrap_or_default()
+        let mut done = HashMap::new();
+        while let Some(t) = Self::claim(&self.texts, &self.next) {
+            let parsed = parse::parse_shared(t, &crate::funcs::is_func);
+            done.insert(text_key(t), ParsedElsewhere(parsed));
+        }
+        if let Some(theirs) = self.helper.and_then(|rx| crate::worker::receive(&rx).ok()) {
+            done.extend(theirs);
+        }
+        done
     }
 }
 
@@ -1163,15 +1181,9 @@ pub fn render_template_string(text: &str) -> Result<String, Error> {
     })?;
     let file: Rc<str> = Rc::from("name-template");
     let src: Arc<str> = Arc::from(text);
-    let mut set = HashMap::new();
-    set.insert(
-        "name-template".to_string(),
-        Rc::new(TemplateDef {
-            file,
-            src,
-            body: Rc::new(parsed.body),
-        }),
-    );
+    let mut set = crate::template::exec::TemplateMap::default();
+    let def = TemplateDef::new("name-template", file, src, parsed.body);
+    set.insert("name-template".to_string(), Rc::new(def));
     let mut exec = Exec::new(
         Rc::new(RefCell::new(set)),
         DetRng::new(&[]),

@@ -216,6 +216,14 @@ impl Value {
         }
     }
 
+    /// As [`Value::to_str`], borrowing strings instead of copying them.
+    pub fn as_text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Value::Str(s) => std::borrow::Cow::Borrowed(s),
+            other => std::borrow::Cow::Owned(other.to_str()),
+        }
+    }
+
     /// A deep copy (maps are copied, not shared).
     pub fn deep_copy(&self) -> Value {
         match self {

@@ -147,16 +147,19 @@ fn error_map(msg: &str) -> Value {
 
 fn include(e: &mut Exec, a: Vec<Value>) -> R {
     want(&a, 2, "include")?;
-    let name = a[0].to_str();
-    let count = e.include_counts.get(&name).copied().unwrap_or(0);
-    if count > RECURSION_MAX {
+    let name = a[0].as_text();
+    let count = match e.include_counts.get_mut(name.as_ref()) {
+        Some(c) => c,
+        None => e.include_counts.entry(name.to_string()).or_default(),
+    };
+    if *count > RECURSION_MAX {
         return Err(ExecError::new(format!(
             "rendering template has a nested reference name: {name}: unable to execute template"
         )));
     }
-    e.include_counts.insert(name.clone(), count + 1);
+    *count += 1;
     let r = e.execute(&name, a[1].clone());
-    if let Some(c) = e.include_counts.get_mut(&name) {
+    if let Some(c) = e.include_counts.get_mut(name.as_ref()) {
         *c = c.saturating_sub(1);
     }
     let out = r.map_err(|err| ExecError {
@@ -179,23 +182,11 @@ fn tpl(e: &mut Exec, a: Vec<Value>) -> R {
     let file: Rc<str> = Rc::from("gotpl");
     let mut set = e.templates.borrow().clone();
     for (name, body) in parsed.defines {
-        set.insert(
-            name,
-            Rc::new(TemplateDef {
-                file: file.clone(),
-                src: src.clone(),
-                body: Rc::new(body),
-            }),
-        );
+        let def = TemplateDef::new(&name, file.clone(), src.clone(), body);
+        set.insert(name, Rc::new(def));
     }
-    set.insert(
-        "gotpl".to_string(),
-        Rc::new(TemplateDef {
-            file,
-            src,
-            body: Rc::new(parsed.body),
-        }),
-    );
+    let def = TemplateDef::new("gotpl", file, src, parsed.body);
+    set.insert("gotpl".to_string(), Rc::new(def));
     let saved = std::mem::replace(&mut e.templates, Rc::new(std::cell::RefCell::new(set)));
     let r = e.execute("gotpl", a[1].clone());
     e.templates = saved;

@@ -1,7 +1,6 @@
 //! The evaluator: walks a parsed template with Go's semantics.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::parse::{line_col, Arg, BranchKind, Cmd, List, Node, Pipe, Pos};
@@ -36,12 +35,29 @@ impl std::fmt::Display for ExecError {
 
 /// A named template: its body and where it came from.
 pub struct TemplateDef {
+    /// The name it is called by.
+    pub name: Rc<str>,
     /// The file the template was parsed from (Go's ParseName).
     pub file: Rc<str>,
     /// The source of that file, for error locations.
     pub src: std::sync::Arc<str>,
     /// The body.
     pub body: Rc<List>,
+    /// Its literal text, taking the larger branch of each `if`/`else`: an estimate of its output.
+    text_len: usize,
+}
+
+impl TemplateDef {
+    /// A template called `name`, parsed from `file` whose text is `src`.
+    pub fn new(name: &str, file: Rc<str>, src: std::sync::Arc<str>, body: List) -> Self {
+        TemplateDef {
+            name: Rc::from(name),
+            file,
+            src,
+            text_len: text_len(&body),
+            body: Rc::new(body),
+        }
+    }
 }
 
 /// The literal text of a body, taking the larger branch of each `if`/`else`.
@@ -57,8 +73,11 @@ fn text_len(list: &[Node]) -> usize {
         .sum()
 }
 
+/// Named templates by name.
+pub type TemplateMap = rustc_hash::FxHashMap<String, Rc<TemplateDef>>;
+
 /// All named templates visible to an execution.
-pub type TemplateSet = Rc<RefCell<HashMap<String, Rc<TemplateDef>>>>;
+pub type TemplateSet = Rc<RefCell<TemplateMap>>;
 
 enum Flow {
     Normal,
@@ -88,10 +107,14 @@ impl Default for Limits {
 pub struct Exec {
     /// Named templates.
     pub templates: TemplateSet,
+    /// Variables in scope, innermost last; those of the current template call start at `frame`.
     vars: Vec<(Rc<str>, Value)>,
+    frame: usize,
+    /// `$`, shared by every template call.
+    dollar: Rc<str>,
     depth: usize,
     /// Per-name nesting counts of `include`, as Helm keeps them.
-    pub include_counts: HashMap<String, usize>,
+    pub include_counts: rustc_hash::FxHashMap<String, usize>,
     /// The deterministic random generator for rand*/gen* functions.
     pub rng: DetRng,
     /// Limits.
@@ -112,8 +135,10 @@ impl Exec {
         Exec {
             templates,
             vars: Vec::new(),
+            frame: 0,
+            dollar: Rc::from("$"),
             depth: 0,
-            include_counts: HashMap::new(),
+            include_counts: rustc_hash::FxHashMap::default(),
             rng,
             limits,
             cur_name: Rc::from(""),
@@ -147,14 +172,17 @@ impl Exec {
                 located: true,
             });
         }
-        let saved_vars = std::mem::replace(&mut self.vars, vec![(Rc::from("$"), data.clone())]);
-        let saved_name = std::mem::replace(&mut self.cur_name, Rc::from(name));
+        // a called template sees only its own `$`
+        let saved_frame = std::mem::replace(&mut self.frame, self.vars.len());
+        self.vars.push((self.dollar.clone(), data.clone()));
+        let saved_name = std::mem::replace(&mut self.cur_name, def.name.clone());
         let saved_def = self.cur_def.replace(def.clone());
-        // the body's text (the larger branch of each if/else) estimates the output: one
-        // allocation for CRD-sized templates instead of a doubling series of copies
-        let mut out = String::with_capacity(text_len(&def.body).min(self.limits.max_output));
+        // the body's text estimates the output: one allocation for CRD-sized templates instead
+        // of a doubling series of copies
+        let mut out = String::with_capacity(def.text_len.min(self.limits.max_output));
         let r = self.walk_list(&mut out, &def.body, &data);
-        self.vars = saved_vars;
+        self.vars.truncate(self.frame);
+        self.frame = saved_frame;
         self.cur_name = saved_name;
         self.cur_def = saved_def;
         self.depth -= 1;
@@ -194,7 +222,14 @@ impl Exec {
     }
 
     fn write(&mut self, out: &mut String, s: &str) -> Result<(), ExecError> {
-        self.total_output += s.len();
+        self.count_output(s.len())?;
+        out.push_str(s);
+        Ok(())
+    }
+
+    /// Counts `n` more bytes of output against the limit.
+    fn count_output(&mut self, n: usize) -> Result<(), ExecError> {
+        self.total_output += n;
         if self.total_output > self.limits.max_output {
             return Err(ExecError {
                 message: format!(
@@ -204,7 +239,6 @@ impl Exec {
                 located: true,
             });
         }
-        out.push_str(s);
         Ok(())
     }
 
@@ -224,8 +258,15 @@ impl Exec {
             Node::Action(pipe) => {
                 let v = self.eval_pipe(dot, pipe)?;
                 if pipe.decl.is_empty() {
-                    let s = print_value(&v);
-                    self.write(out, &s)?;
+                    match &v {
+                        Value::Str(s) => self.write(out, s)?,
+                        Value::Nil => self.write(out, "<no value>")?,
+                        other => {
+                            let before = out.len();
+                            other.write_go(out, true);
+                            self.count_output(out.len() - before)?;
+                        }
+                    }
                 }
             }
             Node::Break => return Ok(Flow::Break),
@@ -372,7 +413,8 @@ impl Exec {
     }
 
     fn set_var(&mut self, name: &str, v: Value) {
-        for (n, x) in self.vars.iter_mut().rev() {
+        let frame = self.frame.min(self.vars.len());
+        for (n, x) in self.vars[frame..].iter_mut().rev() {
             if n.as_ref() == name {
                 *x = v;
                 return;
@@ -381,7 +423,8 @@ impl Exec {
     }
 
     fn var(&self, name: &str) -> Value {
-        for (n, x) in self.vars.iter().rev() {
+        let frame = self.frame.min(self.vars.len());
+        for (n, x) in self.vars[frame..].iter().rev() {
             if n.as_ref() == name {
                 return x.clone();
             }
@@ -623,13 +666,5 @@ impl Exec {
                 )
             }
         })
-    }
-}
-
-/// How an action prints its value: nil prints `<no value>`.
-pub fn print_value(v: &Value) -> String {
-    match v {
-        Value::Nil => "<no value>".into(),
-        other => other.go_string(),
     }
 }

@@ -615,6 +615,9 @@ pub struct Parsed {
     pub defines: Vec<(String, List)>,
 }
 
+/// How a list ended: the keyword (`end` or `else`) and where, or `None` at the end of input.
+type ListEnd = Option<(&'static str, Pos)>;
+
 struct Parser<'a> {
     src: &'a str,
     shared: std::sync::Arc<str>,
@@ -720,7 +723,7 @@ impl<'a> Parser<'a> {
     }
 
     /// Parses a list until `{{end}}`/`{{else}}` (returned) or EOF (top only).
-    fn list(&mut self, top: bool) -> Result<(List, Option<(&'static str, Pos)>), ParseError> {
+    fn list(&mut self, top: bool) -> Result<(List, ListEnd), ParseError> {
         self.depth += 1;
         if self.depth > 5000 {
             return Err(self.err(self.peek().pos, "template nesting too deep".into()));
@@ -797,7 +800,7 @@ impl<'a> Parser<'a> {
                                     let (body, end) = self.list(false)?;
                                     self.vars = saved;
                                     match end {
-                                        Some((e, _)) if e == "end" => {
+                                        Some(("end", _)) => {
                                             self.expect_right()?;
                                         }
                                         _ => {
@@ -814,7 +817,7 @@ impl<'a> Parser<'a> {
                                     let (body, end) = self.list(false)?;
                                     self.vars = saved;
                                     match end {
-                                        Some((e, _)) if e == "end" => self.expect_right()?,
+                                        Some(("end", _)) => self.expect_right()?,
                                         _ => {
                                             return Err(self
                                                 .err(k.pos, "unexpected {{else}} in block".into()))
@@ -907,7 +910,7 @@ impl<'a> Parser<'a> {
         }
         let mut else_list = None;
         match end {
-            Some((e, _)) if e == "end" => self.expect_right()?,
+            Some(("end", _)) => self.expect_right()?,
             Some((_, epos)) => {
                 // else: maybe `else if` / `else with`
                 let k = self.peek_non_space();
@@ -934,7 +937,7 @@ impl<'a> Parser<'a> {
                 self.expect_right()?;
                 let (el, end2) = self.list(false)?;
                 match end2 {
-                    Some((e, _)) if e == "end" => self.expect_right()?,
+                    Some(("end", _)) => self.expect_right()?,
                     _ => return Err(self.err(pos, "expected end; found {{else}}".into())),
                 }
                 else_list = Some(el);
