@@ -623,12 +623,6 @@ struct Parser<'a> {
     shared: std::sync::Arc<str>,
     toks: Vec<Token<'a>>,
     escaped: Vec<String>,
-    /// One shared copy of each name (fields, functions, variables) of this source.
-    names: std::collections::HashMap<
-        &'a str,
-        Rc<str>,
-        std::hash::BuildHasherDefault<crate::funcs::Fnv>,
-    >,
     i: usize,
     vars: Vec<&'a str>,
     is_func: &'a dyn Fn(&str) -> bool,
@@ -654,7 +648,6 @@ pub fn parse_shared(
         shared: shared.clone(),
         toks,
         escaped,
-        names: Default::default(),
         i: 0,
         vars: vec!["$"],
         is_func,
@@ -706,9 +699,10 @@ impl<'a> Parser<'a> {
         }
         self.peek()
     }
-    /// The shared copy of a name.
-    fn name(&mut self, s: &'a str) -> Rc<str> {
-        self.names.entry(s).or_insert_with(|| Rc::from(s)).clone()
+    /// A name (field, function, variable) for the tree. (Interning them in a table per parse
+    /// was measured slower than copying each.)
+    fn name(&self, s: &'a str) -> Rc<str> {
+        Rc::from(s)
     }
     /// The value of a string literal.
     fn lit(&self, l: Lit<'a>) -> &str {
