@@ -14,9 +14,9 @@ pub struct Chart {
     /// `Chart.yaml` as YAML (for `.Chart`).
     pub metadata_yaml: serde_norway::Value,
     /// `values.yaml` text, if any.
-    pub values_yaml: Option<String>,
+    pub values_yaml: Option<Arc<str>>,
     /// `values.schema.json` text, if any.
-    pub schema: Option<String>,
+    pub schema: Option<Arc<str>>,
     /// Templates: path relative to the chart (`templates/x.yaml`) and text.
     pub templates: Vec<(String, Arc<str>)>,
     /// Every other file (for `.Files`, `crds/`), path relative to the chart.
@@ -235,9 +235,9 @@ impl Chart {
             if p == "Chart.yaml" {
                 chart_yaml = Some(data.text()?);
             } else if p == "values.yaml" {
-                values_yaml = Some(data.text()?);
+                values_yaml = Some(Arc::from(data.text()?));
             } else if p == "values.schema.json" {
-                schema = Some(data.text()?);
+                schema = Some(Arc::from(data.text()?));
             } else if p == "requirements.yaml" {
                 requirements = Some(data.text()?);
             } else if p == "requirements.lock" || p == "Chart.lock" {

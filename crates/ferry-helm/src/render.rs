@@ -403,16 +403,26 @@ struct ChartCtx {
 }
 
 /// Validates each chart's values against its `values.schema.json`, appending Helm's report.
-fn validate_schemas(c: &Chart, values: &Value, report: &mut String) -> Result<(), Error> {
+/// Schemas already read (by [`ParseAhead`]) are taken from `parsed`.
+fn validate_schemas(
+    c: &Chart,
+    values: &Value,
+    report: &mut String,
+    parsed: &mut HashMap<usize, crate::schema::ParsedSchema>,
+) -> Result<(), Error> {
     if let Some(schema) = &c.schema {
-        let errs = crate::schema::validate(schema, values).map_err(Error::Values)?;
+        let schema = match parsed.remove(&text_key(schema)) {
+            Some(done) => done,
+            None => crate::schema::parse(schema),
+        };
+        let errs = crate::schema::validate(&schema, values).map_err(Error::Values)?;
         if !errs.is_empty() {
             report.push_str(&format!("{}:\n{}\n", c.name(), errs.join("\n")));
         }
     }
     for d in &c.dependencies {
         let sub = values.get(d.name()).unwrap_or_else(Value::new_map);
-        validate_schemas(d, &sub, report)?;
+        validate_schemas(d, &sub, report, parsed)?;
     }
     Ok(())
 }
@@ -439,14 +449,15 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
     }
     // Templates do not depend on values: parse them on a second thread while this one works out
     // the values.
-    let parsing = ParseAhead::start(chart);
+    let mut parsing = ParseAhead::start(chart, !opts.skip_schema_validation);
     let user = read_values(opts)?;
-    let chart = values::process_dependencies(chart, &user)?;
+    let memo = values::DefaultsMemo::default();
+    let chart = values::process_dependencies(chart, &user, &memo)?;
     let vals = user.deep_copy();
-    values::coalesce(&chart, &vals)?;
+    values::coalesce(&chart, &vals, &memo)?;
     if !opts.skip_schema_validation {
         let mut report = String::new();
-        validate_schemas(&chart, &vals, &mut report)?;
+        validate_schemas(&chart, &vals, &mut report, &mut parsing.schemas())?;
         if !report.is_empty() {
             return Err(Error::Schema(report));
         }
@@ -666,43 +677,58 @@ struct ParsedElsewhere(Result<parse::Parsed, parse::ParseError>);
 // count; nothing on the parsing thread can touch a count afterwards.
 unsafe impl Send for ParsedElsewhere {}
 
-/// Every template of a chart and its dependencies (enabled or not: that is decided later), parsed
-/// by a worker thread and, once it is done with the values, by the rendering thread too: each
-/// takes the next unparsed template until none is left.
+/// Every template and `values.schema.json` of a chart and its dependencies (enabled or not: that
+/// is decided later), read ahead by a worker thread while the rendering thread works out the
+/// values. The worker reads the schemas first (they are needed first); once the renderer is done
+/// with the values it parses templates too: each takes the next unparsed one until none is left.
 struct ParseAhead {
     texts: Arc<Vec<Arc<str>>>,
     next: Arc<std::sync::atomic::AtomicUsize>,
+    schemas: Option<std::sync::mpsc::Receiver<HashMap<usize, crate::schema::ParsedSchema>>>,
     helper: Option<std::sync::mpsc::Receiver<HashMap<usize, ParsedElsewhere>>>,
 }
 
 impl ParseAhead {
-    /// Below this much template text, handing the work over costs more than it saves.
+    /// Below this much text, handing the work over costs more than it saves.
     const MIN_BYTES: usize = 4 * 1024;
 
-    fn start(chart: &Chart) -> ParseAhead {
-        fn gather(c: &Chart, out: &mut Vec<Arc<str>>) {
-            out.extend(c.templates.iter().map(|(_, t)| t.clone()));
+    fn start(chart: &Chart, with_schemas: bool) -> ParseAhead {
+        fn gather(c: &Chart, texts: &mut Vec<Arc<str>>, schemas: &mut Vec<Arc<str>>) {
+            texts.extend(c.templates.iter().map(|(_, t)| t.clone()));
+            schemas.extend(c.schema.clone());
             for d in &c.dependencies {
-                gather(d, out);
+                gather(d, texts, schemas);
             }
         }
-        let mut texts = Vec::new();
-        gather(chart, &mut texts);
-        let ahead = ParseAhead {
+        let (mut texts, mut schemas) = (Vec::new(), Vec::new());
+        gather(chart, &mut texts, &mut schemas);
+        if !with_schemas {
+            schemas.clear();
+        }
+        let mut ahead = ParseAhead {
             texts: Arc::new(texts),
             next: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            schemas: None,
             helper: None,
         };
-        if ahead.texts.iter().map(|t| t.len()).sum::<usize>() < Self::MIN_BYTES {
+        let bytes: usize = ahead.texts.iter().chain(&schemas).map(|t| t.len()).sum();
+        if bytes < Self::MIN_BYTES {
             // nothing claimed: the renderer parses each template when it needs it
             ahead
                 .next
                 .store(ahead.texts.len(), std::sync::atomic::Ordering::Relaxed);
             return ahead;
         }
+        let (schema_tx, schema_rx) = std::sync::mpsc::sync_channel(1);
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let (texts, next) = (ahead.texts.clone(), ahead.next.clone());
         let started = crate::worker::start(move || {
+            let read: HashMap<usize, crate::schema::ParsedSchema> = schemas
+                .iter()
+                .map(|s| (text_key(s), crate::schema::parse(s)))
+                .collect();
+            // the renderer may have stopped early; then nobody waits
+            let _ = schema_tx.send(read);
             let mut done = HashMap::new();
             while let Some(t) = Self::claim(&texts, &next) {
                 let parsed = parse::parse_shared(t, &crate::funcs::is_func);
@@ -712,10 +738,19 @@ impl ParseAhead {
                 let _ = tx.send(done);
             }
         });
-        ParseAhead {
-            helper: started.ok().map(|()| rx),
-            ..ahead
+        if started.is_ok() {
+            ahead.schemas = Some(schema_rx);
+            ahead.helper = Some(rx);
         }
+        ahead
+    }
+
+    /// The schemas the worker read (empty if it could not run: the caller reads them then).
+    fn schemas(&mut self) -> HashMap<usize, crate::schema::ParsedSchema> {
+        self.schemas
+            .take()
+            .and_then(|rx| crate::worker::receive(&rx).ok())
+            .unwrap_or_default()
     }
 
     /// The next template nobody has taken yet.
@@ -1036,7 +1071,7 @@ fn doc_text(d: &Doc) -> &str {
 /// read (the outputs are shared with it, not copied). Heads come back in order.
 fn doc_heads(docs: &[Doc]) -> Result<Vec<DocHead>, Error> {
     let total: usize = docs.iter().map(|d| d.1.len()).sum();
-    if total < 256 * 1024 {
+    if total < 32 * 1024 {
         return Ok(docs.iter().map(|d| doc_head(doc_text(d))).collect());
     }
     // split at the byte midpoint

@@ -62,21 +62,30 @@ use self::text::{fmt_int, fmt_num, go_quote, js_quote};
 /// Nesting limit of one validation (schema levels plus value levels).
 const MAX_DEPTH: usize = 512;
 
-/// Validates `values` against `schema` (the text of a `values.schema.json`). Returns Helm's
+/// A `values.schema.json` read as JSON (or Helm's message when it is not JSON). It holds no
+/// template values, so it can be read on another thread.
+pub struct ParsedSchema(Result<json::Json, String>);
+
+/// Reads a schema's JSON, the first half of validating with it.
+pub fn parse(schema: &str) -> ParsedSchema {
+    ParsedSchema(json::parse(schema))
+}
+
+/// Validates `values` against `schema` (a `values.schema.json` read by [`parse`]). Returns Helm's
 /// report for the chart: one entry per top-level violation (nested violations on the following,
 /// indented lines of the same entry), or one entry with Helm's message when Helm could not use
 /// the schema at all (invalid JSON, a reference it cannot load). Empty when the values pass.
 /// Never `Err`: every failure is part of Helm's report.
-pub fn validate(schema: &str, values: &Value) -> Result<Vec<String>, String> {
-    let doc = match json::parse(schema) {
+pub fn validate(schema: &ParsedSchema, values: &Value) -> Result<Vec<String>, String> {
+    let doc = match &schema.0 {
         Ok(doc) => doc,
-        Err(e) => return Ok(vec![e]),
+        Err(e) => return Ok(vec![e.clone()]),
     };
-    let ctx = match Ctx::compile(&doc) {
+    let ctx = match Ctx::compile(doc) {
         Ok(ctx) => ctx,
         Err(e) => return Ok(vec![e]),
     };
-    let (err, _) = ctx.validate(&doc, values, &mut Vec::new(), &Scope::root(&doc), false);
+    let (err, _) = ctx.validate(doc, values, &mut Vec::new(), &Scope::root(doc), false);
     let Some(err) = err else {
         return Ok(Vec::new());
     };

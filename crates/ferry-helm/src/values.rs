@@ -1,11 +1,40 @@
 //! Helm's value handling: coalescing chart defaults, globals, dependency conditions, `--set`.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::chart::Chart;
 use crate::error::Error;
 use crate::value::Value;
 use crate::yaml::parse_yaml;
+
+/// Each chart's parsed `values.yaml`, kept for one render: Helm coalesces every chart's defaults
+/// once to decide which dependencies are enabled and again to render, and parsing is the costly
+/// part. The parsed trees are only read (coalescing copies what it takes).
+#[derive(Default)]
+pub struct DefaultsMemo {
+    parsed: RefCell<rustc_hash::FxHashMap<usize, (Arc<str>, Value)>>,
+}
+
+impl DefaultsMemo {
+    /// `chart`'s defaults, parsed on first use.
+    fn defaults(&self, chart: &Chart) -> Result<Value, Error> {
+        let Some(text) = &chart.values_yaml else {
+            return Ok(Value::new_map());
+        };
+        let key = Arc::as_ptr(text).cast::<u8>() as usize;
+        if let Some((_, v)) = self.parsed.borrow().get(&key) {
+            return Ok(v.clone());
+        }
+        let v = chart_defaults(chart)?;
+        // the text is kept so that its address cannot be reused for another text meanwhile
+        self.parsed
+            .borrow_mut()
+            .insert(key, (text.clone(), v.clone()));
+        Ok(v)
+    }
+}
 
 /// Parses a chart's `values.yaml` (empty map when absent).
 pub fn chart_defaults(chart: &Chart) -> Result<Value, Error> {
@@ -32,9 +61,10 @@ fn map_of(v: &Value) -> Option<crate::value::MapRef> {
     }
 }
 
-/// Coalesces `chart`'s defaults (and its dependencies') under `dest` (user values win).
-pub fn coalesce(chart: &Chart, dest: &Value) -> Result<(), Error> {
-    let defaults = chart_defaults(chart)?;
+/// Coalesces `chart`'s defaults (and its dependencies') under `dest` (user values win), reusing
+/// defaults parsed earlier in the same render.
+pub fn coalesce(chart: &Chart, dest: &Value, memo: &DefaultsMemo) -> Result<(), Error> {
+    let defaults = memo.defaults(chart)?;
     coalesce_values(dest, &defaults);
     for dep in &chart.dependencies {
         let Some(d) = map_of(dest) else { continue };
@@ -50,7 +80,7 @@ pub fn coalesce(chart: &Chart, dest: &Value) -> Result<(), Error> {
             Some(_) => continue,
         };
         coalesce_globals(&sub, dest);
-        coalesce(dep, &sub)?;
+        coalesce(dep, &sub, memo)?;
     }
     Ok(())
 }
@@ -196,18 +226,23 @@ pub fn path_value(v: &Value, path: &str) -> Option<Value> {
 
 /// Removes disabled dependencies (conditions and tags) and applies aliases, recursively.
 /// `user` is the user-supplied values tree (not yet coalesced).
-pub fn process_dependencies(chart: &Chart, user: &Value) -> Result<Chart, Error> {
+/// Defaults parsed on the way are kept in `memo`.
+pub fn process_dependencies(
+    chart: &Chart,
+    user: &Value,
+    memo: &DefaultsMemo,
+) -> Result<Chart, Error> {
     let mut c = chart.clone();
-    enable_deps(&mut c, user, "")?;
-    import_values(&mut c)?;
+    enable_deps(&mut c, user, "", memo)?;
+    import_values(&mut c, memo)?;
     Ok(c)
 }
 
 /// Helm's processImportValues, children first: values exported by a dependency
 /// (`import-values`) become defaults of the parent, below the parent's own defaults.
-fn import_values(c: &mut Chart) -> Result<(), Error> {
+fn import_values(c: &mut Chart, memo: &DefaultsMemo) -> Result<(), Error> {
     for d in &mut c.dependencies {
-        import_values(d)?;
+        import_values(d, memo)?;
     }
     if !c
         .metadata
@@ -218,7 +253,7 @@ fn import_values(c: &mut Chart) -> Result<(), Error> {
         return Ok(());
     }
     let cvals = Value::new_map();
-    coalesce(c, &cvals)?;
+    coalesce(c, &cvals, memo)?;
     let imported = Value::new_map();
     for r in &c.metadata.dependencies {
         for (child, parent) in &r.import_values {
@@ -242,11 +277,11 @@ fn import_values(c: &mut Chart) -> Result<(), Error> {
     }
     // the parent's own values win over imported ones
     coalesce_tables(&cvals, &imported, true);
-    c.values_yaml = Some(crate::yaml::to_json(&cvals, true));
+    c.values_yaml = Some(Arc::from(crate::yaml::to_json(&cvals, true)));
     Ok(())
 }
 
-fn enable_deps(c: &mut Chart, vals: &Value, path: &str) -> Result<(), Error> {
+fn enable_deps(c: &mut Chart, vals: &Value, path: &str, memo: &DefaultsMemo) -> Result<(), Error> {
     if c.metadata.dependencies.is_empty() {
         return Ok(());
     }
@@ -277,7 +312,7 @@ fn enable_deps(c: &mut Chart, vals: &Value, path: &str) -> Result<(), Error> {
     }
     c.dependencies = deps;
     let cvals = vals.deep_copy();
-    coalesce(c, &cvals)?;
+    coalesce(c, &cvals, memo)?;
     let mut enabled: BTreeMap<String, bool> = BTreeMap::new();
     let tags = cvals.get("tags");
     for r in &reqs {
@@ -315,7 +350,7 @@ fn enable_deps(c: &mut Chart, vals: &Value, path: &str) -> Result<(), Error> {
         .collect();
     for d in &mut c.dependencies {
         let sub = format!("{path}{}.", d.name());
-        enable_deps(d, &cvals, &sub)?;
+        enable_deps(d, &cvals, &sub, memo)?;
     }
     Ok(())
 }
