@@ -431,7 +431,7 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, RawFile)>) -> Result<(),
         path: p.to_path_buf(),
         source: e,
     };
-    let mut entries: Vec<(PathBuf, std::fs::FileType)> = Vec::new();
+    let mut entries: Vec<(std::ffi::OsString, PathBuf, std::fs::FileType)> = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
         let entry = entry.map_err(|e| io(dir, e))?;
         let path = entry.path();
@@ -442,10 +442,11 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, RawFile)>) -> Result<(),
                 .map_err(|e| io(&path, e))?
                 .file_type();
         }
-        entries.push((path, kind));
+        entries.push((entry.file_name(), path, kind));
     }
+    // siblings: ordering by name is ordering by path
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    for (p, kind) in entries {
+    for (_, p, kind) in entries {
         if kind.is_dir() {
             walk(root, &p, out)?;
         } else {

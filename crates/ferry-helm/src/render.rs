@@ -690,7 +690,7 @@ struct ParseAhead {
 
 impl ParseAhead {
     /// Below this much text, handing the work over costs more than it saves.
-    const MIN_BYTES: usize = 4 * 1024;
+    const MIN_BYTES: usize = 32 * 1024;
 
     fn start(chart: &Chart, with_schemas: bool) -> ParseAhead {
         fn gather(c: &Chart, texts: &mut Vec<Arc<str>>, schemas: &mut Vec<Arc<str>>) {
