@@ -271,10 +271,23 @@ impl Rendered {
 }
 
 /// Renders `chart` with `opts`. Runs on a worker thread with a large stack so deep templates
-/// cannot overflow; recursion and output size are limited by [`RenderOptions::limits`].
+/// cannot overflow; recursion and output size are limited by [`RenderOptions::limits`]. The
+/// calling thread reads templates ahead meanwhile, which takes up to about 0.5 MiB of its stack
+/// (Rust threads get 2 MiB by default).
 pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> {
+    on_worker(chart, opts, render_inner)
+}
+
+/// Runs `job` on a render worker; meanwhile this thread, which would only wait, reads the chart's
+/// templates and schemas ahead for it (see [`ParseAhead`]).
+fn on_worker<T: Send + 'static>(
+    chart: &Chart,
+    opts: &RenderOptions,
+    job: fn(&Chart, &RenderOptions, ParseAhead) -> Result<T, Error>,
+) -> Result<T, Error> {
+    let (ahead, helper) = ParseAhead::split(chart, !opts.skip_schema_validation);
     let (chart, opts) = (chart.clone(), opts.clone());
-    crate::worker::run(move || render_inner(&chart, &opts))
+    crate::worker::run(move || job(&chart, &opts, ahead), || helper.run())
         .unwrap_or_else(|e| Err(Error::Execution(e.to_string())))
 }
 
@@ -434,7 +447,11 @@ fn sort_key(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 #[allow(clippy::too_many_lines)]
-fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
+fn render_engine(
+    chart: &Chart,
+    opts: &RenderOptions,
+    mut parsing: ParseAhead,
+) -> Result<Engine, Error> {
     if chart.is_library() {
         return Err(Error::Library);
     }
@@ -447,9 +464,8 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
             version: kv,
         });
     }
-    // Templates do not depend on values: parse them on a second thread while this one works out
-    // the values.
-    let mut parsing = ParseAhead::start(chart, !opts.skip_schema_validation);
+    // templates and schemas do not depend on values: the caller's thread is reading them while
+    // this one works out the values
     let user = read_values(opts)?;
     let memo = values::DefaultsMemo::default();
     let chart = values::process_dependencies(chart, &user, &memo)?;
@@ -677,10 +693,17 @@ struct ParsedElsewhere(Result<parse::Parsed, parse::ParseError>);
 // count; nothing on the parsing thread can touch a count afterwards.
 unsafe impl Send for ParsedElsewhere {}
 
-/// Every template and `values.schema.json` of a chart and its dependencies (enabled or not: that
-/// is decided later), read ahead by a worker thread while the rendering thread works out the
-/// values. The worker reads the schemas first (they are needed first); once the renderer is done
-/// with the values it parses templates too: each takes the next unparsed one until none is left.
+/// The renderer's side of reading a chart's templates and `values.schema.json` files ahead.
+///
+/// Templates and schemas do not depend on values, so the thread that called [`render`] (which
+/// would otherwise only wait) reads them while the render worker works out the values: first
+/// every schema, then templates one by one. Once the worker is done with the values it takes
+/// templates too; each side takes the next one nobody has taken until none is left. Templates of
+/// disabled dependencies are read as well (that is decided later); only those rendered matter.
+///
+/// The calling thread may have a small stack, so it leaves to the worker (512 MiB of stack) every
+/// text whose nesting it cannot bound: templates with many actions or parentheses, schemas with
+/// many brackets.
 struct ParseAhead {
     texts: Arc<Vec<Arc<str>>>,
     next: Arc<std::sync::atomic::AtomicUsize>,
@@ -688,11 +711,21 @@ struct ParseAhead {
     helper: Option<std::sync::mpsc::Receiver<HashMap<usize, ParsedElsewhere>>>,
 }
 
-impl ParseAhead {
-    /// Below this much text, handing the work over costs more than it saves.
-    const MIN_BYTES: usize = 32 * 1024;
+/// The caller's side of [`ParseAhead`].
+struct ParseHelper {
+    texts: Arc<Vec<Arc<str>>>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+    schemas: Vec<Arc<str>>,
+    schema_tx: std::sync::mpsc::SyncSender<HashMap<usize, crate::schema::ParsedSchema>>,
+    tx: std::sync::mpsc::SyncSender<HashMap<usize, ParsedElsewhere>>,
+}
 
-    fn start(chart: &Chart, with_schemas: bool) -> ParseAhead {
+/// Most actions plus parentheses a template may have for the calling thread to parse it: each
+/// nesting level costs a few stack frames, and nesting cannot exceed this count.
+const HELPER_MAX_NESTING: usize = 256;
+
+impl ParseAhead {
+    fn split(chart: &Chart, with_schemas: bool) -> (ParseAhead, ParseHelper) {
         fn gather(c: &Chart, texts: &mut Vec<Arc<str>>, schemas: &mut Vec<Arc<str>>) {
             texts.extend(c.templates.iter().map(|(_, t)| t.clone()));
             schemas.extend(c.schema.clone());
@@ -705,47 +738,27 @@ impl ParseAhead {
         if !with_schemas {
             schemas.clear();
         }
-        let mut ahead = ParseAhead {
-            texts: Arc::new(texts),
-            next: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
-            schemas: None,
-            helper: None,
-        };
-        let bytes: usize = ahead.texts.iter().chain(&schemas).map(|t| t.len()).sum();
-        if bytes < Self::MIN_BYTES {
-            // nothing claimed: the renderer parses each template when it needs it
-            ahead
-                .next
-                .store(ahead.texts.len(), std::sync::atomic::Ordering::Relaxed);
-            return ahead;
-        }
+        let texts = Arc::new(texts);
+        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (schema_tx, schema_rx) = std::sync::mpsc::sync_channel(1);
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let (texts, next) = (ahead.texts.clone(), ahead.next.clone());
-        let started = crate::worker::start(move || {
-            let read: HashMap<usize, crate::schema::ParsedSchema> = schemas
-                .iter()
-                .map(|s| (text_key(s), crate::schema::parse(s)))
-                .collect();
-            // the renderer may have stopped early; then nobody waits
-            let _ = schema_tx.send(read);
-            let mut done = HashMap::new();
-            while let Some(t) = Self::claim(&texts, &next) {
-                let parsed = parse::parse_shared(t, &crate::funcs::is_func);
-                done.insert(text_key(t), ParsedElsewhere(parsed));
-            }
-            move || {
-                let _ = tx.send(done);
-            }
-        });
-        if started.is_ok() {
-            ahead.schemas = Some(schema_rx);
-            ahead.helper = Some(rx);
-        }
-        ahead
+        let ahead = ParseAhead {
+            texts: texts.clone(),
+            next: next.clone(),
+            schemas: Some(schema_rx),
+            helper: Some(rx),
+        };
+        let helper = ParseHelper {
+            texts,
+            next,
+            schemas,
+            schema_tx,
+            tx,
+        };
+        (ahead, helper)
     }
 
-    /// The schemas the worker read (empty if it could not run: the caller reads them then).
+    /// The schemas the caller read (those it left are read by [`validate_schemas`]).
     fn schemas(&mut self) -> HashMap<usize, crate::schema::ParsedSchema> {
         self.schemas
             .take()
@@ -761,8 +774,8 @@ impl ParseAhead {
         texts.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
     }
 
-    /// Parses what the worker has not taken yet, then collects what it parsed. Templates missing
-    /// from the result (the worker could not run, or the chart is small) are parsed by the caller.
+    /// Parses what the caller has not taken yet, then collects what it parsed. Templates missing
+    /// from the result (the caller left them) are parsed when needed.
     fn finish(self) -> HashMap<usize, ParsedElsewhere> {
         let mut done = HashMap::new();
         while let Some(t) = Self::claim(&self.texts, &self.next) {
@@ -773,6 +786,36 @@ impl ParseAhead {
             done.extend(theirs);
         }
         done
+    }
+}
+
+impl ParseHelper {
+    /// Reads schemas, then templates, until the worker has taken the rest.
+    fn run(self) {
+        let bounded = |s: &str| {
+            let b = s.as_bytes();
+            memchr::memchr2_iter(b'{', b'[', b).count() <= HELPER_MAX_NESTING * 4
+        };
+        let read: HashMap<usize, crate::schema::ParsedSchema> = self
+            .schemas
+            .iter()
+            .filter(|s| bounded(s))
+            .map(|s| (text_key(s), crate::schema::parse(s)))
+            .collect();
+        // the worker may have stopped early (an error); then nobody waits
+        let _ = self.schema_tx.send(read);
+        let mut done = HashMap::new();
+        while let Some(t) = ParseAhead::claim(&self.texts, &self.next) {
+            let b = t.as_bytes();
+            let nesting =
+                memchr::memmem::find_iter(b, b"{{").count() + memchr::memchr_iter(b'(', b).count();
+            if nesting > HELPER_MAX_NESTING {
+                continue;
+            }
+            let parsed = parse::parse_shared(t, &crate::funcs::is_func);
+            done.insert(text_key(t), ParsedElsewhere(parsed));
+        }
+        let _ = self.tx.send(done);
     }
 }
 
@@ -787,13 +830,13 @@ pub fn render_templates(
     chart: &Chart,
     opts: &RenderOptions,
 ) -> Result<BTreeMap<String, String>, Error> {
-    let (chart, opts) = (chart.clone(), opts.clone());
-    crate::worker::run(move || render_engine(&chart, &opts).map(|e| e.outputs))
-        .unwrap_or_else(|e| Err(Error::Execution(e.to_string())))
+    on_worker(chart, opts, |c, o, ahead| {
+        render_engine(c, o, ahead).map(|e| e.outputs)
+    })
 }
 
-fn render_inner(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> {
-    let Engine { chart, mut outputs } = render_engine(chart, opts)?;
+fn render_inner(chart: &Chart, opts: &RenderOptions, ahead: ParseAhead) -> Result<Rendered, Error> {
+    let Engine { chart, mut outputs } = render_engine(chart, opts, ahead)?;
     outputs.retain(|k, _| !k.ends_with("NOTES.txt"));
 
     // split and sort; the outputs are shared (not copied) with the thread reading heads

@@ -40,9 +40,11 @@ impl std::fmt::Display for WorkerError {
     }
 }
 
-/// Runs `work` on a worker thread with a large stack and returns its result.
+/// Runs `work` on a worker thread with a large stack and returns its result; `meanwhile` runs on
+/// the calling thread before it waits.
 pub(crate) fn run<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
+    meanwhile: impl FnOnce(),
 ) -> Result<T, WorkerError> {
     let (tx, rx) = mpsc::sync_channel(1);
     start(move || {
@@ -52,6 +54,7 @@ pub(crate) fn run<T: Send + 'static>(
             let _ = tx.send(result);
         }
     })?;
+    meanwhile();
     match receive(&rx) {
         Ok(Ok(value)) => Ok(value),
         _ => Err(WorkerError::Panicked),
@@ -145,20 +148,20 @@ mod tests {
 
     #[test]
     fn returns_results_and_reuses_threads() {
-        let first = run(|| std::thread::current().id()).unwrap();
-        let second = run(|| std::thread::current().id()).unwrap();
+        let first = run(|| std::thread::current().id(), || {}).unwrap();
+        let second = run(|| std::thread::current().id(), || {}).unwrap();
         // the worker parks itself before delivering, so a sequential caller gets it back
         // (another test running at the same time may take it; allow one miss)
-        let third = run(|| std::thread::current().id()).unwrap();
+        let third = run(|| std::thread::current().id(), || {}).unwrap();
         assert!(first == second || second == third);
-        assert_eq!(run(|| 6 * 7).unwrap(), 42);
+        assert_eq!(run(|| 6 * 7, || {}).unwrap(), 42);
     }
 
     #[test]
     fn a_panic_is_an_error_and_the_pool_survives() {
-        let r = run(|| -> u32 { panic!("boom") });
+        let r = run(|| -> u32 { panic!("boom") }, || {});
         assert!(r.is_err());
-        assert_eq!(run(|| 1 + 1).unwrap(), 2);
+        assert_eq!(run(|| 1 + 1, || {}).unwrap(), 2);
     }
 
     #[test]
@@ -172,6 +175,6 @@ mod tests {
             }
         }
         // ~100 MB of stack: far beyond a default 8 MiB thread
-        assert_eq!(run(|| depth(200_000)).unwrap(), 200_000);
+        assert_eq!(run(|| depth(200_000), || {}).unwrap(), 200_000);
     }
 }

@@ -153,6 +153,42 @@ fn deeply_nested_input_does_not_overflow() {
     assert!(r.is_ok() || r.is_err());
 }
 
+/// The calling thread reads templates ahead for the render worker; it must not overflow a small
+/// stack on the most deeply nested template it is allowed to take (deeper ones are left to the
+/// worker, whose stack is large).
+#[test]
+fn reading_ahead_fits_a_small_caller_stack() {
+    // 60 + 60 + 1 actions and 120 parentheses: just under the caller's bound of 256
+    let nested = format!(
+        "a: {}x{{{{ {}1{} }}}}{}\n",
+        "{{ if true }}".repeat(60),
+        "(".repeat(120),
+        ")".repeat(120),
+        "{{ end }}".repeat(60)
+    );
+    // 400 nested `not`s (an even number: every value passes), under the caller's bound
+    let schema = format!("{}{{}}{}", r#"{"not":"#.repeat(400), "}".repeat(400));
+    let files = vec![
+        (
+            "Chart.yaml".to_string(),
+            b"apiVersion: v2\nname: deep\nversion: 0.1.0\n".to_vec(),
+        ),
+        ("templates/x.yaml".to_string(), nested.into_bytes()),
+        ("values.schema.json".to_string(), schema.into_bytes()),
+    ];
+    let c = Chart::from_files(files, "deep").expect("load chart");
+    let out = std::thread::Builder::new()
+        .stack_size(1024 * 1024)
+        .spawn(move || render(&c, &RenderOptions::default()).map(|r| r.to_helm_output()))
+        .expect("spawn")
+        .join()
+        .expect("the caller's thread survives");
+    assert_eq!(
+        out.expect("render"),
+        "---\n# Source: deep/templates/x.yaml\na: x1\n"
+    );
+}
+
 #[test]
 fn invalid_yaml_output_is_reported_like_helm() {
     let e = render_err("a: b\nc\nd: e\n", &RenderOptions::default());
