@@ -285,6 +285,9 @@ fn on_worker<T: Send + 'static>(
     opts: &RenderOptions,
     job: fn(&Chart, &RenderOptions, ParseAhead) -> Result<T, Error>,
 ) -> Result<T, Error> {
+    // both threads need the function table at once; building it here first means neither
+    // sleeps on the other's initialisation (a sleeping thread can take milliseconds to wake)
+    crate::funcs::registry();
     let (ahead, helper) = ParseAhead::split(chart, !opts.skip_schema_validation);
     let (chart, opts) = (chart.clone(), opts.clone());
     crate::worker::run(move || job(&chart, &opts, ahead), || helper.run())
