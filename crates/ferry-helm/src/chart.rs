@@ -91,9 +91,7 @@ impl RawFile {
     fn read(self) -> Result<Vec<u8>, Error> {
         match self {
             RawFile::Memory(b) => Ok(b),
-            RawFile::Disk(path) => {
-                read_file(&path).map_err(|source| Error::Io { path, source })
-            }
+            RawFile::Disk(path) => read_file(&path).map_err(|source| Error::Io { path, source }),
         }
     }
 

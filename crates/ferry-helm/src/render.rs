@@ -283,15 +283,22 @@ pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> {
 fn on_worker<T: Send + 'static>(
     chart: &Chart,
     opts: &RenderOptions,
-    job: fn(&Chart, &RenderOptions, ParseAhead) -> Result<T, Error>,
+    job: fn(&Chart, &RenderOptions, ParseAhead, &mut crate::worker::Leftovers) -> Result<T, Error>,
 ) -> Result<T, Error> {
     // both threads need the function table at once; building it here first means neither
     // sleeps on the other's initialisation (a sleeping thread can take milliseconds to wake)
     crate::funcs::registry();
     let (ahead, helper) = ParseAhead::split(chart, !opts.skip_schema_validation);
     let (chart, opts) = (chart.clone(), opts.clone());
-    crate::worker::run(move || job(&chart, &opts, ahead), || helper.run())
-        .unwrap_or_else(|e| Err(Error::Execution(e.to_string())))
+    crate::worker::run(
+        move |left| {
+            let result = job(&chart, &opts, ahead, left);
+            left.keep((chart, opts));
+            result
+        },
+        || helper.run(),
+    )
+    .unwrap_or_else(|e| Err(Error::Execution(e.to_string())))
 }
 
 fn read_values(opts: &RenderOptions) -> Result<Value, Error> {
@@ -454,6 +461,7 @@ fn render_engine(
     chart: &Chart,
     opts: &RenderOptions,
     mut parsing: ParseAhead,
+    left: &mut crate::worker::Leftovers,
 ) -> Result<Engine, Error> {
     if chart.is_library() {
         return Err(Error::Library);
@@ -678,6 +686,11 @@ fn render_engine(
         };
         outputs.insert(r.name.clone(), out);
     }
+    // freeing all this is left to the worker after it delivers the result
+    left.keep(exec);
+    left.keep(contexts);
+    left.keep(parsed_ahead);
+    left.keep((vals, user, memo));
     Ok(Engine { chart, outputs })
 }
 
@@ -833,13 +846,18 @@ pub fn render_templates(
     chart: &Chart,
     opts: &RenderOptions,
 ) -> Result<BTreeMap<String, String>, Error> {
-    on_worker(chart, opts, |c, o, ahead| {
-        render_engine(c, o, ahead).map(|e| e.outputs)
+    on_worker(chart, opts, |c, o, ahead, left| {
+        render_engine(c, o, ahead, left).map(|e| e.outputs)
     })
 }
 
-fn render_inner(chart: &Chart, opts: &RenderOptions, ahead: ParseAhead) -> Result<Rendered, Error> {
-    let Engine { chart, mut outputs } = render_engine(chart, opts, ahead)?;
+fn render_inner(
+    chart: &Chart,
+    opts: &RenderOptions,
+    ahead: ParseAhead,
+    left: &mut crate::worker::Leftovers,
+) -> Result<Rendered, Error> {
+    let Engine { chart, mut outputs } = render_engine(chart, opts, ahead, left)?;
     outputs.retain(|k, _| !k.ends_with("NOTES.txt"));
 
     // split and sort; the outputs are shared (not copied) with the thread reading heads
@@ -881,6 +899,7 @@ fn render_inner(chart: &Chart, opts: &RenderOptions, ahead: ParseAhead) -> Resul
         }
         crds(&chart, None, &mut b)?;
     }
+    left.keep(chart);
     let total: usize = manifests
         .iter()
         .chain(hooks.iter())

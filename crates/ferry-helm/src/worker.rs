@@ -10,8 +10,9 @@ use std::sync::mpsc;
 use std::sync::Mutex;
 
 /// A job runs in two steps: the work, then (after the worker is idle again) its delivery, so a
-/// caller that starts another job at once finds the same worker waiting.
-type Job = Box<dyn FnOnce() -> Box<dyn FnOnce() + Send> + Send>;
+/// caller that starts another job at once finds the same worker waiting. The delivery never
+/// leaves the worker's thread, so it need not be `Send` (it may drop what the work left behind).
+type Job = Box<dyn FnOnce() -> Box<dyn FnOnce()> + Send>;
 
 /// Workers waiting for a job.
 static IDLE: Mutex<Vec<mpsc::Sender<Job>>> = Mutex::new(Vec::new());
@@ -40,18 +41,33 @@ impl std::fmt::Display for WorkerError {
     }
 }
 
+/// What a job leaves behind, dropped on the worker after the result is delivered: freeing a
+/// render's templates and values takes a while, and the caller need not wait for it.
+#[derive(Default)]
+pub(crate) struct Leftovers(Vec<Box<dyn std::any::Any>>);
+
+impl Leftovers {
+    /// Keeps `x` to drop later.
+    pub(crate) fn keep(&mut self, x: impl std::any::Any) {
+        self.0.push(Box::new(x));
+    }
+}
+
 /// Runs `work` on a worker thread with a large stack and returns its result; `meanwhile` runs on
-/// the calling thread before it waits.
+/// the calling thread before it waits. What `work` leaves in its [`Leftovers`] is dropped after
+/// the result is delivered.
 pub(crate) fn run<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
+    work: impl FnOnce(&mut Leftovers) -> T + Send + 'static,
     meanwhile: impl FnOnce(),
 ) -> Result<T, WorkerError> {
     let (tx, rx) = mpsc::sync_channel(1);
     start(move || {
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+        let mut left = Leftovers::default();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut left)));
         move || {
             // the caller may have gone; nothing to do then
             let _ = tx.send(result);
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(left)));
         }
     })?;
     meanwhile();
@@ -87,7 +103,7 @@ pub(crate) fn receive<T>(rx: &mpsc::Receiver<T>) -> Result<T, mpsc::RecvError> {
 /// Starts `work` on a worker thread and returns at once; `work` reports back by itself (a panic
 /// in it drops whatever it would have sent). When `work` returns a closure, that closure runs
 /// after the worker is idle again.
-pub(crate) fn start<D: FnOnce() + Send + 'static>(
+pub(crate) fn start<D: FnOnce() + 'static>(
     work: impl FnOnce() -> D + Send + 'static,
 ) -> Result<(), WorkerError> {
     let mut job: Job =
@@ -148,20 +164,20 @@ mod tests {
 
     #[test]
     fn returns_results_and_reuses_threads() {
-        let first = run(|| std::thread::current().id(), || {}).unwrap();
-        let second = run(|| std::thread::current().id(), || {}).unwrap();
+        let first = run(|_| std::thread::current().id(), || {}).unwrap();
+        let second = run(|_| std::thread::current().id(), || {}).unwrap();
         // the worker parks itself before delivering, so a sequential caller gets it back
         // (another test running at the same time may take it; allow one miss)
-        let third = run(|| std::thread::current().id(), || {}).unwrap();
+        let third = run(|_| std::thread::current().id(), || {}).unwrap();
         assert!(first == second || second == third);
-        assert_eq!(run(|| 6 * 7, || {}).unwrap(), 42);
+        assert_eq!(run(|_| 6 * 7, || {}).unwrap(), 42);
     }
 
     #[test]
     fn a_panic_is_an_error_and_the_pool_survives() {
-        let r = run(|| -> u32 { panic!("boom") }, || {});
+        let r = run(|_| -> u32 { panic!("boom") }, || {});
         assert!(r.is_err());
-        assert_eq!(run(|| 1 + 1, || {}).unwrap(), 2);
+        assert_eq!(run(|_| 1 + 1, || {}).unwrap(), 2);
     }
 
     #[test]
@@ -175,6 +191,6 @@ mod tests {
             }
         }
         // ~100 MB of stack: far beyond a default 8 MiB thread
-        assert_eq!(run(|| depth(200_000), || {}).unwrap(), 200_000);
+        assert_eq!(run(|_| depth(200_000), || {}).unwrap(), 200_000);
     }
 }
