@@ -275,7 +275,7 @@ impl Rendered {
 /// calling thread reads templates ahead meanwhile, which takes up to about 0.5 MiB of its stack
 /// (Rust threads get 2 MiB by default).
 pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> {
-    on_worker(chart, opts, render_inner)
+    on_worker(chart, opts, render_inner, true)
 }
 
 /// Runs `job` on a render worker; meanwhile this thread, which would only wait, reads the chart's
@@ -284,11 +284,12 @@ fn on_worker<T: Send + 'static>(
     chart: &Chart,
     opts: &RenderOptions,
     job: fn(&Chart, &RenderOptions, ParseAhead, &mut crate::worker::Leftovers) -> Result<T, Error>,
+    with_heads: bool,
 ) -> Result<T, Error> {
     // both threads need the function table at once; building it here first means neither
     // sleeps on the other's initialisation (a sleeping thread can take milliseconds to wake)
     crate::funcs::registry();
-    let (ahead, helper) = ParseAhead::split(chart, !opts.skip_schema_validation);
+    let (ahead, helper) = ParseAhead::split(chart, opts, with_heads);
     let (chart, opts) = (chart.clone(), opts.clone());
     crate::worker::run(
         move |left| {
@@ -652,7 +653,7 @@ fn render_engine(
     // execute
     let mut exec = Exec::new(set, DetRng::new(&[]), opts.limits);
     exec.now = opts.now.unwrap_or(DEFAULT_NOW);
-    let mut outputs: BTreeMap<String, String> = BTreeMap::new();
+    let mut outputs: BTreeMap<String, Arc<String>> = BTreeMap::new();
     for r in &renderables {
         let base = r.name.rsplit('/').next().unwrap_or(&r.name);
         if base.starts_with('_') {
@@ -684,8 +685,17 @@ fn render_engine(
         } else {
             out
         };
+        let out = Arc::new(out);
+        if let Some(feed) = &parsing.heads {
+            if !r.name.ends_with("NOTES.txt") {
+                // the calling thread reads this output's document heads while we go on
+                let _ = feed.send((r.name.clone(), out.clone()));
+            }
+        }
         outputs.insert(r.name.clone(), out);
     }
+    // no more outputs: the head reader stops after its current one
+    parsing.stop_heads();
     // freeing all this is left to the worker after it delivers the result
     left.keep(exec);
     left.keep(contexts);
@@ -725,6 +735,11 @@ struct ParseAhead {
     next: Arc<std::sync::atomic::AtomicUsize>,
     schemas: Option<std::sync::mpsc::Receiver<HashMap<usize, crate::schema::ParsedSchema>>>,
     helper: Option<std::sync::mpsc::Receiver<HashMap<usize, ParsedElsewhere>>>,
+    /// Template outputs for the calling thread to read document heads from, while templates are
+    /// still being executed (`None` when the caller does not want manifests).
+    heads: Option<std::sync::mpsc::Sender<(String, Arc<String>)>>,
+    heads_stop: Arc<std::sync::atomic::AtomicBool>,
+    heads_read: Option<std::sync::mpsc::Receiver<HeadsRead>>,
 }
 
 /// The caller's side of [`ParseAhead`].
@@ -734,6 +749,10 @@ struct ParseHelper {
     schemas: Vec<Arc<str>>,
     schema_tx: std::sync::mpsc::SyncSender<HashMap<usize, crate::schema::ParsedSchema>>,
     tx: std::sync::mpsc::SyncSender<HashMap<usize, ParsedElsewhere>>,
+    outputs: Option<std::sync::mpsc::Receiver<(String, Arc<String>)>>,
+    heads_stop: Arc<std::sync::atomic::AtomicBool>,
+    heads_tx: std::sync::mpsc::SyncSender<HeadsRead>,
+    style: ManifestSplit,
 }
 
 /// Most actions plus parentheses a template may have for the calling thread to parse it: each
@@ -741,7 +760,8 @@ struct ParseHelper {
 const HELPER_MAX_NESTING: usize = 256;
 
 impl ParseAhead {
-    fn split(chart: &Chart, with_schemas: bool) -> (ParseAhead, ParseHelper) {
+    fn split(chart: &Chart, opts: &RenderOptions, with_heads: bool) -> (ParseAhead, ParseHelper) {
+        let with_schemas = !opts.skip_schema_validation;
         fn gather(c: &Chart, texts: &mut Vec<Arc<str>>, schemas: &mut Vec<Arc<str>>) {
             texts.extend(c.templates.iter().map(|(_, t)| t.clone()));
             schemas.extend(c.schema.clone());
@@ -758,11 +778,17 @@ impl ParseAhead {
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (schema_tx, schema_rx) = std::sync::mpsc::sync_channel(1);
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (out_tx, out_rx) = std::sync::mpsc::channel();
+        let (heads_tx, heads_rx) = std::sync::mpsc::sync_channel(1);
+        let heads_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let ahead = ParseAhead {
             texts: texts.clone(),
             next: next.clone(),
             schemas: Some(schema_rx),
             helper: Some(rx),
+            heads: with_heads.then_some(out_tx),
+            heads_stop: heads_stop.clone(),
+            heads_read: with_heads.then_some(heads_rx),
         };
         let helper = ParseHelper {
             texts,
@@ -770,8 +796,25 @@ impl ParseAhead {
             schemas,
             schema_tx,
             tx,
+            outputs: with_heads.then_some(out_rx),
+            heads_stop,
+            heads_tx,
+            style: opts.manifest_split,
         };
         (ahead, helper)
+    }
+
+    /// Tells the head reader that no more outputs come: it stops after the one it is reading
+    /// (the rest are read by [`sort_manifests`]).
+    fn stop_heads(&mut self) {
+        self.heads_stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.heads = None;
+    }
+
+    /// Where the heads the caller read arrive, once [`ParseAhead::stop_heads`] was called.
+    fn heads_result(&mut self) -> Option<std::sync::mpsc::Receiver<HeadsRead>> {
+        self.heads_read.take()
     }
 
     /// The schemas the caller read (those it left are read by [`validate_schemas`]).
@@ -792,13 +835,17 @@ impl ParseAhead {
 
     /// Parses what the caller has not taken yet, then collects what it parsed. Templates missing
     /// from the result (the caller left them) are parsed when needed.
-    fn finish(self) -> HashMap<usize, ParsedElsewhere> {
+    fn finish(&mut self) -> HashMap<usize, ParsedElsewhere> {
         let mut done = HashMap::new();
         while let Some(t) = Self::claim(&self.texts, &self.next) {
             let parsed = parse::parse_shared(t, &crate::funcs::is_func);
             done.insert(text_key(t), ParsedElsewhere(parsed));
         }
-        if let Some(theirs) = self.helper.and_then(|rx| crate::worker::receive(&rx).ok()) {
+        if let Some(theirs) = self
+            .helper
+            .take()
+            .and_then(|rx| crate::worker::receive(&rx).ok())
+        {
             done.extend(theirs);
         }
         done
@@ -832,12 +879,44 @@ impl ParseHelper {
             done.insert(text_key(t), ParsedElsewhere(parsed));
         }
         let _ = self.tx.send(done);
+        let Some(outputs) = self.outputs else {
+            return;
+        };
+        // then document heads of outputs as the worker produces them; this thread only polls
+        // (never sleeps), as the worker waits for the result as soon as it is done
+        let mut read = HeadsRead::new();
+        loop {
+            match outputs.try_recv() {
+                Ok((name, text)) => {
+                    let stop = || self.heads_stop.load(std::sync::atomic::Ordering::Relaxed);
+                    if stop() {
+                        break;
+                    }
+                    // stopping mid-template leaves the first documents read, the rest to
+                    // the worker
+                    let mut docs = Vec::new();
+                    for r in template_docs(&name, &text, self.style) {
+                        if stop() {
+                            break;
+                        }
+                        let head = doc_head(text.get(r.clone()).unwrap_or(""));
+                        docs.push((r, head));
+                    }
+                    read.insert(name, docs);
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => std::thread::yield_now(),
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
+            }
+        }
+        // the outputs are shared; let go of every copy before the worker takes them back
+        drop(outputs);
+        let _ = self.heads_tx.send(read);
     }
 }
 
 struct Engine {
     chart: Chart,
-    outputs: BTreeMap<String, String>,
+    outputs: BTreeMap<String, Arc<String>>,
 }
 
 /// Renders every template and returns each one's raw output (what Helm's engine returns, before
@@ -846,9 +925,19 @@ pub fn render_templates(
     chart: &Chart,
     opts: &RenderOptions,
 ) -> Result<BTreeMap<String, String>, Error> {
-    on_worker(chart, opts, |c, o, ahead, left| {
-        render_engine(c, o, ahead, left).map(|e| e.outputs)
-    })
+    on_worker(
+        chart,
+        opts,
+        |c, o, ahead, left| {
+            render_engine(c, o, ahead, left).map(|e| {
+                e.outputs
+                    .into_iter()
+                    .map(|(k, v)| (k, Arc::try_unwrap(v).unwrap_or_else(|v| (*v).clone())))
+                    .collect()
+            })
+        },
+        false,
+    )
 }
 
 fn render_inner(
@@ -857,13 +946,19 @@ fn render_inner(
     ahead: ParseAhead,
     left: &mut crate::worker::Leftovers,
 ) -> Result<Rendered, Error> {
-    let Engine { chart, mut outputs } = render_engine(chart, opts, ahead, left)?;
-    outputs.retain(|k, _| !k.ends_with("NOTES.txt"));
+    let mut ahead = ahead;
+    let heads = ahead.heads_result();
+    let Engine {
+        chart,
+        outputs: mut shared,
+    } = render_engine(chart, opts, ahead, left)?;
+    shared.retain(|k, _| !k.ends_with("NOTES.txt"));
 
-    // split and sort; the outputs are shared (not copied) with the thread reading heads
-    let shared: BTreeMap<String, Arc<String>> =
-        outputs.into_iter().map(|(k, v)| (k, Arc::new(v))).collect();
-    let (hooks, manifests) = sort_manifests(&shared, opts.manifest_split)?;
+    // split and sort; heads the calling thread has read already are taken from it
+    let read = heads
+        .and_then(|rx| crate::worker::receive(&rx).ok())
+        .unwrap_or_default();
+    let (hooks, manifests) = sort_manifests(&shared, opts.manifest_split, read)?;
     let outputs: BTreeMap<String, String> = shared
         .into_iter()
         .map(|(k, v)| (k, Arc::try_unwrap(v).unwrap_or_else(|v| (*v).clone())))
@@ -1165,29 +1260,54 @@ fn doc_heads(docs: &[Doc]) -> Result<Vec<DocHead>, Error> {
     Ok(heads)
 }
 
+/// Where each document of one template's output sits in it (none for partials and empty
+/// outputs).
+fn template_docs(path: &str, content: &str, style: ManifestSplit) -> Vec<std::ops::Range<usize>> {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    if base.starts_with('_') || content.trim_matches(is_go_space).is_empty() {
+        return Vec::new();
+    }
+    let origin = content.as_ptr() as usize;
+    split_manifests(content, style)
+        .into_iter()
+        // the document is a slice of the output: its offset
+        .map(|d| d.as_ptr() as usize - origin..d.as_ptr() as usize - origin + d.len())
+        .collect()
+}
+
+/// Document heads of template outputs, by template, as [`template_docs`] splits them: all of a
+/// template's documents, or its first ones.
+type HeadsRead = HashMap<String, Vec<(std::ops::Range<usize>, DocHead)>>;
+
 fn sort_manifests(
     files: &BTreeMap<String, Arc<String>>,
     style: ManifestSplit,
+    mut read: HeadsRead,
 ) -> Result<(Vec<Manifest>, Vec<Manifest>), Error> {
     let mut hooks = Vec::new();
     let mut generic = Vec::new();
-    let mut paths: Vec<&String> = Vec::new();
+    let mut entries: Vec<(&String, std::ops::Range<usize>, Option<DocHead>)> = Vec::new();
     let mut docs: Vec<Doc> = Vec::new();
     for (path, content) in files {
-        let base = path.rsplit('/').next().unwrap_or(path);
-        if base.starts_with('_') || content.trim_matches(is_go_space).is_empty() {
-            continue;
-        }
-        let origin = content.as_ptr() as usize;
-        for d in split_manifests(content, style) {
-            // the document is a slice of the output: its offset
-            let start = d.as_ptr() as usize - origin;
-            paths.push(path);
-            docs.push((content.clone(), start..start + d.len()));
+        let mut done = read.remove(path).unwrap_or_default().into_iter();
+        for r in template_docs(path, content, style) {
+            match done.next() {
+                Some((dr, head)) if dr == r => entries.push((path, r, Some(head))),
+                _ => {
+                    entries.push((path, r.clone(), None));
+                    docs.push((content.clone(), r));
+                }
+            }
         }
     }
-    let heads = doc_heads(&docs)?;
-    for ((path, d), head) in paths.into_iter().zip(docs).zip(heads) {
+    let mut heads = doc_heads(&docs)?.into_iter();
+    let entries = entries.into_iter().map(|(path, range, head)| {
+        let head = head
+            .or_else(|| heads.next())
+            .unwrap_or_else(|| Err("missing".into()));
+        (path, range, head)
+    });
+    for (path, range, head) in entries {
         let (kind, hook) = match head {
             Ok(h) => h,
             Err(e) => {
@@ -1200,7 +1320,7 @@ fn sort_manifests(
         match hook {
             None => generic.push(Manifest {
                 source: path.clone(),
-                range: d.1,
+                range,
                 kind,
                 hook_events: Vec::new(),
             }),
@@ -1211,7 +1331,7 @@ fn sort_manifests(
                 }
                 hooks.push(Manifest {
                     source: path.clone(),
-                    range: d.1,
+                    range,
                     kind,
                     hook_events: events,
                 });
@@ -1309,4 +1429,69 @@ pub(crate) fn go_yaml_message(msg: &str) -> String {
         }
     }
     msg.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used)]
+
+    use super::*;
+
+    /// Heads read ahead by the calling thread (all of a template's documents, its first ones, or
+    /// none) sort exactly as heads read afterwards.
+    #[test]
+    fn heads_read_ahead_in_part_sort_as_heads_read_after() {
+        let doc = |kind: &str, name: &str| {
+            format!("apiVersion: v1\nkind: {kind}\nmetadata:\n  name: {name}\n")
+        };
+        let mut files = BTreeMap::new();
+        files.insert(
+            "c/templates/a.yaml".to_string(),
+            Arc::new(format!(
+                "{}---\n{}---\n{}",
+                doc("Service", "s"),
+                doc("Namespace", "n"),
+                doc("ConfigMap", "m")
+            )),
+        );
+        files.insert(
+            "c/templates/b.yaml".to_string(),
+            Arc::new(format!(
+                "{}---\n{}",
+                doc("Deployment", "d"),
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    helm.sh/hook: pre-install\n"
+            )),
+        );
+        let style = ManifestSplit::Current;
+        let key = |(hooks, generic): (Vec<Manifest>, Vec<Manifest>)| {
+            let list = |ms: Vec<Manifest>| -> Vec<(String, std::ops::Range<usize>, String)> {
+                ms.into_iter()
+                    .map(|m| (m.source, m.range, m.kind))
+                    .collect()
+            };
+            (list(hooks), list(generic))
+        };
+        let after = key(sort_manifests(&files, style, HeadsRead::new()).unwrap());
+        assert_eq!(after.0.len(), 1, "one hook");
+        assert_eq!(after.1.len(), 4, "four manifests");
+        for first in 0..=3 {
+            let mut read = HeadsRead::new();
+            for (path, text) in &files {
+                let docs = template_docs(path, text, style)
+                    .into_iter()
+                    .take(first)
+                    .map(|r| {
+                        let head = doc_head(&text[r.clone()]);
+                        (r, head)
+                    })
+                    .collect();
+                read.insert(path.clone(), docs);
+            }
+            assert_eq!(
+                key(sort_manifests(&files, style, read).unwrap()),
+                after,
+                "first {first} documents read ahead"
+            );
+        }
+    }
 }
