@@ -2,16 +2,20 @@
 # Chart rendering benchmark: ferry-helm's in-process load+render time per chart of the corpus
 # versus the real Helm's (shared/tools/helm-template --bench N, also in-process load+render).
 #
-#   bench/render.sh [N]        N renders per chart and tool (default 10); one run each
+#   bench/render.sh [N] [ROUNDS]   N renders per chart, tool and round (default 10); ROUNDS
+#                                   alternating ferry/helm rounds per chart (default 3)
 #
 # Prints per-chart seconds per render: ferry's median of N renders after one cold render, ferry's
-# cold (first) render, and helm's median; then helm/ferry for both. ferry keeps generated RSA
-# keys and bcrypt hashes in a process-wide cache keyed by the deterministic generator's state,
-# so only its cold render pays for them (charts using genCA/htpasswd: chaos-mesh, harbor).
+# cold (first) render, and helm's median; then helm/ferry for both. With several rounds, each
+# column is the median of the rounds' figures: the tools take turns, so a noisy neighbour on a
+# shared machine hits both alike. ferry keeps generated RSA keys and bcrypt hashes in a
+# process-wide cache keyed by the deterministic generator's state, so only its cold render pays
+# for them (charts using genCA/htpasswd: chaos-mesh, harbor).
 # Goal: ferry >= 5x faster.
 set -euo pipefail
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (other work skews both columns)"
 N=${1:-10}
+ROUNDS=${2:-3}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 SHARED=${SHARED:-$(cd "$root/.." && pwd)/shared}
@@ -23,10 +27,16 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 FERRY=$CARGO_TARGET_DIR/release/examples/render_bench
 
 printf '%-34s %10s %10s %10s %8s %8s\n' chart ferry_s ferry_cold helm_s ratio cold_ratio
+median() { python3 -c 'import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
 for dir in "$CHARTS"/*/; do
   chart=$(basename "$dir")
-  read -r f fc < <("$FERRY" "$dir" --name rel -n ns --bench "$N")
-  h=$("$HELM" "$dir" --name rel -n ns --bench "$N" | sed -n 's/.*median \([0-9.e+-]*\) s.*/\1/p')
+  fs=() fcs=() hs=()
+  for _ in $(seq "$ROUNDS"); do
+    read -r f fc < <("$FERRY" "$dir" --name rel -n ns --bench "$N")
+    h=$("$HELM" "$dir" --name rel -n ns --bench "$N" | sed -n 's/.*median \([0-9.e+-]*\) s.*/\1/p')
+    fs+=("$f") fcs+=("$fc") hs+=("$h")
+  done
+  f=$(median "${fs[@]}") fc=$(median "${fcs[@]}") h=$(median "${hs[@]}")
   ratio=$(python3 -c "print(f'{float($h)/float($f):.2f}x')")
   cratio=$(python3 -c "print(f'{float($h)/float($fc):.2f}x')")
   printf '%-34s %10.6f %10.6f %10.6f %8s %8s\n' "$chart" "$f" "$fc" "$h" "$ratio" "$cratio"

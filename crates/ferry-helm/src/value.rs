@@ -73,6 +73,11 @@ impl From<&str> for Value {
         Value::Str(Rc::from(s))
     }
 }
+impl From<std::borrow::Cow<'_, str>> for Value {
+    fn from(s: std::borrow::Cow<'_, str>) -> Self {
+        Value::Str(Rc::from(&*s))
+    }
+}
 impl From<String> for Value {
     fn from(s: String) -> Self {
         Value::Str(Rc::from(s))

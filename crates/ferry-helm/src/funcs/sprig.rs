@@ -11,8 +11,17 @@ use crate::value::Value;
 
 type R = Result<Value, ExecError>;
 
-fn s(v: &Value) -> String {
-    v.to_str()
+/// An argument as text (Sprig's `toString`), borrowed when it is a string already.
+fn s(v: &Value) -> std::borrow::Cow<'_, str> {
+    v.as_text()
+}
+
+/// `text` as a value: the argument itself when the function left it unchanged (no copy).
+fn same_or(arg: &Value, text: &str) -> Value {
+    match arg {
+        Value::Str(orig) if **orig == *text => arg.clone(),
+        _ => Value::from(text),
+    }
 }
 
 fn arg(a: &[Value], i: usize) -> &Value {
@@ -43,10 +52,29 @@ fn str_list(v: &Value) -> Vec<String> {
     }
 }
 
+/// Sprig's `indent` (every line prefixed by `width` spaces) and, with `newline`, `nindent` (the
+/// same after a newline), in one pass.
+fn indent(text: &str, width: i64, newline: bool) -> String {
+    let width = usize::try_from(width).unwrap_or(0);
+    let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
+    let mut out = String::with_capacity(text.len() + lines * width + usize::from(newline));
+    if newline {
+        out.push('\n');
+    }
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.extend(std::iter::repeat_n(' ', width));
+        out.push_str(line);
+    }
+    out
+}
+
 /// Registers Sprig's functions.
 pub fn register(m: &mut HashMap<&'static str, Func>) {
     // strings
-    m.insert("trim", |_, a| Ok(Value::from(s(arg(&a, 0)).trim())));
+    m.insert("trim", |_, a| Ok(same_or(arg(&a, 0), s(arg(&a, 0)).trim())));
     m.insert("trimAll", |_, a| {
         let cut: Vec<char> = s(arg(&a, 0)).chars().collect();
         Ok(Value::from(
@@ -55,11 +83,11 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("trimPrefix", |_, a| {
         let (p, x) = (s(arg(&a, 0)), s(arg(&a, 1)));
-        Ok(Value::from(x.strip_prefix(p.as_str()).unwrap_or(&x)))
+        Ok(same_or(arg(&a, 1), x.strip_prefix(&*p).unwrap_or(&x)))
     });
     m.insert("trimSuffix", |_, a| {
         let (p, x) = (s(arg(&a, 0)), s(arg(&a, 1)));
-        Ok(Value::from(x.strip_suffix(p.as_str()).unwrap_or(&x)))
+        Ok(same_or(arg(&a, 1), x.strip_suffix(&*p).unwrap_or(&x)))
     });
     m.insert("upper", |_, a| {
         Ok(Value::from(s(arg(&a, 0)).to_uppercase()))
@@ -116,20 +144,20 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         let st = s(&a[1]);
         let len = st.len() as i64;
         let r = if n < 0 && -n < len {
-            String::from_utf8_lossy(&st.as_bytes()[(len + n) as usize..]).into_owned()
+            String::from_utf8_lossy(&st.as_bytes()[(len + n) as usize..])
         } else if n >= 0 && len > n {
-            String::from_utf8_lossy(&st.as_bytes()[..n as usize]).into_owned()
+            String::from_utf8_lossy(&st.as_bytes()[..n as usize])
         } else {
-            st
+            return Ok(same_or(&a[1], &st));
         };
-        Ok(Value::from(r))
+        Ok(Value::from(&*r))
     });
     m.insert("abbrev", |_, a| {
         want(&a, 2, "abbrev")?;
         let w = a[0].to_i64().max(0) as usize;
         let st = s(&a[1]);
         if w < 4 || st.len() <= w {
-            return Ok(Value::from(st));
+            return Ok(same_or(&a[1], &st));
         }
         Ok(Value::from(format!(
             "{}...",
@@ -162,15 +190,15 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("contains", |_, a| {
         want(&a, 2, "contains")?;
-        Ok(Value::Bool(s(&a[1]).contains(s(&a[0]).as_str())))
+        Ok(Value::Bool(s(&a[1]).contains(&*s(&a[0]))))
     });
     m.insert("hasPrefix", |_, a| {
         want(&a, 2, "hasPrefix")?;
-        Ok(Value::Bool(s(&a[1]).starts_with(s(&a[0]).as_str())))
+        Ok(Value::Bool(s(&a[1]).starts_with(&*s(&a[0]))))
     });
     m.insert("hasSuffix", |_, a| {
         want(&a, 2, "hasSuffix")?;
-        Ok(Value::Bool(s(&a[1]).ends_with(s(&a[0]).as_str())))
+        Ok(Value::Bool(s(&a[1]).ends_with(&*s(&a[0]))))
     });
     m.insert("quote", |_, a| {
         let parts: Vec<String> = a
@@ -198,23 +226,15 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("indent", |_, a| {
         want(&a, 2, "indent")?;
-        let pad = " ".repeat(a[0].to_i64().max(0) as usize);
-        Ok(Value::from(format!(
-            "{pad}{}",
-            s(&a[1]).replace('\n', &format!("\n{pad}"))
-        )))
+        Ok(Value::from(indent(&s(&a[1]), a[0].to_i64(), false)))
     });
     m.insert("nindent", |_, a| {
         want(&a, 2, "nindent")?;
-        let pad = " ".repeat(a[0].to_i64().max(0) as usize);
-        Ok(Value::from(format!(
-            "\n{pad}{}",
-            s(&a[1]).replace('\n', &format!("\n{pad}"))
-        )))
+        Ok(Value::from(indent(&s(&a[1]), a[0].to_i64(), true)))
     });
     m.insert("replace", |_, a| {
         want(&a, 3, "replace")?;
-        Ok(Value::from(s(&a[2]).replace(s(&a[0]).as_str(), &s(&a[1]))))
+        Ok(Value::from(s(&a[2]).replace(&*s(&a[0]), &s(&a[1]))))
     });
     m.insert("plural", |_, a| {
         want(&a, 3, "plural")?;
@@ -258,7 +278,10 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
                 .collect::<String>(),
         ))
     });
-    m.insert("toString", |_, a| Ok(Value::from(s(arg(&a, 0)))));
+    m.insert("toString", |_, a| {
+        let v = arg(&a, 0);
+        Ok(same_or(v, &s(v)))
+    });
     m.insert("toStrings", |_, a| {
         Ok(Value::from(
             list_of(arg(&a, 0), "toStrings")?
@@ -285,7 +308,7 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         let sep = s(&a[0]);
         let n = a[1].to_i64().max(0) as usize;
         let mut out = BTreeMap::new();
-        for (i, p) in s(&a[2]).splitn(n, sep.as_str()).enumerate() {
+        for (i, p) in s(&a[2]).splitn(n, &*sep).enumerate() {
             out.insert(format!("_{i}"), Value::from(p));
         }
         Ok(Value::from(out))
@@ -772,7 +795,7 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("set", |_, a| {
         want(&a, 3, "set")?;
         if let Value::Map(m) = &a[0] {
-            m.borrow_mut().insert(s(&a[1]), a[2].clone());
+            m.borrow_mut().insert(s(&a[1]).into_owned(), a[2].clone());
             return Ok(a[0].clone());
         }
         Err(ExecError::new(format!(
@@ -783,14 +806,14 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("unset", |_, a| {
         want(&a, 2, "unset")?;
         if let Value::Map(m) = &a[0] {
-            m.borrow_mut().remove(&s(&a[1]));
+            m.borrow_mut().remove(&*s(&a[1]));
         }
         Ok(a[0].clone())
     });
     m.insert("hasKey", |_, a| {
         want(&a, 2, "hasKey")?;
         Ok(Value::Bool(match &a[0] {
-            Value::Map(m) => m.borrow().contains_key(&s(&a[1])),
+            Value::Map(m) => m.borrow().contains_key(&*s(&a[1])),
             _ => false,
         }))
     });
@@ -833,14 +856,14 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         let mut out = BTreeMap::new();
         for k in &a[1..] {
             if let Some(v) = a[0].get(&s(k)) {
-                out.insert(s(k), v);
+                out.insert(s(k).into_owned(), v);
             }
         }
         Ok(Value::from(out))
     });
     m.insert("omit", |_, a| {
         want_min(&a, 1, "omit")?;
-        let drop: Vec<String> = a[1..].iter().map(s).collect();
+        let drop: Vec<String> = a[1..].iter().map(|x| s(x).into_owned()).collect();
         let mut out = BTreeMap::new();
         if let Value::Map(m) = &a[0] {
             for (k, v) in m.borrow().iter() {
@@ -996,7 +1019,7 @@ fn register_more(m: &mut HashMap<&'static str, Func>) {
         let st = s(&a[2]);
         let chars: Vec<char> = st.chars().collect();
         if right < 4 || chars.len() <= right {
-            return Ok(Value::from(st));
+            return Ok(same_or(&a[1], &st));
         }
         let start = if left > 0 && left + right - 3 < chars.len() {
             left
@@ -1031,9 +1054,7 @@ fn register_more(m: &mut HashMap<&'static str, Func>) {
     m.insert("urlParse", |_, a| {
         let raw = s(arg(&a, 0));
         let mut out = BTreeMap::new();
-        let (scheme, rest) = raw
-            .split_once("://")
-            .map_or(("", raw.as_str()), |(a, b)| (a, b));
+        let (scheme, rest) = raw.split_once("://").map_or(("", &*raw), |(a, b)| (a, b));
         let (rest, fragment) = rest.split_once('#').unwrap_or((rest, ""));
         let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
         let (host_part, path) = match rest.find('/') {
