@@ -451,10 +451,15 @@ fn validate_schemas(
     Ok(())
 }
 
-fn sort_key(a: &str, b: &str) -> std::cmp::Ordering {
-    // Helm's sortTemplates: deeper paths first, then reverse lexicographic
-    let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
-    cb.cmp(&ca).then_with(|| b.cmp(a))
+/// Helm's sortTemplates: deeper paths first, then reverse lexicographic. (Each path's depth is
+/// counted once, not in every comparison.)
+fn sort_templates<T>(items: &mut Vec<T>, path: impl Fn(&T) -> &str) {
+    let mut keyed: Vec<(usize, T)> = items
+        .drain(..)
+        .map(|t| (path(&t).matches('/').count(), t))
+        .collect();
+    keyed.sort_by(|(da, a), (db, b)| db.cmp(da).then_with(|| path(b).cmp(path(a))));
+    items.extend(keyed.into_iter().map(|(_, t)| t));
 }
 
 #[allow(clippy::too_many_lines)]
@@ -610,7 +615,7 @@ fn render_engine(
         &mut contexts,
         &mut sources,
     );
-    sources.sort_by(|a, b| sort_key(&a.0, &b.0));
+    sort_templates(&mut sources, |s| &s.0);
 
     // parse everything into one template set
     let set = crate::template::exec::TemplateMap::default();
@@ -1211,11 +1216,29 @@ fn doc_head(d: &str) -> Result<(String, Option<String>), String> {
     }
 }
 
-fn kind_rank(kind: &str) -> (usize, usize, String) {
-    match INSTALL_ORDER.iter().position(|k| *k == kind) {
-        Some(i) => (0, i, String::new()),
-        None => (1, 0, kind.to_string()),
-    }
+/// Sorts manifests in Helm's install order: known kinds in their order, then unknown kinds by
+/// name; stable, as Helm's sort is. Each kind is looked up once, not in every comparison.
+fn sort_by_kind(manifests: &mut Vec<Manifest>) {
+    let mut keyed: Vec<(usize, Manifest)> = manifests
+        .drain(..)
+        .map(|m| {
+            let rank = INSTALL_ORDER
+                .iter()
+                .position(|k| *k == m.kind)
+                .unwrap_or(INSTALL_ORDER.len());
+            (rank, m)
+        })
+        .collect();
+    keyed.sort_by(|(ra, a), (rb, b)| {
+        ra.cmp(rb).then_with(|| {
+            if *ra == INSTALL_ORDER.len() {
+                a.kind.cmp(&b.kind)
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+    });
+    manifests.extend(keyed.into_iter().map(|(_, m)| m));
 }
 
 type DocHead = Result<(String, Option<String>), String>;
@@ -1338,8 +1361,8 @@ fn sort_manifests(
             }
         }
     }
-    generic.sort_by_key(|m| kind_rank(&m.kind));
-    hooks.sort_by_key(|m| kind_rank(&m.kind));
+    sort_by_kind(&mut generic);
+    sort_by_kind(&mut hooks);
     Ok((hooks, generic))
 }
 
