@@ -719,22 +719,23 @@ fn text_key(text: &Arc<str>) -> usize {
 struct ParsedElsewhere(Result<parse::Parsed, parse::ParseError>);
 
 // SAFETY: a `Parsed` is not `Send` only because its names are `Rc<str>`. Every one of those `Rc`s
-// is created by the parse that returns the tree and is owned by that tree alone (the parser's
-// name table is dropped before it returns), so moving the whole tree moves every owner of every
-// count; nothing on the parsing thread can touch a count afterwards.
+// is created by the parse that returns the tree, for that tree alone (the parser keeps no table
+// of them), so moving the whole tree moves every owner of every count; nothing on the parsing
+// thread can touch a count afterwards.
 unsafe impl Send for ParsedElsewhere {}
 
-/// The renderer's side of reading a chart's templates and `values.schema.json` files ahead.
+/// The renderer's side of the work the calling thread does for it.
 ///
 /// Templates and schemas do not depend on values, so the thread that called [`render`] (which
 /// would otherwise only wait) reads them while the render worker works out the values: first
 /// every schema, then templates one by one. Once the worker is done with the values it takes
 /// templates too; each side takes the next one nobody has taken until none is left. Templates of
 /// disabled dependencies are read as well (that is decided later); only those rendered matter.
+/// Then, while the worker executes templates, the calling thread reads the document heads of
+/// each output the worker hands it.
 ///
 /// The calling thread may have a small stack, so it leaves to the worker (512 MiB of stack) every
-/// text whose nesting it cannot bound: templates with many actions or parentheses, schemas with
-/// many brackets.
+/// template nested too deeply ([`nesting_bound`]) and every schema with many brackets.
 struct ParseAhead {
     texts: Arc<Vec<Arc<str>>>,
     next: Arc<std::sync::atomic::AtomicUsize>,
@@ -760,9 +761,72 @@ struct ParseHelper {
     style: ManifestSplit,
 }
 
-/// Most actions plus parentheses a template may have for the calling thread to parse it: each
-/// nesting level costs a few stack frames, and nesting cannot exceed this count.
-const HELPER_MAX_NESTING: usize = 256;
+/// How deeply nested a template may be (see [`nesting_bound`]) for the calling thread to parse
+/// it: each level costs a few stack frames (a few KiB in a debug build).
+const HELPER_MAX_NESTING: usize = 48;
+
+/// An upper bound of how deeply parsing `src` recurses: control structures open within each
+/// other (`if`, `range`, `with`, `define`, `block`, and each `else if`/`else with` of a chain
+/// until its `end`) plus the parentheses open within one action. It may over-count (keywords in
+/// comments, parentheses in strings), never under-count.
+fn nesting_bound(src: &str) -> usize {
+    let b = src.as_bytes();
+    // levels each open structure holds (an `if` with two `else if`s holds three)
+    let mut open: Vec<usize> = Vec::new();
+    let (mut depth, mut max) = (0usize, 0usize);
+    let word_at = |mut i: usize| -> (usize, usize) {
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && b[i].is_ascii_alphanumeric() {
+            i += 1;
+        }
+        (start, i)
+    };
+    for start in memchr::memmem::find_iter(b, b"{{") {
+        let mut i = start + 2;
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        let (ws, we) = word_at(i);
+        match &b[ws..we] {
+            b"if" | b"range" | b"with" | b"define" | b"block" => {
+                open.push(1);
+                depth += 1;
+            }
+            b"else" => {
+                let (ns, ne) = word_at(we);
+                if matches!(&b[ns..ne], b"if" | b"with") {
+                    if let Some(top) = open.last_mut() {
+                        *top += 1;
+                        depth += 1;
+                    }
+                }
+            }
+            b"end" => {
+                if let Some(n) = open.pop() {
+                    depth = depth.saturating_sub(n);
+                }
+            }
+            _ => {}
+        }
+        let end = memchr::memmem::find(&b[i..], b"}}").map_or(b.len(), |e| i + e);
+        let (mut parens, mut deepest) = (0usize, 0usize);
+        for c in &b[i..end] {
+            match c {
+                b'(' => {
+                    parens += 1;
+                    deepest = deepest.max(parens);
+                }
+                b')' => parens = parens.saturating_sub(1),
+                _ => {}
+            }
+        }
+        max = max.max(depth + deepest + 1);
+    }
+    max
+}
 
 impl ParseAhead {
     fn split(chart: &Chart, opts: &RenderOptions, with_heads: bool) -> (ParseAhead, ParseHelper) {
@@ -860,10 +924,8 @@ impl ParseAhead {
 impl ParseHelper {
     /// Reads schemas, then templates, until the worker has taken the rest.
     fn run(self) {
-        let bounded = |s: &str| {
-            let b = s.as_bytes();
-            memchr::memchr2_iter(b'{', b'[', b).count() <= HELPER_MAX_NESTING * 4
-        };
+        // JSON is read without recursion, but dropping a deep document recurses
+        let bounded = |s: &str| memchr::memchr2_iter(b'{', b'[', s.as_bytes()).count() <= 1024;
         let read: HashMap<usize, crate::schema::ParsedSchema> = self
             .schemas
             .iter()
@@ -874,10 +936,7 @@ impl ParseHelper {
         let _ = self.schema_tx.send(read);
         let mut done = HashMap::new();
         while let Some(t) = ParseAhead::claim(&self.texts, &self.next) {
-            let b = t.as_bytes();
-            let nesting =
-                memchr::memmem::find_iter(b, b"{{").count() + memchr::memchr_iter(b'(', b).count();
-            if nesting > HELPER_MAX_NESTING {
+            if nesting_bound(t) > HELPER_MAX_NESTING {
                 continue;
             }
             let parsed = parse::parse_shared(t, &crate::funcs::is_func);
@@ -1459,6 +1518,27 @@ mod tests {
     #![allow(clippy::expect_used, clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn nesting_bound_counts_structures_chains_and_parentheses() {
+        assert_eq!(nesting_bound("plain text"), 0);
+        assert_eq!(nesting_bound("{{ .Values.x }}"), 1);
+        assert_eq!(nesting_bound("{{ if .a }}{{ (f (g 1)) }}{{ end }}"), 4);
+        assert_eq!(
+            nesting_bound("{{- range .x }}{{ with .y }}z{{ end }}{{ end -}}"),
+            3
+        );
+        // an else-if chain nests until its end; the structure after it starts afresh
+        let chain = "{{ if a }}{{ else if b }}{{ else if c }}{{ x }}{{ end }}{{ if d }}{{ end }}";
+        assert_eq!(nesting_bound(chain), 4);
+        assert_eq!(
+            nesting_bound("{{ define \"t\" }}{{ if a }}{{ end }}{{ end }}"),
+            3
+        );
+        // the bound is never below what the parser really recurses through
+        let deep = format!("{}x{}", "{{ if true }}".repeat(30), "{{ end }}".repeat(30));
+        assert_eq!(nesting_bound(&deep), 31);
+    }
 
     /// Heads read ahead by the calling thread (all of a template's documents, its first ones, or
     /// none) sort exactly as heads read afterwards.

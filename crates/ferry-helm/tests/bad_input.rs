@@ -158,13 +158,14 @@ fn deeply_nested_input_does_not_overflow() {
 /// worker, whose stack is large).
 #[test]
 fn reading_ahead_fits_a_small_caller_stack() {
-    // 60 + 60 + 1 actions and 120 parentheses: just under the caller's bound of 256
+    // 20 ifs, 6 else-ifs and 20 parentheses: 47 levels, just under the caller's bound of 48
     let nested = format!(
-        "a: {}x{{{{ {}1{} }}}}{}\n",
-        "{{ if true }}".repeat(60),
-        "(".repeat(120),
-        ")".repeat(120),
-        "{{ end }}".repeat(60)
+        "a: {}{{{{ if false }}}}{}x{{{{ {}1{} }}}}{{{{ end }}}}{}\n",
+        "{{ if true }}".repeat(20),
+        "{{ else if false }}".repeat(5) + "{{ else if true }}",
+        "(".repeat(20),
+        ")".repeat(20),
+        "{{ end }}".repeat(20)
     );
     // 400 nested `not`s (an even number: every value passes), under the caller's bound
     let schema = format!("{}{{}}{}", r#"{"not":"#.repeat(400), "}".repeat(400));
