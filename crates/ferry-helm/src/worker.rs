@@ -9,9 +9,9 @@
 use std::sync::mpsc;
 use std::sync::Mutex;
 
-/// A job runs in two steps: the work, then its delivery (which may also drop what the work left
-/// behind), after which the worker is idle again. The delivery never leaves the worker's thread,
-/// so it need not be `Send`.
+/// A job runs in two steps: the work, then (after the worker is idle again) its delivery, so a
+/// caller that starts another job at once finds the same worker waiting. The delivery never
+/// leaves the worker's thread, so it need not be `Send` (it may drop what the work left behind).
 type Job = Box<dyn FnOnce() -> Box<dyn FnOnce()> + Send>;
 
 /// Workers waiting for a job.
@@ -135,10 +135,7 @@ fn spawn(first: Job) -> std::io::Result<()> {
         .spawn(move || {
             let mut job = first;
             loop {
-                // deliver (which may also free what the job left behind), then wait for the
-                // next job: a worker still freeing is not idle, so a new job goes to another
                 let deliver = job();
-                deliver();
                 let parked = match IDLE.lock() {
                     Ok(mut idle) if idle.len() < MAX_IDLE => {
                         idle.push(tx.clone());
@@ -146,6 +143,7 @@ fn spawn(first: Job) -> std::io::Result<()> {
                     }
                     _ => false,
                 };
+                deliver();
                 if !parked {
                     return;
                 }
@@ -166,13 +164,12 @@ mod tests {
 
     #[test]
     fn returns_results_and_reuses_threads() {
-        // a worker parks itself just after delivering, so a caller that comes back at once may
-        // find it still busy and start a second one; but threads are reused, not one per job
-        // (other tests running at the same time may start a few more)
-        let ids: std::collections::HashSet<_> = (0..40)
-            .map(|_| run(|_| std::thread::current().id(), || {}).unwrap())
-            .collect();
-        assert!(ids.len() <= 8, "{} threads for 40 jobs", ids.len());
+        let first = run(|_| std::thread::current().id(), || {}).unwrap();
+        let second = run(|_| std::thread::current().id(), || {}).unwrap();
+        // the worker parks itself before delivering, so a sequential caller gets it back
+        // (another test running at the same time may take it; allow one miss)
+        let third = run(|_| std::thread::current().id(), || {}).unwrap();
+        assert!(first == second || second == third);
         assert_eq!(run(|_| 6 * 7, || {}).unwrap(), 42);
     }
 
