@@ -273,7 +273,7 @@ impl Rendered {
 /// Renders `chart` with `opts`. Runs on a worker thread with a large stack so deep templates
 /// cannot overflow; recursion and output size are limited by [`RenderOptions::limits`]. The
 /// calling thread reads templates ahead meanwhile, which takes up to 64 KiB of its stack in a
-/// release build and 512 KiB in a debug build (measured by a test at the nesting limit; Rust
+/// release build and 512 KiB in a debug build (measured at the nesting limit; Rust
 /// threads get 2 MiB by default).
 pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> {
     on_worker(chart, opts, render_inner, true)
