@@ -1,7 +1,9 @@
-//! Renders a chart like `helm template` (or times N renders with `--bench N`).
+//! Renders a chart like `helm template` (or times N renders with `--bench N`, or N loads of the
+//! chart alone with `--bench N --load-only`).
 //!
 //! `render_bench CHART [--name R] [-n NS] [-f VALUES]... [--set K=V]... [--kube-version V]
-//!  [--api-versions A,B] [--show-only T]... [--include-crds] [--skip-tests] [--images] [--bench N]`
+//!  [--api-versions A,B] [--show-only T]... [--include-crds] [--skip-tests] [--images] [--bench N]
+//!  [--load-only]`
 
 use std::time::Instant;
 
@@ -24,6 +26,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut chart_path = None;
     let mut bench = 0usize;
     let mut images = false;
+    let mut load_only = false;
     let mut i = 0;
     let next = |i: &mut usize| -> Result<String, Box<dyn std::error::Error>> {
         *i += 1;
@@ -53,11 +56,25 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--skip-schema-validation" => opts.skip_schema_validation = true,
             "--seed" => opts.seed = next(&mut i)?.into_bytes(),
             "--bench" => bench = next(&mut i)?.parse()?,
+            "--load-only" => load_only = true,
             other => chart_path = Some(other.to_string()),
         }
         i += 1;
     }
     let chart_path = chart_path.ok_or("usage: render_bench CHART [flags]")?;
+    if bench > 0 && load_only {
+        // the median of N loads, printed alone
+        let mut times = Vec::with_capacity(bench);
+        for _ in 0..bench {
+            let start = Instant::now();
+            let chart = Chart::load(&chart_path)?;
+            times.push(start.elapsed().as_secs_f64());
+            drop(chart);
+        }
+        times.sort_by(f64::total_cmp);
+        println!("{:.6}", times[times.len() / 2]);
+        return Ok(());
+    }
     if bench > 0 {
         // one cold run (fills the process's key/bcrypt caches), then N timed load+render runs, of
         // which the median is printed

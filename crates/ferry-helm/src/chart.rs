@@ -81,49 +81,6 @@ fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Whether loading reads a file at once (templates and the chart's own YAML and JSON files);
-/// every other file is read when a template asks for it.
-fn read_at_load(path: &str) -> bool {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    matches!(
-        name,
-        "Chart.yaml" | "values.yaml" | "values.schema.json" | "requirements.yaml"
-    ) || path.starts_with("templates/")
-        || path.contains("/templates/")
-}
-
-/// Reads the files loading needs from disk, half of them on a worker thread: a chart is many
-/// small files and each costs a few system calls. A file that cannot be read is left on disk, so
-/// the error comes, as before, only if the chart really needs it.
-fn prefetch(files: &mut [(String, RawFile)]) {
-    const MIN_FILES: usize = 8;
-    let wanted: Vec<(usize, PathBuf)> = files
-        .iter()
-        .enumerate()
-        .filter_map(|(i, (p, raw))| match raw {
-            RawFile::Disk(path) if read_at_load(p) => Some((i, path.clone())),
-            _ => None,
-        })
-        .collect();
-    if wanted.len() < MIN_FILES {
-        return;
-    }
-    let read_all = |list: &[(usize, PathBuf)]| -> Vec<(usize, Vec<u8>)> {
-        list.iter()
-            .filter_map(|(i, path)| read_file(path).ok().map(|b| (*i, b)))
-            .collect()
-    };
-    let (mine, theirs) = wanted.split_at(wanted.len() / 2);
-    let theirs = theirs.to_vec();
-    let mut own = Vec::new();
-    let other = crate::worker::run(move |_| read_all(&theirs), || own = read_all(mine));
-    for (i, bytes) in own.into_iter().chain(other.unwrap_or_default()) {
-        if let Some(slot) = files.get_mut(i) {
-            slot.1 = RawFile::Memory(bytes);
-        }
-    }
-}
-
 /// A file found while loading, before it is sorted into the chart.
 enum RawFile {
     Memory(Vec<u8>),
@@ -290,11 +247,10 @@ impl Chart {
             }
             None => IgnoreRules::parse(""),
         };
-        let mut files: Vec<(String, RawFile)> = files
+        let files: Vec<(String, RawFile)> = files
             .into_iter()
             .filter(|(p, _)| !ignore.ignored(p))
             .collect();
-        prefetch(&mut files);
         Chart::from_filtered(files, origin)
     }
 

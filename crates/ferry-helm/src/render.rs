@@ -895,22 +895,10 @@ impl ParseAhead {
             .unwrap_or_default()
     }
 
-    /// The next template nobody has taken yet.
-    fn claim<'t>(
-        texts: &'t [Arc<str>],
-        next: &std::sync::atomic::AtomicUsize,
-    ) -> Option<&'t Arc<str>> {
-        texts.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-    }
-
     /// Parses what the caller has not taken yet, then collects what it parsed. Templates missing
     /// from the result (the caller left them) are parsed when needed.
     fn finish(&mut self) -> HashMap<usize, ParsedElsewhere> {
-        let mut done = HashMap::new();
-        while let Some(t) = Self::claim(&self.texts, &self.next) {
-            let parsed = parse::parse_shared(t, &crate::funcs::is_func);
-            done.insert(text_key(t), ParsedElsewhere(parsed));
-        }
+        let mut done = parse_unclaimed(&self.texts, &self.next, |_| true);
         if let Some(theirs) = self
             .helper
             .take()
@@ -920,6 +908,23 @@ impl ParseAhead {
         }
         done
     }
+}
+
+/// Takes template after template nobody has taken yet (`next` is shared by both threads) and
+/// parses those `wanted` accepts; the rest are left, taken, for the renderer to parse when needed.
+fn parse_unclaimed(
+    texts: &[Arc<str>],
+    next: &std::sync::atomic::AtomicUsize,
+    wanted: impl Fn(&str) -> bool,
+) -> HashMap<usize, ParsedElsewhere> {
+    let mut done = HashMap::new();
+    while let Some(t) = texts.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+        if wanted(t) {
+            let parsed = parse::parse_shared(t, &crate::funcs::is_func);
+            done.insert(text_key(t), ParsedElsewhere(parsed));
+        }
+    }
+    done
 }
 
 impl ParseHelper {
@@ -935,14 +940,9 @@ impl ParseHelper {
             .collect();
         // the worker may have stopped early (an error); then nobody waits
         let _ = self.schema_tx.send(read);
-        let mut done = HashMap::new();
-        while let Some(t) = ParseAhead::claim(&self.texts, &self.next) {
-            if nesting_bound(t) > HELPER_MAX_NESTING {
-                continue;
-            }
-            let parsed = parse::parse_shared(t, &crate::funcs::is_func);
-            done.insert(text_key(t), ParsedElsewhere(parsed));
-        }
+        let done = parse_unclaimed(&self.texts, &self.next, |t| {
+            nesting_bound(t) <= HELPER_MAX_NESTING
+        });
         let _ = self.tx.send(done);
         let Some(outputs) = self.outputs else {
             return;
@@ -959,15 +959,15 @@ impl ParseHelper {
                     }
                     // stopping mid-template leaves the first documents read, the rest to
                     // the worker
-                    let mut docs = Vec::new();
-                    for r in template_docs(&name, &text, self.style) {
+                    let docs = template_docs(&name, &text, self.style);
+                    let mut heads = Vec::with_capacity(docs.len());
+                    for r in &docs {
                         if stop() {
                             break;
                         }
-                        let head = doc_head(text.get(r.clone()).unwrap_or(""));
-                        docs.push((r, head));
+                        heads.push(doc_head(text.get(r.clone()).unwrap_or("")));
                     }
-                    read.insert(name, docs);
+                    read.insert(name, TemplateHeads { docs, heads });
                 }
                 Err(std::sync::mpsc::TryRecvError::Empty) => std::thread::yield_now(),
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
@@ -1358,9 +1358,15 @@ fn template_docs(path: &str, content: &str, style: ManifestSplit) -> Vec<std::op
         .collect()
 }
 
-/// Document heads of template outputs, by template, as [`template_docs`] splits them: all of a
-/// template's documents, or its first ones.
-type HeadsRead = HashMap<String, Vec<(std::ops::Range<usize>, DocHead)>>;
+/// One template output as the calling thread read it: where its documents sit (all of them, as
+/// [`template_docs`] splits it) and the heads of the first ones (all, unless it was stopped).
+struct TemplateHeads {
+    docs: Vec<std::ops::Range<usize>>,
+    heads: Vec<DocHead>,
+}
+
+/// What the calling thread read, by template.
+type HeadsRead = HashMap<String, TemplateHeads>;
 
 fn sort_manifests(
     files: &BTreeMap<String, Arc<String>>,
@@ -1372,11 +1378,19 @@ fn sort_manifests(
     let mut entries: Vec<(&String, std::ops::Range<usize>, Option<DocHead>)> = Vec::new();
     let mut docs: Vec<Doc> = Vec::new();
     for (path, content) in files {
-        let mut done = read.remove(path).unwrap_or_default().into_iter();
-        for r in template_docs(path, content, style) {
-            match done.next() {
-                Some((dr, head)) if dr == r => entries.push((path, r, Some(head))),
-                _ => {
+        // a template the calling thread split is not split again
+        let TemplateHeads {
+            docs: ranges,
+            heads,
+        } = read.remove(path).unwrap_or_else(|| TemplateHeads {
+            docs: template_docs(path, content, style),
+            heads: Vec::new(),
+        });
+        let mut heads = heads.into_iter();
+        for r in ranges {
+            match heads.next() {
+                Some(head) => entries.push((path, r, Some(head))),
+                None => {
                     entries.push((path, r.clone(), None));
                     docs.push((content.clone(), r));
                 }
@@ -1581,15 +1595,13 @@ mod tests {
         for first in 0..=3 {
             let mut read = HeadsRead::new();
             for (path, text) in &files {
-                let docs = template_docs(path, text, style)
-                    .into_iter()
+                let docs = template_docs(path, text, style);
+                let heads = docs
+                    .iter()
                     .take(first)
-                    .map(|r| {
-                        let head = doc_head(&text[r.clone()]);
-                        (r, head)
-                    })
+                    .map(|r| doc_head(&text[r.clone()]))
                     .collect();
-                read.insert(path.clone(), docs);
+                read.insert(path.clone(), TemplateHeads { docs, heads });
             }
             assert_eq!(
                 key(sort_manifests(&files, style, read).unwrap()),

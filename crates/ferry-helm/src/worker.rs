@@ -77,9 +77,9 @@ pub(crate) fn run<T: Send + 'static>(
     }
 }
 
-/// How long a thread polls before it sleeps on a channel. Waking a sleeping thread costs
-/// 20–40 µs on a virtual machine, more than rendering a small chart's values; renders and their
-/// helpers come in quick succession, so a short poll usually finds the message.
+/// How long a thread polls before it sleeps on a channel. Waking a sleeping thread is slow on a
+/// virtual machine, slower than working out a small chart's values; renders and their helpers
+/// come in quick succession, so a short poll usually finds the message.
 const POLL: std::time::Duration = std::time::Duration::from_micros(200);
 
 /// Receives from `rx`, polling for [`POLL`] (yielding the core to anything else runnable) before
