@@ -129,10 +129,14 @@ pub(crate) fn start<D: FnOnce() + 'static>(
 /// Starts a worker whose first job is `first`.
 fn spawn(first: Job) -> std::io::Result<()> {
     let (tx, rx) = mpsc::channel::<Job>();
+    #[cfg(target_os = "linux")]
+    let spawner_cpu = rustix::thread::sched_getcpu();
     std::thread::Builder::new()
         .name("ferry-helm-render".into())
         .stack_size(STACK)
         .spawn(move || {
+            #[cfg(target_os = "linux")]
+            move_off(spawner_cpu);
             let mut job = first;
             loop {
                 let deliver = job();
@@ -154,6 +158,27 @@ fn spawn(first: Job) -> std::io::Result<()> {
             }
         })?;
     Ok(())
+}
+
+/// Moves the calling thread off `cpu`, then lets it run anywhere again.
+///
+/// Linux starts a thread on the CPU of the thread that spawned it. A worker and its caller hand
+/// work back and forth every few microseconds, and threads that ran that recently count as
+/// cache-hot, so the scheduler does not move either to the idle core: both share one core for
+/// the first tens of milliseconds, which is all of a short run (`bench/render.sh` showed small
+/// charts at their one-core speed). Starting the worker elsewhere puts it on the idle core at
+/// once; it is only a start, the scheduler stays free to move it. Failing does no harm.
+#[cfg(target_os = "linux")]
+fn move_off(cpu: usize) {
+    use rustix::thread::{sched_getaffinity, sched_setaffinity};
+    let Ok(allowed) = sched_getaffinity(None) else {
+        return;
+    };
+    let mut elsewhere = allowed;
+    elsewhere.unset(cpu);
+    if elsewhere.count() > 0 && sched_setaffinity(None, &elsewhere).is_ok() {
+        let _ = sched_setaffinity(None, &allowed);
+    }
 }
 
 #[cfg(test)]
@@ -178,6 +203,23 @@ mod tests {
         let r = run(|_| -> u32 { panic!("boom") }, || {});
         assert!(r.is_err());
         assert_eq!(run(|_| 1 + 1, || {}).unwrap(), 2);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_thread_moved_off_a_cpu_runs_elsewhere_and_may_go_anywhere_again() {
+        use rustix::thread::{sched_getaffinity, sched_getcpu};
+        let before = sched_getaffinity(None).unwrap();
+        if before.count() < 2 {
+            eprintln!("only one CPU allowed: nothing to move to, only the mask is checked");
+        }
+        let here = sched_getcpu();
+        super::move_off(here);
+        if before.count() >= 2 {
+            assert_ne!(sched_getcpu(), here);
+        }
+        let after = sched_getaffinity(None).unwrap();
+        assert_eq!(after, before);
     }
 
     #[test]
