@@ -224,7 +224,7 @@ impl<'a> Reader<'a, '_> {
             if is_dash(text)
                 || text.starts_with("? ")
                 || text.starts_with(": ")
-                || memchr::memmem::find(b, b" #").is_some()
+                || comment_at(b).is_some()
                 || b.iter()
                     .enumerate()
                     .any(|(k, c)| *c == b':' && b.get(k + 1).is_none_or(|n| *n == b' '))
@@ -432,9 +432,17 @@ fn split_key(text: &str) -> Option<(Value, &str)> {
     Some((key, after.trim_start_matches(' ')))
 }
 
+/// Where a ` #` comment starts in `b` (at its space). Lines are short: finding the rare `#`
+/// first is cheaper than setting up a substring search for each.
+fn comment_at(b: &[u8]) -> Option<usize> {
+    memchr::memchr_iter(b'#', b)
+        .find(|&i| i > 0 && b[i - 1] == b' ')
+        .map(|i| i - 1)
+}
+
 /// Text before a ` #` comment, without trailing spaces.
 fn strip_comment(s: &str) -> &str {
-    let s = match memchr::memmem::find(s.as_bytes(), b" #") {
+    let s = match comment_at(s.as_bytes()) {
         Some(i) => &s[..i],
         None => s,
     };

@@ -812,7 +812,9 @@ fn nesting_bound(src: &str) -> usize {
             }
             _ => {}
         }
-        let end = memchr::memmem::find(&b[i..], b"}}").map_or(b.len(), |e| i + e);
+        let end = memchr::memchr_iter(b'}', &b[i..])
+            .find(|&e| b.get(i + e + 1) == Some(&b'}'))
+            .map_or(b.len(), |e| i + e);
         let (mut parens, mut deepest) = (0usize, 0usize);
         for c in &b[i..end] {
             match c {

@@ -130,13 +130,15 @@ pub(crate) fn start<D: FnOnce() + 'static>(
 fn spawn(first: Job) -> std::io::Result<()> {
     let (tx, rx) = mpsc::channel::<Job>();
     #[cfg(target_os = "linux")]
-    let spawner_cpu = rustix::thread::sched_getcpu();
+    let spawner_cpu = current_cpu();
     std::thread::Builder::new()
         .name("ferry-helm-render".into())
         .stack_size(STACK)
         .spawn(move || {
             #[cfg(target_os = "linux")]
-            move_off(spawner_cpu);
+            if let Some(cpu) = spawner_cpu {
+                move_off(cpu);
+            }
             let mut job = first;
             loop {
                 let deliver = job();
@@ -170,15 +172,27 @@ fn spawn(first: Job) -> std::io::Result<()> {
 /// once; it is only a start, the scheduler stays free to move it. Failing does no harm.
 #[cfg(target_os = "linux")]
 fn move_off(cpu: usize) {
-    use rustix::thread::{sched_getaffinity, sched_setaffinity};
-    let Ok(allowed) = sched_getaffinity(None) else {
-        return;
-    };
-    let mut elsewhere = allowed;
-    elsewhere.unset(cpu);
-    if elsewhere.count() > 0 && sched_setaffinity(None, &elsewhere).is_ok() {
-        let _ = sched_setaffinity(None, &allowed);
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: an all-zero `cpu_set_t` is the empty set; pid 0 is this thread; both sets are
+    // valid, writable and `size` bytes long, and `CPU_CLR` ignores a CPU beyond the set
+    unsafe {
+        let mut allowed: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, size, &mut allowed) != 0 {
+            return;
+        }
+        let mut elsewhere = allowed;
+        libc::CPU_CLR(cpu, &mut elsewhere);
+        if libc::CPU_COUNT(&elsewhere) > 0 && libc::sched_setaffinity(0, size, &elsewhere) == 0 {
+            libc::sched_setaffinity(0, size, &allowed);
+        }
     }
+}
+
+/// The CPU the calling thread runs on, if the system says.
+#[cfg(target_os = "linux")]
+fn current_cpu() -> Option<usize> {
+    // SAFETY: no arguments; returns -1 on failure
+    usize::try_from(unsafe { libc::sched_getcpu() }).ok()
 }
 
 #[cfg(test)]
@@ -208,18 +222,23 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn a_thread_moved_off_a_cpu_runs_elsewhere_and_may_go_anywhere_again() {
-        use rustix::thread::{sched_getaffinity, sched_getcpu};
-        let before = sched_getaffinity(None).unwrap();
-        if before.count() < 2 {
+        fn allowed() -> libc::cpu_set_t {
+            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            assert_eq!(unsafe { libc::sched_getaffinity(0, size, &mut set) }, 0);
+            set
+        }
+        let before = allowed();
+        let several = unsafe { libc::CPU_COUNT(&before) } >= 2;
+        if !several {
             eprintln!("only one CPU allowed: nothing to move to, only the mask is checked");
         }
-        let here = sched_getcpu();
+        let here = super::current_cpu().unwrap();
         super::move_off(here);
-        if before.count() >= 2 {
-            assert_ne!(sched_getcpu(), here);
+        if several {
+            assert_ne!(super::current_cpu().unwrap(), here);
         }
-        let after = sched_getaffinity(None).unwrap();
-        assert_eq!(after, before);
+        assert!(unsafe { libc::CPU_EQUAL(&before, &allowed()) });
     }
 
     #[test]
