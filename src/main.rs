@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: ferry_alloc::MiMalloc = ferry_alloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(

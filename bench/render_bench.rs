@@ -1,9 +1,10 @@
 //! Renders a chart like `helm template` (or times N renders with `--bench N`, or N loads of the
-//! chart alone with `--bench N --load-only`).
+//! chart alone with `--bench N --load-only`; `--trace` also prints every render's time, in
+//! microseconds and in order, to stderr).
 //!
 //! `render_bench CHART [--name R] [-n NS] [-f VALUES]... [--set K=V]... [--kube-version V]
 //!  [--api-versions A,B] [--show-only T]... [--include-crds] [--skip-tests] [--images] [--bench N]
-//!  [--load-only]`
+//!  [--load-only] [--trace]`
 
 use std::time::Instant;
 
@@ -11,7 +12,7 @@ use ferry_helm::{discover_images, render, Chart, RenderOptions};
 
 // the allocator the ferry binary uses
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: ferry_alloc::MiMalloc = ferry_alloc::MiMalloc;
 
 fn main() {
     if let Err(e) = run() {
@@ -27,6 +28,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut bench = 0usize;
     let mut images = false;
     let mut load_only = false;
+    let mut trace = false;
     let mut i = 0;
     let next = |i: &mut usize| -> Result<String, Box<dyn std::error::Error>> {
         *i += 1;
@@ -57,6 +59,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "--seed" => opts.seed = next(&mut i)?.into_bytes(),
             "--bench" => bench = next(&mut i)?.parse()?,
             "--load-only" => load_only = true,
+            "--trace" => trace = true,
             other => chart_path = Some(other.to_string()),
         }
         i += 1;
@@ -90,6 +93,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             let r = render(&chart, &opts)?;
             std::hint::black_box(r.helm_output().len());
             times.push(start.elapsed().as_secs_f64());
+        }
+        if trace {
+            let list: Vec<String> = times.iter().map(|t| format!("{:.0}", t * 1e6)).collect();
+            eprintln!("{}", list.join(" "));
         }
         times.sort_by(f64::total_cmp);
         let per = times[times.len() / 2];
