@@ -23,7 +23,12 @@ pub struct Chart {
     pub files: Vec<(String, FileContent)>,
     /// Charts under `charts/`.
     pub dependencies: Vec<Chart>,
+    /// The templates a worker parsed while this chart was loading, for its first render.
+    pub(crate) early: crate::render::EarlyParse,
 }
+
+/// Where loading sends each template's text as it reads it, for a worker to parse at once.
+type Feed<'a> = Option<&'a std::sync::mpsc::Sender<Arc<str>>>;
 
 /// The bytes of a chart's non-template file: in memory, or on disk and read on first use.
 ///
@@ -171,6 +176,9 @@ fn ystr(v: Option<&serde_norway::Value>) -> String {
 
 impl Chart {
     /// Loads a chart from a directory or a `.tgz`/`.tar.gz` archive.
+    ///
+    /// A worker thread parses the templates as they are read; the chart's first render takes
+    /// the parsed templates (see [`crate::render`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Chart, Error> {
         let path = path.as_ref();
         let meta = std::fs::metadata(path).map_err(|e| Error::Io {
@@ -180,7 +188,7 @@ impl Chart {
         if meta.is_dir() {
             let mut files = Vec::new();
             walk(path, path, &mut files)?;
-            Chart::from_raw(files, &path.display().to_string())
+            parsing_while_loading(|feed| Chart::from_raw(files, &path.display().to_string(), feed))
         } else {
             let data = std::fs::read(path).map_err(|e| Error::Io {
                 path: path.to_path_buf(),
@@ -192,6 +200,10 @@ impl Chart {
 
     /// Loads a chart from the bytes of a `.tgz` archive.
     pub fn from_archive(data: &[u8], origin: &str) -> Result<Chart, Error> {
+        parsing_while_loading(|feed| Chart::from_archive_fed(data, origin, feed))
+    }
+
+    fn from_archive_fed(data: &[u8], origin: &str, feed: Feed<'_>) -> Result<Chart, Error> {
         let gz = flate2::read::GzDecoder::new(data);
         let mut ar = tar::Archive::new(gz);
         let mut files = Vec::new();
@@ -221,9 +233,9 @@ impl Chart {
             entry
                 .read_to_end(&mut buf)
                 .map_err(|e| Error::Chart(format!("{origin}: {e}")))?;
-            files.push((rest.to_string(), buf));
+            files.push((rest.to_string(), RawFile::Memory(buf)));
         }
-        Chart::from_files(files, origin)
+        Chart::from_raw(files, origin, feed)
     }
 
     /// Builds a chart from its files (paths relative to the chart root, `/`-separated).
@@ -232,10 +244,14 @@ impl Chart {
             .into_iter()
             .map(|(p, b)| (p, RawFile::Memory(b)))
             .collect();
-        Chart::from_raw(files, origin)
+        parsing_while_loading(|feed| Chart::from_raw(files, origin, feed))
     }
 
-    fn from_raw(mut files: Vec<(String, RawFile)>, origin: &str) -> Result<Chart, Error> {
+    fn from_raw(
+        mut files: Vec<(String, RawFile)>,
+        origin: &str,
+        feed: Feed<'_>,
+    ) -> Result<Chart, Error> {
         let ignore = match files.iter().position(|(p, _)| p == ".helmignore") {
             Some(i) => {
                 let (p, raw) =
@@ -251,10 +267,14 @@ impl Chart {
             .into_iter()
             .filter(|(p, _)| !ignore.ignored(p))
             .collect();
-        Chart::from_filtered(files, origin)
+        Chart::from_filtered(files, origin, feed)
     }
 
-    fn from_filtered(files: Vec<(String, RawFile)>, origin: &str) -> Result<Chart, Error> {
+    fn from_filtered(
+        files: Vec<(String, RawFile)>,
+        origin: &str,
+        feed: Feed<'_>,
+    ) -> Result<Chart, Error> {
         let mut chart_yaml = None;
         let mut values_yaml = None;
         let mut schema = None;
@@ -276,7 +296,12 @@ impl Chart {
             } else if p == "requirements.lock" || p == "Chart.lock" {
                 continue;
             } else if p.starts_with("templates/") {
-                templates.push((p, Arc::from(data.text()?)));
+                let text: Arc<str> = Arc::from(data.text()?);
+                if let Some(feed) = feed {
+                    // the worker may have stopped; the render parses what it did not
+                    let _ = feed.send(text.clone());
+                }
+                templates.push((p, text));
             } else if let Some(rest) = p.strip_prefix("charts/") {
                 match rest.split_once('/') {
                     Some((dir, inner)) => sub_dirs
@@ -342,17 +367,18 @@ impl Chart {
             if !fs.iter().any(|(p, _)| p == "Chart.yaml") {
                 continue;
             }
-            let sub = Chart::from_raw(fs, &format!("{origin}/charts/{dir}")).map_err(|e| {
-                Error::Chart(format!(
-                    "error unpacking subchart {dir} in {}: {e}",
-                    metadata.name
-                ))
-            })?;
+            let sub =
+                Chart::from_raw(fs, &format!("{origin}/charts/{dir}"), feed).map_err(|e| {
+                    Error::Chart(format!(
+                        "error unpacking subchart {dir} in {}: {e}",
+                        metadata.name
+                    ))
+                })?;
             dependencies.push(sub);
         }
         for (name, data) in sub_archives {
-            let sub =
-                Chart::from_archive(&data, &format!("{origin}/charts/{name}")).map_err(|e| {
+            let sub = Chart::from_archive_fed(&data, &format!("{origin}/charts/{name}"), feed)
+                .map_err(|e| {
                     let stem = name.trim_end_matches(".tgz").trim_end_matches(".tar.gz");
                     Error::Chart(format!(
                         "error unpacking subchart {stem} in {}: {e}",
@@ -371,6 +397,7 @@ impl Chart {
             templates,
             files: other,
             dependencies,
+            early: Default::default(),
         })
     }
 
@@ -432,6 +459,18 @@ fn parse_metadata(y: &serde_norway::Value) -> Metadata {
         }
     }
     m
+}
+
+/// Builds a chart with `build`, feeding its templates to a worker that parses them meanwhile.
+fn parsing_while_loading(
+    build: impl FnOnce(Feed<'_>) -> Result<Chart, Error>,
+) -> Result<Chart, Error> {
+    let (feed, early) = crate::render::parse_while_loading();
+    let mut chart = build(feed.as_ref())?;
+    // closing the feed tells the worker that every template has come
+    drop(feed);
+    chart.early = early;
+    Ok(chart)
 }
 
 /// Lists the files under `dir` (sorted, following symbolic links) without reading them.

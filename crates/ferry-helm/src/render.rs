@@ -725,6 +725,78 @@ struct ParsedElsewhere(Result<parse::Parsed, parse::ParseError>);
 // thread can touch a count afterwards.
 unsafe impl Send for ParsedElsewhere {}
 
+/// Templates parsed by a worker while their chart was loading: the chart's first render takes
+/// them. Loading is mostly system calls (listing directories, opening and reading small files),
+/// during which the worker would otherwise idle; a template is parsed as soon as it is read.
+#[derive(Clone, Default)]
+pub(crate) struct EarlyParse(Option<Arc<EarlySlot>>);
+
+/// The worker's result, and a flag that tells it to stop after its current template.
+struct EarlySlot {
+    result: std::sync::Mutex<Option<EarlyReceiver>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// What the parsing worker delivers: each tree with its text, so the text (whose address is the
+/// key) stays alive as long as the tree is kept.
+type EarlyParsed = HashMap<usize, (Arc<str>, ParsedElsewhere)>;
+type EarlyReceiver = std::sync::mpsc::Receiver<EarlyParsed>;
+
+impl std::fmt::Debug for EarlyParse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EarlyParse")
+    }
+}
+
+impl EarlyParse {
+    /// The templates parsed so far, once (later renders and clones of the chart parse for
+    /// themselves). The worker stops after the template it is parsing: the render shares out
+    /// the rest between its two threads, rather than wait for one to parse them all.
+    fn take(&self) -> EarlyParsed {
+        let Some(slot) = &self.0 else {
+            return EarlyParsed::new();
+        };
+        slot.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let rx = slot.result.lock().ok().and_then(|mut s| s.take());
+        rx.and_then(|rx| crate::worker::receive(&rx).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// Starts a worker that parses every template text sent to the returned feed until the feed is
+/// dropped. Without a worker, nothing is parsed early (`None`).
+pub(crate) fn parse_while_loading() -> (Option<std::sync::mpsc::Sender<Arc<str>>>, EarlyParse) {
+    // built before a second thread needs it (see `on_worker`)
+    crate::funcs::registry();
+    let (feed, texts) = std::sync::mpsc::channel::<Arc<str>>();
+    let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let started = crate::worker::start(move || {
+        let mut done = EarlyParsed::new();
+        while let Ok(text) = crate::worker::receive(&texts) {
+            if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            let parsed = parse::parse_shared(&text, &crate::funcs::is_func);
+            done.insert(text_key(&text), (text, ParsedElsewhere(parsed)));
+        }
+        // nobody may be waiting (the load failed, or the chart was dropped unrendered)
+        let _ = done_tx.send(done);
+        || {}
+    });
+    match started {
+        Ok(()) => (
+            Some(feed),
+            EarlyParse(Some(Arc::new(EarlySlot {
+                result: std::sync::Mutex::new(Some(done_rx)),
+                stop,
+            }))),
+        ),
+        Err(_) => (None, EarlyParse::default()),
+    }
+}
+
 /// The renderer's side of the work the calling thread does for it.
 ///
 /// Templates and schemas do not depend on values, so the thread that called [`render`] (which
@@ -738,6 +810,8 @@ unsafe impl Send for ParsedElsewhere {}
 /// The calling thread may have a small stack, so it leaves to the worker (512 MiB of stack) every
 /// template nested too deeply ([`nesting_bound`]) and every schema with many brackets.
 struct ParseAhead {
+    /// What was parsed while the chart loaded.
+    early: HashMap<usize, ParsedElsewhere>,
     texts: Arc<Vec<Arc<str>>>,
     next: Arc<std::sync::atomic::AtomicUsize>,
     schemas: Option<std::sync::mpsc::Receiver<HashMap<usize, crate::schema::ParsedSchema>>>,
@@ -846,6 +920,17 @@ impl ParseAhead {
         if !with_schemas {
             schemas.clear();
         }
+        // what the loading worker parsed is left out of the texts both threads share out. Only
+        // trees of texts the chart still holds are kept: a key is the address of a live text
+        let mut parsed_early = chart.early.take();
+        let mut early = HashMap::new();
+        texts.retain(|t| match parsed_early.remove(&text_key(t)) {
+            Some((_, parsed)) => {
+                early.insert(text_key(t), parsed);
+                false
+            }
+            None => true,
+        });
         let texts = Arc::new(texts);
         let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let (schema_tx, schema_rx) = std::sync::mpsc::sync_channel(1);
@@ -854,6 +939,7 @@ impl ParseAhead {
         let (heads_tx, heads_rx) = std::sync::mpsc::sync_channel(1);
         let heads_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let ahead = ParseAhead {
+            early,
             texts: texts.clone(),
             next: next.clone(),
             schemas: Some(schema_rx),
@@ -901,6 +987,7 @@ impl ParseAhead {
     /// from the result (the caller left them) are parsed when needed.
     fn finish(&mut self) -> HashMap<usize, ParsedElsewhere> {
         let mut done = parse_unclaimed(&self.texts, &self.next, |_| true);
+        done.extend(std::mem::take(&mut self.early));
         if let Some(theirs) = self
             .helper
             .take()

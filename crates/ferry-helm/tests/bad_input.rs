@@ -340,11 +340,44 @@ fn templates_parsed_ahead_keep_helms_results_and_errors() {
     assert!(out.contains("# Source: big/charts/two/templates/cm.yaml"));
 
     o.values_documents.push("broken:\n  enabled: true\n".into());
-    match render(&c, &o) {
-        Err(e) => assert_eq!(
-            e.to_string(),
-            "parse error at (big/charts/broken/templates/x.yaml:2): function \"nosuch\" not defined"
-        ),
-        Ok(_) => panic!("the enabled subchart's template does not parse"),
+    let expected =
+        "parse error at (big/charts/broken/templates/x.yaml:2): function \"nosuch\" not defined";
+    // a chart's first render takes the templates parsed while it loaded, later ones parse anew
+    for c in [big_chart(), c] {
+        match render(&c, &o) {
+            Err(e) => assert_eq!(e.to_string(), expected),
+            Ok(_) => panic!("the enabled subchart's template does not parse"),
+        }
     }
+}
+
+#[test]
+fn templates_parsed_while_loading_give_way_to_edited_templates() {
+    let o = RenderOptions::default();
+    let loaded = || {
+        Chart::from_files(
+            vec![
+                (
+                    "Chart.yaml".into(),
+                    b"apiVersion: v2\nname: c\nversion: 0.1.0\n".to_vec(),
+                ),
+                ("templates/a.yaml".into(), b"a: {{ 1 }}\n".to_vec()),
+                ("templates/b.yaml".into(), b"b: {{ 2 }}\n".to_vec()),
+            ],
+            "c",
+        )
+        .expect("load chart")
+    };
+    let first = render(&loaded(), &o).expect("render").to_helm_output();
+    assert!(first.contains("a: 1") && first.contains("b: 2"), "{first}");
+    // replacing a template after loading: the tree parsed from the old text is not used
+    let mut edited = loaded();
+    edited.templates[0].1 = std::sync::Arc::from("a: {{ 3 }}\n");
+    let out = render(&edited, &o).expect("render").to_helm_output();
+    assert!(out.contains("a: 3") && out.contains("b: 2"), "{out}");
+    // a clone shares the loaded chart's trees: whichever renders first takes them
+    let c = loaded();
+    let twin = c.clone();
+    assert_eq!(render(&twin, &o).expect("render").to_helm_output(), first);
+    assert_eq!(render(&c, &o).expect("render").to_helm_output(), first);
 }
