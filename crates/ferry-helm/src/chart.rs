@@ -76,13 +76,19 @@ impl FileContent {
 }
 
 /// Reads a whole file. Chart files are small and many: unlike `std::fs::read`, this does not ask
-/// the file's size first (one system call less per file), it reads into a buffer that grows.
+/// the file's size first (one system call less per file), it reads into a 16 KiB buffer. A file
+/// that fills it is large: then std's own reading asks the size and reads the rest into one
+/// allocation, rather than doubling the buffer (and copying it) until the file fits.
 fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read as _;
-    let mut buf = Vec::with_capacity(16 * 1024);
-    std::fs::File::open(path)?
-        .take(u64::MAX)
-        .read_to_end(&mut buf)?;
+    const FIRST: usize = 16 * 1024;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = Vec::with_capacity(FIRST);
+    // through `take`, so std does not ask the size before reading
+    (&mut file).take(FIRST as u64).read_to_end(&mut buf)?;
+    if buf.len() == FIRST {
+        file.read_to_end(&mut buf)?;
+    }
     Ok(buf)
 }
 
