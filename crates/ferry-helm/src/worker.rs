@@ -106,13 +106,20 @@ pub(crate) fn receive<T>(rx: &mpsc::Receiver<T>) -> Result<T, mpsc::RecvError> {
 pub(crate) fn start<D: FnOnce() + 'static>(
     work: impl FnOnce() -> D + Send + 'static,
 ) -> Result<(), WorkerError> {
-    let mut job: Job =
-        Box::new(
-            move || match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
-                Ok(deliver) => Box::new(deliver),
-                Err(_) => Box::new(|| {}),
-            },
-        );
+    #[cfg(target_os = "linux")]
+    let caller_cpu = current_cpu();
+    let mut job: Job = Box::new(move || {
+        #[cfg(target_os = "linux")]
+        if let Some(cpu) = caller_cpu {
+            if current_cpu() == Some(cpu) {
+                move_off(cpu);
+            }
+        }
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)) {
+            Ok(deliver) => Box::new(deliver),
+            Err(_) => Box::new(|| {}),
+        }
+    });
     loop {
         let idle = IDLE.lock().ok().and_then(|mut v| v.pop());
         match idle {
@@ -129,16 +136,10 @@ pub(crate) fn start<D: FnOnce() + 'static>(
 /// Starts a worker whose first job is `first`.
 fn spawn(first: Job) -> std::io::Result<()> {
     let (tx, rx) = mpsc::channel::<Job>();
-    #[cfg(target_os = "linux")]
-    let spawner_cpu = current_cpu();
     std::thread::Builder::new()
         .name("ferry-helm-render".into())
         .stack_size(STACK)
         .spawn(move || {
-            #[cfg(target_os = "linux")]
-            if let Some(cpu) = spawner_cpu {
-                move_off(cpu);
-            }
             let mut job = first;
             loop {
                 let deliver = job();
@@ -162,14 +163,16 @@ fn spawn(first: Job) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Moves the calling thread off `cpu`, then lets it run anywhere again.
+/// Moves the calling thread off `cpu`, then lets it run anywhere again. A job that finds itself
+/// on the CPU of the thread that gave it calls this first.
 ///
-/// Linux starts a thread on the CPU of the thread that spawned it. A worker and its caller hand
-/// work back and forth every few microseconds, and threads that ran that recently count as
-/// cache-hot, so the scheduler does not move either to the idle core: both share one core for
-/// the first tens of milliseconds, which is all of a short run (`bench/render.sh` showed small
-/// charts at their one-core speed). Starting the worker elsewhere puts it on the idle core at
-/// once; it is only a start, the scheduler stays free to move it. Failing does no harm.
+/// Linux starts a thread on the CPU of the thread that spawned it, and wakes a sleeping thread
+/// on the CPU of the thread that woke it when it judges them to share data. A worker and its
+/// caller then hand work back and forth on one core, and as both ran a moment ago both count as
+/// cache-hot: the scheduler leaves the other core idle for tens to hundreds of milliseconds,
+/// often all of a short run (`render_bench CHART --bench N --trace` showed small charts at their
+/// one-core speed until one of the threads was moved). Moving the worker off puts it on an idle
+/// core at once; the scheduler stays free to move it. Failing does no harm.
 #[cfg(target_os = "linux")]
 fn move_off(cpu: usize) {
     let size = std::mem::size_of::<libc::cpu_set_t>();
