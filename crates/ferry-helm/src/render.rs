@@ -801,7 +801,8 @@ pub(crate) fn parse_while_loading() -> (Option<std::sync::mpsc::Sender<Arc<str>>
 ///
 /// Templates and schemas do not depend on values, so the thread that called [`render`] (which
 /// would otherwise only wait) reads them while the render worker works out the values: first
-/// every schema, then templates one by one. Once the worker is done with the values it takes
+/// every schema, then templates one by one (those a worker parsed while the chart loaded, see
+/// [`EarlyParse`], are left out). Once the worker is done with the values it takes
 /// templates too; each side takes the next one nobody has taken until none is left. Templates of
 /// disabled dependencies are read as well (that is decided later); only those rendered matter.
 /// Then, while the worker executes templates, the calling thread reads the document heads of
