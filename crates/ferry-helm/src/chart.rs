@@ -184,7 +184,7 @@ impl Chart {
     /// Loads a chart from a directory or a `.tgz`/`.tar.gz` archive.
     ///
     /// A worker thread parses the templates as they are read; the chart's first render takes
-    /// the parsed templates (see [`crate::render`]).
+    /// the parsed templates (see [`crate::render()`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Chart, Error> {
         let path = path.as_ref();
         let meta = std::fs::metadata(path).map_err(|e| Error::Io {
