@@ -413,15 +413,16 @@ fn split_key(s: &str) -> Option<(&str, &str)> {
     Some((key, after.trim_start_matches(' ')))
 }
 
-/// Whether `s` has a `: ` (or a final `:`), and whether it has a ` #`, in one pass.
+/// Whether `s` has a `: ` (or a final `:`), and whether it has a ` #`, in one pass that jumps
+/// from one `:` or `#` to the next (long description lines hold few).
 fn colon_hash(s: &str) -> (bool, bool) {
     let b = s.as_bytes();
     let (mut colon, mut hash) = (false, false);
-    for (i, c) in b.iter().enumerate() {
-        match c {
-            b':' if b.get(i + 1).is_none_or(|n| *n == b' ') => colon = true,
-            b'#' if i > 0 && b[i - 1] == b' ' => hash = true,
-            _ => {}
+    for i in memchr::memchr2_iter(b':', b'#', b) {
+        if b[i] == b':' {
+            colon |= b.get(i + 1).is_none_or(|n| *n == b' ');
+        } else {
+            hash |= i > 0 && b[i - 1] == b' ';
         }
     }
     (colon, hash)
