@@ -185,6 +185,45 @@ fn fast_sign_sha256(key: &RsaPrivateKey, digest: &[u8]) -> Option<Vec<u8>> {
     Some(sig)
 }
 
+/// A P-256 private key, as Sprig's `genPrivateKey "ecdsa"` writes it: PEM `EC PRIVATE KEY`
+/// holding SEC 1 `ECPrivateKey` (version 1, the 32-byte scalar, the curve's OID and the
+/// uncompressed public point), the layout Go's `x509.MarshalECPrivateKey` gives. The scalar is
+/// drawn from the deterministic generator, redrawn while it is zero or not below the group order.
+pub fn gen_ecdsa_p256_pem(rng: &mut DetRng) -> String {
+    use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+    let secret = loop {
+        let mut d = [0u8; 32];
+        rng.fill(&mut d);
+        if let Ok(k) = p256::SecretKey::from_bytes(&d.into()) {
+            break k;
+        }
+    };
+    let point = secret.public_key().to_encoded_point(false);
+    // SEQUENCE { INTEGER 1, OCTET STRING d, [0] { OID prime256v1 }, [1] { BIT STRING point } }
+    let mut der = vec![0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20];
+    der.extend_from_slice(&secret.to_bytes());
+    der.extend_from_slice(&[
+        0xa0, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0xa1, 0x44, 0x03,
+        0x42, 0x00,
+    ]);
+    der.extend_from_slice(point.as_bytes());
+    pem("EC PRIVATE KEY", &der)
+}
+
+/// An Ed25519 private key, as Sprig's `genPrivateKey "ed25519"` writes it: PEM `PRIVATE KEY`
+/// holding PKCS #8 with the 32-byte seed (RFC 8410), drawn from the deterministic generator.
+pub fn gen_ed25519_pem(rng: &mut DetRng) -> String {
+    // SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let mut seed = [0u8; 32];
+    rng.fill(&mut seed);
+    der.extend_from_slice(&seed);
+    pem("PRIVATE KEY", &der)
+}
+
 /// PKCS#1 PEM of a private key (`RSA PRIVATE KEY`, as Sprig writes it).
 pub fn key_pem(key: &RsaPrivateKey) -> Result<String, String> {
     let der = key.to_pkcs1_der().map_err(|e| e.to_string())?;
@@ -458,6 +497,69 @@ mod tests {
         assert_eq!(gen_rsa(&mut r5, 2048).unwrap(), k1);
         assert_eq!(r4.fingerprint(), r1.fingerprint());
         assert_eq!(r5.fingerprint(), r1.fingerprint());
+    }
+
+    /// Keys from the real Helm (`helm-template CHART` on a template holding
+    /// `{{ genPrivateKey "ecdsa" }}` and `{{ genPrivateKey "ed25519" }}`), for their layout.
+    const HELM_EC_KEY: &str = "-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEICj9drRydVNy/X2UK+/pPJ8XvQ+QhiQnMBtlhWu0FORfoAoGCCqGSM49
+AwEHoUQDQgAEtbgtUVSFsexzEEjhfNYv+GGYx48X9WlzM+xEDr3cJ6kMTck3iPMJ
+jyt4WgwzNHmPVE/fABpWNRUnxOhVfobZFw==
+-----END EC PRIVATE KEY-----
+";
+    const HELM_ED25519_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIIpAHJ1231t7Uc6GiBVutHg1/mIx2Q1IZXS97n7UMGgJ
+-----END PRIVATE KEY-----
+";
+
+    /// Checks a key with openssl (installed by `scripts/test.sh`), which parses it and, for an
+    /// EC key, checks that the public point is the private scalar's.
+    fn openssl_accepts(pem_text: &str, check: bool) -> bool {
+        use std::io::Write as _;
+        let mut args = vec!["pkey", "-noout"];
+        if check {
+            args.push("-check");
+        }
+        let mut child = std::process::Command::new("openssl")
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl (scripts/test.sh installs it)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(pem_text.as_bytes())
+            .unwrap();
+        child.wait().unwrap().success()
+    }
+
+    #[test]
+    fn ecdsa_and_ed25519_keys_are_laid_out_as_helms_and_valid() {
+        let ec = gen_ecdsa_p256_pem(&mut seeded("ec"));
+        assert_eq!(ec, gen_ecdsa_p256_pem(&mut seeded("ec")));
+        assert_ne!(ec, gen_ecdsa_p256_pem(&mut seeded("ec2")));
+        let (ours, helms) = (pem_der(&ec).unwrap(), pem_der(HELM_EC_KEY).unwrap());
+        assert!(ec.starts_with("-----BEGIN EC PRIVATE KEY-----\n"));
+        assert_eq!(ours.len(), helms.len());
+        // everything but the scalar (bytes 7..39) and the point's coordinates (57..)
+        assert_eq!(ours[..7], helms[..7]);
+        assert_eq!(ours[39..57], helms[39..57]);
+        assert!(openssl_accepts(&ec, true), "{ec}");
+        // the public point is checked: a tampered one is refused
+        let mut bad = ours.clone();
+        bad[100] ^= 1;
+        assert!(!openssl_accepts(&pem("EC PRIVATE KEY", &bad), true));
+
+        let ed = gen_ed25519_pem(&mut seeded("ed"));
+        assert_eq!(ed, gen_ed25519_pem(&mut seeded("ed")));
+        let (ours, helms) = (pem_der(&ed).unwrap(), pem_der(HELM_ED25519_KEY).unwrap());
+        assert_eq!(ours.len(), helms.len());
+        assert_eq!(ours[..16], helms[..16]);
+        assert_ne!(ours[16..], helms[16..]);
+        assert!(openssl_accepts(&ed, false), "{ed}");
     }
 
     #[test]

@@ -98,13 +98,20 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("genPrivateKey", |e, a| {
         let kind = arg(&a, 0).to_str();
-        if !(kind.is_empty() || kind == "rsa") {
-            return Err(ExecError::new(format!(
-                "genPrivateKey: key type {kind:?} is not supported by ferry-helm (only rsa)"
-            )));
+        match kind.as_ref() {
+            "" | "rsa" => {
+                let key = crypto::gen_rsa(&mut e.rng, 4096).map_err(ExecError::new)?;
+                Ok(Value::from(crypto::key_pem(&key).map_err(ExecError::new)?))
+            }
+            "ecdsa" => Ok(Value::from(crypto::gen_ecdsa_p256_pem(&mut e.rng))),
+            "ed25519" => Ok(Value::from(crypto::gen_ed25519_pem(&mut e.rng))),
+            // Sprig generates DSA L2048N256 parameters, which ferry-helm does not
+            "dsa" => Err(ExecError::new(
+                "genPrivateKey: key type \"dsa\" is not supported by ferry-helm".to_string(),
+            )),
+            // Sprig returns this text as the key, it does not fail
+            other => Ok(Value::from(format!("Unknown type {other}"))),
         }
-        let key = crypto::gen_rsa(&mut e.rng, 4096).map_err(ExecError::new)?;
-        Ok(Value::from(crypto::key_pem(&key).map_err(ExecError::new)?))
     });
     m.insert("genCA", |e, a| gen_cert(e, &a, CertKind::Ca, false));
     m.insert("genCAWithKey", |e, a| gen_cert(e, &a, CertKind::Ca, true));
