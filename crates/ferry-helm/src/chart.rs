@@ -28,7 +28,7 @@ pub struct Chart {
 }
 
 /// Where loading sends each template's text as it reads it, for a worker to parse at once.
-type Feed<'a> = Option<&'a std::sync::mpsc::Sender<Arc<str>>>;
+type Feed<'a> = Option<&'a std::sync::mpsc::Sender<crate::render::EarlyText>>;
 
 /// The bytes of a chart's non-template file: in memory, or on disk and read on first use.
 ///
@@ -294,7 +294,11 @@ impl Chart {
             if p == "Chart.yaml" {
                 chart_yaml = Some(data.text()?);
             } else if p == "values.yaml" {
-                values_yaml = Some(Arc::from(data.text()?));
+                let text: Arc<str> = Arc::from(data.text()?);
+                if let Some(feed) = feed {
+                    let _ = feed.send(crate::render::EarlyText::Values(text.clone()));
+                }
+                values_yaml = Some(text);
             } else if p == "values.schema.json" {
                 schema = Some(Arc::from(data.text()?));
             } else if p == "requirements.yaml" {
@@ -305,7 +309,7 @@ impl Chart {
                 let text: Arc<str> = Arc::from(data.text()?);
                 if let Some(feed) = feed {
                     // the worker may have stopped; the render parses what it did not
-                    let _ = feed.send(text.clone());
+                    let _ = feed.send(crate::render::EarlyText::Template(text.clone()));
                 }
                 templates.push((p, text));
             } else if let Some(rest) = p.strip_prefix("charts/") {

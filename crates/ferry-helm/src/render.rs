@@ -485,7 +485,11 @@ fn render_engine(
     // templates and schemas do not depend on values: the caller's thread is reading them while
     // this one works out the values
     let user = read_values(opts)?;
-    let memo = values::DefaultsMemo::default();
+    let memo = values::DefaultsMemo::with_parsed(
+        std::mem::take(&mut parsing.early_values)
+            .into_iter()
+            .map(|(text, read)| (text_key(&text), text, read.0)),
+    );
     let chart = values::process_dependencies(chart, &user, &memo)?;
     let vals = user.deep_copy();
     values::coalesce(&chart, &vals, &memo)?;
@@ -725,22 +729,42 @@ struct ParsedElsewhere(Result<parse::Parsed, parse::ParseError>);
 // thread can touch a count afterwards.
 unsafe impl Send for ParsedElsewhere {}
 
-/// Templates parsed by a worker while their chart was loading: the chart's first render takes
-/// them. Loading is mostly system calls (listing directories, opening and reading small files),
-/// during which the worker would otherwise idle; a template is parsed as soon as it is read.
+/// Texts a worker read while their chart was loading (templates parsed, `values.yaml` files read
+/// as YAML): the chart's first render takes them. Loading is mostly system calls (listing
+/// directories, opening and reading small files), during which the worker would otherwise idle;
+/// a text is read as soon as loading has it.
 #[derive(Clone, Default)]
 pub(crate) struct EarlyParse(Option<Arc<EarlySlot>>);
 
-/// The worker's result, and a flag that tells it to stop after its current template.
+/// The worker's result, and a flag that tells it to stop after its current text.
 struct EarlySlot {
-    result: std::sync::Mutex<Option<EarlyReceiver>>,
+    result: std::sync::Mutex<Option<std::sync::mpsc::Receiver<EarlyParsed>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// What the parsing worker delivers: each tree with its text, so the text (whose address is the
-/// key) stays alive as long as the tree is kept.
-type EarlyParsed = HashMap<usize, (Arc<str>, ParsedElsewhere)>;
-type EarlyReceiver = std::sync::mpsc::Receiver<EarlyParsed>;
+/// A text loading hands to the parsing worker.
+pub(crate) enum EarlyText {
+    /// A template.
+    Template(Arc<str>),
+    /// A `values.yaml`.
+    Values(Arc<str>),
+}
+
+/// What the parsing worker delivers, by text address; each result comes with its text, so the
+/// text (whose address is the key) stays alive as long as the result is kept.
+#[derive(Default)]
+struct EarlyParsed {
+    templates: HashMap<usize, (Arc<str>, ParsedElsewhere)>,
+    values: HashMap<usize, (Arc<str>, ValuesElsewhere)>,
+}
+
+/// A `values.yaml` read as YAML on another thread.
+struct ValuesElsewhere(Result<Value, String>);
+
+// SAFETY: a `Value` is not `Send` only because of its `Rc`s. A tree read from YAML is made by
+// that one read (the reader keeps no shared table of strings or maps), so moving the whole tree
+// moves every owner of every count; nothing on the reading thread can touch a count afterwards.
+unsafe impl Send for ValuesElsewhere {}
 
 impl std::fmt::Debug for EarlyParse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -749,12 +773,12 @@ impl std::fmt::Debug for EarlyParse {
 }
 
 impl EarlyParse {
-    /// The templates parsed so far, once (later renders and clones of the chart parse for
-    /// themselves). The worker stops after the template it is parsing: the render shares out
-    /// the rest between its two threads, rather than wait for one to parse them all.
+    /// What was read so far, once (later renders and clones of the chart read for themselves).
+    /// The worker stops after the text it is reading: the render shares out the rest between
+    /// its two threads, rather than wait for one to read them all.
     fn take(&self) -> EarlyParsed {
         let Some(slot) = &self.0 else {
-            return EarlyParsed::new();
+            return EarlyParsed::default();
         };
         slot.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let rx = slot.result.lock().ok().and_then(|mut s| s.take());
@@ -763,23 +787,33 @@ impl EarlyParse {
     }
 }
 
-/// Starts a worker that parses every template text sent to the returned feed until the feed is
-/// dropped. Without a worker, nothing is parsed early (`None`).
-pub(crate) fn parse_while_loading() -> (Option<std::sync::mpsc::Sender<Arc<str>>>, EarlyParse) {
+/// Starts a worker that reads every text sent to the returned feed until the feed is dropped.
+/// Without a worker, nothing is read early (`None`).
+pub(crate) fn parse_while_loading() -> (Option<std::sync::mpsc::Sender<EarlyText>>, EarlyParse) {
     // built before a second thread needs it (see `on_worker`)
     crate::funcs::registry();
-    let (feed, texts) = std::sync::mpsc::channel::<Arc<str>>();
+    let (feed, texts) = std::sync::mpsc::channel::<EarlyText>();
     let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stopped = stop.clone();
     let started = crate::worker::start(move || {
-        let mut done = EarlyParsed::new();
+        let mut done = EarlyParsed::default();
         while let Ok(text) = crate::worker::receive(&texts) {
             if stopped.load(std::sync::atomic::Ordering::Relaxed) {
                 break;
             }
-            let parsed = parse::parse_shared(&text, &crate::funcs::is_func);
-            done.insert(text_key(&text), (text, ParsedElsewhere(parsed)));
+            match text {
+                EarlyText::Template(text) => {
+                    let parsed = parse::parse_shared(&text, &crate::funcs::is_func);
+                    done.templates
+                        .insert(text_key(&text), (text, ParsedElsewhere(parsed)));
+                }
+                EarlyText::Values(text) => {
+                    let read = crate::yaml::parse_yaml(&text);
+                    done.values
+                        .insert(text_key(&text), (text, ValuesElsewhere(read)));
+                }
+            }
         }
         // nobody may be waiting (the load failed, or the chart was dropped unrendered)
         let _ = done_tx.send(done);
@@ -811,8 +845,10 @@ pub(crate) fn parse_while_loading() -> (Option<std::sync::mpsc::Sender<Arc<str>>
 /// The calling thread may have a small stack, so it leaves to the worker (512 MiB of stack) every
 /// template nested too deeply ([`nesting_bound`]) and every schema with many brackets.
 struct ParseAhead {
-    /// What was parsed while the chart loaded.
+    /// Templates parsed while the chart loaded.
     early: HashMap<usize, ParsedElsewhere>,
+    /// `values.yaml` texts read while the chart loaded (those the chart still holds).
+    early_values: Vec<(Arc<str>, ValuesElsewhere)>,
     texts: Arc<Vec<Arc<str>>>,
     next: Arc<std::sync::atomic::AtomicUsize>,
     schemas: Option<std::sync::mpsc::Receiver<HashMap<usize, crate::schema::ParsedSchema>>>,
@@ -909,23 +945,33 @@ fn nesting_bound(src: &str) -> usize {
 impl ParseAhead {
     fn split(chart: &Chart, opts: &RenderOptions, with_heads: bool) -> (ParseAhead, ParseHelper) {
         let with_schemas = !opts.skip_schema_validation;
-        fn gather(c: &Chart, texts: &mut Vec<Arc<str>>, schemas: &mut Vec<Arc<str>>) {
+        fn gather(
+            c: &Chart,
+            texts: &mut Vec<Arc<str>>,
+            schemas: &mut Vec<Arc<str>>,
+            values: &mut Vec<Arc<str>>,
+        ) {
             texts.extend(c.templates.iter().map(|(_, t)| t.clone()));
             schemas.extend(c.schema.clone());
+            values.extend(c.values_yaml.clone());
             for d in &c.dependencies {
-                gather(d, texts, schemas);
+                gather(d, texts, schemas, values);
             }
         }
-        let (mut texts, mut schemas) = (Vec::new(), Vec::new());
-        gather(chart, &mut texts, &mut schemas);
+        let (mut texts, mut schemas, mut values) = (Vec::new(), Vec::new(), Vec::new());
+        gather(chart, &mut texts, &mut schemas, &mut values);
         if !with_schemas {
             schemas.clear();
         }
         // what the loading worker parsed is left out of the texts both threads share out. Only
         // trees of texts the chart still holds are kept: a key is the address of a live text
         let mut parsed_early = chart.early.take();
+        let early_values = values
+            .iter()
+            .filter_map(|t| parsed_early.values.remove(&text_key(t)))
+            .collect();
         let mut early = HashMap::new();
-        texts.retain(|t| match parsed_early.remove(&text_key(t)) {
+        texts.retain(|t| match parsed_early.templates.remove(&text_key(t)) {
             Some((_, parsed)) => {
                 early.insert(text_key(t), parsed);
                 false
@@ -941,6 +987,7 @@ impl ParseAhead {
         let heads_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let ahead = ParseAhead {
             early,
+            early_values,
             texts: texts.clone(),
             next: next.clone(),
             schemas: Some(schema_rx),

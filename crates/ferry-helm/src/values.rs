@@ -15,9 +15,25 @@ use crate::yaml::parse_yaml;
 #[derive(Default)]
 pub struct DefaultsMemo {
     parsed: RefCell<rustc_hash::FxHashMap<usize, (Arc<str>, Value)>>,
+    /// `values.yaml` texts read as YAML while the chart loaded, not yet checked.
+    early: RefCell<rustc_hash::FxHashMap<usize, (Arc<str>, ReadYaml)>>,
 }
 
+/// A text read as YAML, or the reader's error.
+type ReadYaml = Result<Value, String>;
+
 impl DefaultsMemo {
+    /// A memo that starts with `values.yaml` texts already read as YAML (by text address).
+    pub(crate) fn with_parsed(
+        early: impl IntoIterator<Item = (usize, Arc<str>, ReadYaml)>,
+    ) -> Self {
+        let memo = DefaultsMemo::default();
+        memo.early
+            .borrow_mut()
+            .extend(early.into_iter().map(|(k, t, v)| (k, (t, v))));
+        memo
+    }
+
     /// `chart`'s defaults, parsed on first use.
     fn defaults(&self, chart: &Chart) -> Result<Value, Error> {
         let Some(text) = &chart.values_yaml else {
@@ -27,7 +43,11 @@ impl DefaultsMemo {
         if let Some((_, v)) = self.parsed.borrow().get(&key) {
             return Ok(v.clone());
         }
-        let v = chart_defaults(chart)?;
+        let early = self.early.borrow_mut().remove(&key);
+        let v = match early {
+            Some((_, read)) => defaults_of(chart, read)?,
+            None => chart_defaults(chart)?,
+        };
         // the text is kept so that its address cannot be reused for another text meanwhile
         self.parsed
             .borrow_mut()
@@ -39,18 +59,23 @@ impl DefaultsMemo {
 /// Parses a chart's `values.yaml` (empty map when absent).
 pub fn chart_defaults(chart: &Chart) -> Result<Value, Error> {
     match &chart.values_yaml {
-        Some(text) => match parse_yaml(text) {
-            Ok(Value::Map(m)) => Ok(Value::Map(m)),
-            Ok(Value::Nil) => Ok(Value::new_map()),
-            Ok(_) => Err(Error::Values(format!(
-                "{}: values.yaml is not a map",
-                chart.name()
-            ))),
-            Err(e) => Err(Error::Values(format!(
-                "cannot load values.yaml: error converting YAML to JSON: yaml: {e}"
-            ))),
-        },
+        Some(text) => defaults_of(chart, parse_yaml(text)),
         None => Ok(Value::new_map()),
+    }
+}
+
+/// A chart's defaults from its `values.yaml` read as YAML: a map, or nothing.
+fn defaults_of(chart: &Chart, read: ReadYaml) -> Result<Value, Error> {
+    match read {
+        Ok(Value::Map(m)) => Ok(Value::Map(m)),
+        Ok(Value::Nil) => Ok(Value::new_map()),
+        Ok(_) => Err(Error::Values(format!(
+            "{}: values.yaml is not a map",
+            chart.name()
+        ))),
+        Err(e) => Err(Error::Values(format!(
+            "cannot load values.yaml: error converting YAML to JSON: yaml: {e}"
+        ))),
     }
 }
 
