@@ -45,7 +45,7 @@ impl DefaultsMemo {
         }
         let early = self.early.borrow_mut().remove(&key);
         let v = match early {
-            Some((_, read)) => defaults_of(chart, read)?,
+            Some((_, read)) => defaults_of(read)?,
             None => chart_defaults(chart)?,
         };
         // the text is kept so that its address cannot be reused for another text meanwhile
@@ -59,22 +59,33 @@ impl DefaultsMemo {
 /// Parses a chart's `values.yaml` (empty map when absent).
 pub fn chart_defaults(chart: &Chart) -> Result<Value, Error> {
     match &chart.values_yaml {
-        Some(text) => defaults_of(chart, parse_yaml(text)),
+        Some(text) => defaults_of(parse_yaml(text)),
         None => Ok(Value::new_map()),
     }
 }
 
 /// A chart's defaults from its `values.yaml` read as YAML: a map, or nothing.
-fn defaults_of(chart: &Chart, read: ReadYaml) -> Result<Value, Error> {
+fn defaults_of(read: ReadYaml) -> Result<Value, Error> {
     match read {
         Ok(Value::Map(m)) => Ok(Value::Map(m)),
         Ok(Value::Nil) => Ok(Value::new_map()),
-        Ok(_) => Err(Error::Values(format!(
-            "{}: values.yaml is not a map",
-            chart.name()
-        ))),
+        // Helm reads values.yaml through JSON into a map: Go's JSON decoder names the kind
+        Ok(other) => {
+            let kind = match other {
+                Value::List(_) => "array",
+                Value::Str(_) => "string",
+                Value::Bool(_) => "bool",
+                _ => "number",
+            };
+            Err(Error::Values(format!(
+                "cannot load values.yaml: cannot unmarshal yaml document: error unmarshaling \
+                 JSON: while decoding JSON: json: cannot unmarshal {kind} into Go value of type \
+                 map[string]interface {{}}"
+            )))
+        }
         Err(e) => Err(Error::Values(format!(
-            "cannot load values.yaml: error converting YAML to JSON: yaml: {e}"
+            "cannot load values.yaml: cannot unmarshal yaml document: error converting YAML to \
+             JSON: yaml: {e}"
         ))),
     }
 }

@@ -381,3 +381,59 @@ fn templates_parsed_while_loading_give_way_to_edited_templates() {
     assert_eq!(render(&twin, &o).expect("render").to_helm_output(), first);
     assert_eq!(render(&c, &o).expect("render").to_helm_output(), first);
 }
+
+/// A `values.yaml` that is not a map, or not YAML, fails as in Helm. The expected texts are the
+/// real Helm's (`helm-template DIR` on a chart with that values.yaml); the YAML error's own detail
+/// comes from each tool's YAML reader, so only Helm's frame around it is compared. Each chart is
+/// rendered twice: the first render takes the values.yaml its loading read, the second reads it
+/// itself.
+#[test]
+fn a_values_file_that_is_not_a_map_fails_as_in_helm() {
+    let with_values = |values: &str| {
+        Chart::from_files(
+            vec![
+                (
+                    "Chart.yaml".into(),
+                    b"apiVersion: v2\nname: v\nversion: 0.1.0\n".to_vec(),
+                ),
+                ("templates/x.yaml".into(), b"a: 1\n".to_vec()),
+                ("values.yaml".into(), values.as_bytes().to_vec()),
+            ],
+            "v",
+        )
+        .expect("load chart")
+    };
+    let o = RenderOptions::default();
+    let frame = "cannot load values.yaml: cannot unmarshal yaml document: ";
+    for (values, kind) in [
+        ("- 1\n- 2\n", "array"),
+        ("just text\n", "string"),
+        ("42\n", "number"),
+    ] {
+        let c = with_values(values);
+        for _ in 0..2 {
+            match render(&c, &o) {
+                Err(e) => assert_eq!(
+                    e.to_string(),
+                    format!(
+                        "{frame}error unmarshaling JSON: while decoding JSON: json: cannot \
+                         unmarshal {kind} into Go value of type map[string]interface {{}}"
+                    )
+                ),
+                Ok(_) => panic!("values.yaml {values:?} is not a map"),
+            }
+        }
+    }
+    let c = with_values("a: [1\nb: 2\n");
+    for _ in 0..2 {
+        match render(&c, &o) {
+            Err(e) => assert!(
+                e.to_string().starts_with(&format!(
+                    "{frame}error converting YAML to JSON: yaml: line "
+                )),
+                "{e}"
+            ),
+            Ok(_) => panic!("values.yaml does not parse"),
+        }
+    }
+}
