@@ -193,7 +193,7 @@ impl Chart {
         })?;
         if meta.is_dir() {
             let mut files = Vec::new();
-            walk(path, path, &mut files)?;
+            walk(path, "", &mut files)?;
             parsing_while_loading(|feed| Chart::from_raw(files, &path.display().to_string(), feed))
         } else {
             let data = std::fs::read(path).map_err(|e| Error::Io {
@@ -483,8 +483,9 @@ fn parsing_while_loading(
     Ok(chart)
 }
 
-/// Lists the files under `dir` (sorted, following symbolic links) without reading them.
-fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, RawFile)>) -> Result<(), Error> {
+/// Lists the files under `dir` (sorted, following symbolic links) without reading them, with
+/// their paths relative to the chart (`rel` is `dir`'s, `""` for the chart's own directory).
+fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, RawFile)>) -> Result<(), Error> {
     let io = |p: &Path, e: std::io::Error| Error::Io {
         path: p.to_path_buf(),
         source: e,
@@ -504,15 +505,18 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, RawFile)>) -> Result<(),
     }
     // siblings: ordering by name is ordering by path
     entries.sort_by(|a, b| a.0.cmp(&b.0));
-    for (_, p, kind) in entries {
-        if kind.is_dir() {
-            walk(root, &p, out)?;
+    for (name, p, kind) in entries {
+        // joined here rather than stripped off each full path (a walk over its components)
+        let name = name.to_string_lossy();
+        let rel_path = if rel.is_empty() {
+            name.into_owned()
         } else {
-            let rel = p
-                .strip_prefix(root)
-                .map(|r| r.to_string_lossy().replace('\\', "/"))
-                .unwrap_or_default();
-            out.push((rel, RawFile::Disk(p)));
+            format!("{rel}/{name}")
+        };
+        if kind.is_dir() {
+            walk(&p, &rel_path, out)?;
+        } else {
+            out.push((rel_path, RawFile::Disk(p)));
         }
     }
     Ok(())
