@@ -76,16 +76,18 @@ impl ChartArgs {
         })
     }
 
-    fn render(&self) -> Result<ferry_helm::Rendered> {
+    /// The chart, loaded once, and its rendering.
+    fn render(&self) -> Result<(Chart, ferry_helm::Rendered)> {
         let chart = Chart::load(&self.chart)
             .with_context(|| format!("cannot load chart {}", self.chart.display()))?;
-        Ok(ferry_helm::render(&chart, &self.options()?)?)
+        let rendered = ferry_helm::render(&chart, &self.options()?)?;
+        Ok((chart, rendered))
     }
 }
 
 /// `ferry template`.
 pub fn template(ctx: &Context, args: &ChartArgs) -> Result<()> {
-    let rendered = args.render()?;
+    let (_, rendered) = args.render()?;
     if ctx.json {
         print_json(&rendered.templates);
     } else {
@@ -96,8 +98,7 @@ pub fn template(ctx: &Context, args: &ChartArgs) -> Result<()> {
 
 /// `ferry images`.
 pub fn images(ctx: &Context, args: &ChartArgs) -> Result<()> {
-    let rendered = args.render()?;
-    let chart = Chart::load(&args.chart)?;
+    let (chart, rendered) = args.render()?;
     let mut images = ferry_helm::discover_images(rendered.helm_output())?;
     images.extend(ferry_helm::annotation_images(&chart));
     if ctx.json {
