@@ -23,11 +23,13 @@ pub struct Chart {
     pub files: Vec<(String, FileContent)>,
     /// Charts under `charts/`.
     pub dependencies: Vec<Chart>,
-    /// The templates a worker parsed while this chart was loading, for its first render.
+    /// What a worker read while this chart was loading (templates parsed, `values.yaml` files
+    /// read as YAML), for its first render.
     pub(crate) early: crate::render::EarlyParse,
 }
 
-/// Where loading sends each template's text as it reads it, for a worker to parse at once.
+/// Where loading sends each template and `values.yaml` as it reads it, for a worker to read at
+/// once.
 type Feed<'a> = Option<&'a std::sync::mpsc::Sender<crate::render::EarlyText>>;
 
 /// The bytes of a chart's non-template file: in memory, or on disk and read on first use.
@@ -183,8 +185,8 @@ fn ystr(v: Option<&serde_norway::Value>) -> String {
 impl Chart {
     /// Loads a chart from a directory or a `.tgz`/`.tar.gz` archive.
     ///
-    /// A worker thread parses the templates as they are read; the chart's first render takes
-    /// the parsed templates (see [`crate::render()`]).
+    /// A worker thread parses the templates (and reads `values.yaml` files) as loading reads
+    /// them; the chart's first render takes what it has done (see [`crate::render()`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Chart, Error> {
         let path = path.as_ref();
         let meta = std::fs::metadata(path).map_err(|e| Error::Io {
@@ -471,7 +473,8 @@ fn parse_metadata(y: &serde_norway::Value) -> Metadata {
     m
 }
 
-/// Builds a chart with `build`, feeding its templates to a worker that parses them meanwhile.
+/// Builds a chart with `build`, feeding its templates and `values.yaml` files to a worker that
+/// reads them meanwhile.
 fn parsing_while_loading(
     build: impl FnOnce(Feed<'_>) -> Result<Chart, Error>,
 ) -> Result<Chart, Error> {

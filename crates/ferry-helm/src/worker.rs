@@ -176,8 +176,12 @@ fn spawn(first: Job) -> std::io::Result<()> {
 #[cfg(target_os = "linux")]
 fn move_off(cpu: usize) {
     let size = std::mem::size_of::<libc::cpu_set_t>();
+    if cpu >= 8 * size {
+        // beyond what a set can name (and what `CPU_CLR` can index)
+        return;
+    }
     // SAFETY: an all-zero `cpu_set_t` is the empty set; pid 0 is this thread; both sets are
-    // valid, writable and `size` bytes long, and `CPU_CLR` ignores a CPU beyond the set
+    // valid, writable and `size` bytes long, and `cpu` is within a set (checked above)
     unsafe {
         let mut allowed: libc::cpu_set_t = std::mem::zeroed();
         if libc::sched_getaffinity(0, size, &mut allowed) != 0 {
