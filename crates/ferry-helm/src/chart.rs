@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::Error;
+use crate::render::EarlyText;
 
 /// A loaded chart (templates, values, files and its dependencies under `charts/`).
 #[derive(Debug, Clone)]
@@ -28,9 +29,17 @@ pub struct Chart {
     pub(crate) early: crate::render::EarlyParse,
 }
 
+/// Identifies a chart's text (a template, a `values.yaml`, a schema) by its shared allocation:
+/// what was read from it can be found again though charts are renamed or copied
+/// (`process_dependencies` keeps the `Arc`s). Whoever keeps results by this key keeps the text
+/// too, so its address cannot be reused meanwhile.
+pub(crate) fn text_key(text: &Arc<str>) -> usize {
+    Arc::as_ptr(text).cast::<u8>() as usize
+}
+
 /// Where loading sends each template and `values.yaml` as it reads it, for a worker to read at
 /// once.
-type Feed<'a> = Option<&'a std::sync::mpsc::Sender<crate::render::EarlyText>>;
+type Feed<'a> = Option<&'a std::sync::mpsc::Sender<EarlyText>>;
 
 /// The bytes of a chart's non-template file: in memory, or on disk and read on first use.
 ///
@@ -292,15 +301,20 @@ impl Chart {
             Default::default();
         let mut sub_archives = Vec::new();
         let mut requirements: Option<String> = None;
+        // a text shared with the worker, which reads it at once (if it stopped, the render
+        // reads what it did not)
+        let fed = |text: String, early: fn(Arc<str>) -> EarlyText| -> Arc<str> {
+            let text: Arc<str> = Arc::from(text);
+            if let Some(feed) = feed {
+                let _ = feed.send(early(text.clone()));
+            }
+            text
+        };
         for (p, data) in files {
             if p == "Chart.yaml" {
                 chart_yaml = Some(data.text()?);
             } else if p == "values.yaml" {
-                let text: Arc<str> = Arc::from(data.text()?);
-                if let Some(feed) = feed {
-                    let _ = feed.send(crate::render::EarlyText::Values(text.clone()));
-                }
-                values_yaml = Some(text);
+                values_yaml = Some(fed(data.text()?, EarlyText::Values));
             } else if p == "values.schema.json" {
                 schema = Some(Arc::from(data.text()?));
             } else if p == "requirements.yaml" {
@@ -308,12 +322,7 @@ impl Chart {
             } else if p == "requirements.lock" || p == "Chart.lock" {
                 continue;
             } else if p.starts_with("templates/") {
-                let text: Arc<str> = Arc::from(data.text()?);
-                if let Some(feed) = feed {
-                    // the worker may have stopped; the render parses what it did not
-                    let _ = feed.send(crate::render::EarlyText::Template(text.clone()));
-                }
-                templates.push((p, text));
+                templates.push((p, fed(data.text()?, EarlyText::Template)));
             } else if let Some(rest) = p.strip_prefix("charts/") {
                 match rest.split_once('/') {
                     Some((dir, inner)) => sub_dirs

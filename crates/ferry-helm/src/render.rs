@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::chart::Chart;
+use crate::chart::{text_key, Chart};
 use crate::error::Error;
 use crate::funcs::helm::{ApiVersions, Files, KubeVersion};
 use crate::rand::DetRng;
@@ -452,15 +452,25 @@ fn validate_schemas(
     Ok(())
 }
 
-/// Helm's sortTemplates: deeper paths first, then reverse lexicographic. (Each path's depth is
-/// counted once, not in every comparison.)
-fn sort_templates<T>(items: &mut Vec<T>, path: impl Fn(&T) -> &str) {
-    let mut keyed: Vec<(usize, T)> = items
-        .drain(..)
-        .map(|t| (path(&t).matches('/').count(), t))
-        .collect();
-    keyed.sort_by(|(da, a), (db, b)| db.cmp(da).then_with(|| path(b).cmp(path(a))));
+/// Sorts `items` stably by `rank`, worked out once per item rather than in every comparison,
+/// then by `tie` (given their rank) among items of equal rank.
+fn sort_ranked<T, R: Ord>(
+    items: &mut Vec<T>,
+    rank: impl Fn(&T) -> R,
+    tie: impl Fn(&R, &T, &T) -> std::cmp::Ordering,
+) {
+    let mut keyed: Vec<(R, T)> = items.drain(..).map(|t| (rank(&t), t)).collect();
+    keyed.sort_by(|(ra, a), (rb, b)| ra.cmp(rb).then_with(|| tie(ra, a, b)));
     items.extend(keyed.into_iter().map(|(_, t)| t));
+}
+
+/// Helm's sortTemplates: deeper paths first, then reverse lexicographic.
+fn sort_templates<T>(items: &mut Vec<T>, path: impl Fn(&T) -> &str) {
+    sort_ranked(
+        items,
+        |t| std::cmp::Reverse(path(t).matches('/').count()),
+        |_, a, b| path(b).cmp(path(a)),
+    );
 }
 
 #[allow(clippy::too_many_lines)]
@@ -488,7 +498,7 @@ fn render_engine(
     let memo = values::DefaultsMemo::with_parsed(
         std::mem::take(&mut parsing.early_values)
             .into_iter()
-            .map(|(text, read)| (text_key(&text), text, read.0)),
+            .map(|(text, read)| (text, read.0)),
     );
     let chart = values::process_dependencies(chart, &user, &memo)?;
     let vals = user.deep_copy();
@@ -712,12 +722,6 @@ fn render_engine(
     left.keep(parsed_ahead);
     left.keep((vals, user, memo));
     Ok(Engine { chart, outputs })
-}
-
-/// Identifies a template source by its shared text (process_dependencies keeps the `Arc`s and
-/// may rename charts, so names would not match).
-fn text_key(text: &Arc<str>) -> usize {
-    Arc::as_ptr(text).cast::<u8>() as usize
 }
 
 /// A template parsed on another thread.
@@ -1414,28 +1418,25 @@ fn doc_head(d: &str) -> Result<(String, Option<String>), String> {
 }
 
 /// Sorts manifests in Helm's install order: known kinds in their order, then unknown kinds by
-/// name; stable, as Helm's sort is. Each kind is looked up once, not in every comparison.
+/// name; stable, as Helm's sort is.
 fn sort_by_kind(manifests: &mut Vec<Manifest>) {
-    let mut keyed: Vec<(usize, Manifest)> = manifests
-        .drain(..)
-        .map(|m| {
-            let rank = INSTALL_ORDER
+    let unknown = INSTALL_ORDER.len();
+    sort_ranked(
+        manifests,
+        |m| {
+            INSTALL_ORDER
                 .iter()
                 .position(|k| *k == m.kind)
-                .unwrap_or(INSTALL_ORDER.len());
-            (rank, m)
-        })
-        .collect();
-    keyed.sort_by(|(ra, a), (rb, b)| {
-        ra.cmp(rb).then_with(|| {
-            if *ra == INSTALL_ORDER.len() {
+                .unwrap_or(unknown)
+        },
+        |rank, a, b| {
+            if *rank == unknown {
                 a.kind.cmp(&b.kind)
             } else {
                 std::cmp::Ordering::Equal
             }
-        })
-    });
-    manifests.extend(keyed.into_iter().map(|(_, m)| m));
+        },
+    );
 }
 
 type DocHead = Result<(String, Option<String>), String>;

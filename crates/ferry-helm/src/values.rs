@@ -4,63 +4,46 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::chart::Chart;
+use crate::chart::{text_key, Chart};
 use crate::error::Error;
 use crate::value::Value;
 use crate::yaml::parse_yaml;
 
-/// Each chart's parsed `values.yaml`, kept for one render: Helm coalesces every chart's defaults
-/// once to decide which dependencies are enabled and again to render, and parsing is the costly
-/// part. The parsed trees are only read (coalescing copies what it takes).
+/// Each chart's `values.yaml` read as YAML, kept for one render: Helm coalesces every chart's
+/// defaults once to decide which dependencies are enabled and again to render, and reading is the
+/// costly part. The trees are only read (coalescing copies what it takes).
 #[derive(Default)]
 pub struct DefaultsMemo {
-    parsed: RefCell<rustc_hash::FxHashMap<usize, (Arc<str>, Value)>>,
-    /// `values.yaml` texts read as YAML while the chart loaded, not yet checked.
-    early: RefCell<rustc_hash::FxHashMap<usize, (Arc<str>, ReadYaml)>>,
+    /// By [`text_key`]; each read is kept with its text, so the address is not reused meanwhile.
+    read: RefCell<rustc_hash::FxHashMap<usize, (Arc<str>, ReadYaml)>>,
 }
 
 /// A text read as YAML, or the reader's error.
 type ReadYaml = Result<Value, String>;
 
 impl DefaultsMemo {
-    /// A memo that starts with `values.yaml` texts already read as YAML (by text address).
-    pub(crate) fn with_parsed(
-        early: impl IntoIterator<Item = (usize, Arc<str>, ReadYaml)>,
-    ) -> Self {
+    /// A memo that starts with `values.yaml` texts already read as YAML (while loading).
+    pub(crate) fn with_parsed(early: impl IntoIterator<Item = (Arc<str>, ReadYaml)>) -> Self {
         let memo = DefaultsMemo::default();
-        memo.early
+        memo.read
             .borrow_mut()
-            .extend(early.into_iter().map(|(k, t, v)| (k, (t, v))));
+            .extend(early.into_iter().map(|(t, v)| (text_key(&t), (t, v))));
         memo
     }
 
-    /// `chart`'s defaults, parsed on first use.
+    /// `chart`'s defaults, its `values.yaml` read on first use.
     fn defaults(&self, chart: &Chart) -> Result<Value, Error> {
         let Some(text) = &chart.values_yaml else {
             return Ok(Value::new_map());
         };
-        let key = Arc::as_ptr(text).cast::<u8>() as usize;
-        if let Some((_, v)) = self.parsed.borrow().get(&key) {
-            return Ok(v.clone());
-        }
-        let early = self.early.borrow_mut().remove(&key);
-        let v = match early {
-            Some((_, read)) => defaults_of(read)?,
-            None => chart_defaults(chart)?,
-        };
-        // the text is kept so that its address cannot be reused for another text meanwhile
-        self.parsed
+        let read = self
+            .read
             .borrow_mut()
-            .insert(key, (text.clone(), v.clone()));
-        Ok(v)
-    }
-}
-
-/// Parses a chart's `values.yaml` (empty map when absent).
-pub fn chart_defaults(chart: &Chart) -> Result<Value, Error> {
-    match &chart.values_yaml {
-        Some(text) => defaults_of(parse_yaml(text)),
-        None => Ok(Value::new_map()),
+            .entry(text_key(text))
+            .or_insert_with(|| (text.clone(), parse_yaml(text)))
+            .1
+            .clone();
+        defaults_of(read)
     }
 }
 

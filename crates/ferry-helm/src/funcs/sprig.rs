@@ -1019,7 +1019,7 @@ fn register_more(m: &mut HashMap<&'static str, Func>) {
         let st = s(&a[2]);
         let chars: Vec<char> = st.chars().collect();
         if right < 4 || chars.len() <= right {
-            return Ok(same_or(&a[1], &st));
+            return Ok(same_or(&a[2], &st));
         }
         let start = if left > 0 && left + right - 3 < chars.len() {
             left
