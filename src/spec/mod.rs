@@ -4,6 +4,7 @@
 //! Loading is pure: it reads files, never the network. Every error names the
 //! file, line and column it comes from.
 
+mod deploy;
 pub mod files;
 mod paths;
 
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use self::files::{BundleFile, ComponentFile, FileEntry, ImageEntry, Sha256Entry, API_VERSION};
+pub use self::deploy::{ChartStep, DeployAction, DeployStep, ManifestStep, WaitStep, WaitTarget};
 pub use self::paths::{normalize, relative_path};
 use crate::oci::{Digest, Platform, Reference};
 
