@@ -113,7 +113,9 @@ pub enum ImageMapError {
         source: std::io::Error,
     },
     /// The file is not an image map.
-    #[error("{path} is not an image map (a JSON array written by `ferry push --image-map`): {source}")]
+    #[error(
+        "{path} is not an image map (a JSON array written by `ferry push --image-map`): {source}"
+    )]
     Parse {
         /// The file.
         path: String,
@@ -296,7 +298,10 @@ mod tests {
             map.resolve("example.org/nginx:1.27"),
             Resolution::Ambiguous(list) if list.len() == 2
         ));
-        assert_eq!(map.resolve("registry.k8s.io/pause:3.10"), Resolution::Unknown);
+        assert_eq!(
+            map.resolve("registry.k8s.io/pause:3.10"),
+            Resolution::Unknown
+        );
         let pinned = map.entries()[0].pinned_target();
         assert_eq!(
             map.resolve(&pinned).entry().map(|e| e.original.as_str()),

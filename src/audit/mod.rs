@@ -24,9 +24,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::bundle::{
-    BundleSpec,
-    scan, ScanError, ScanOptions, LOCK_MEDIA_TYPE, METADATA_ARTIFACT_TYPE, ROOT_ARTIFACT_TYPE,
-    SPEC_MEDIA_TYPE,
+    scan, BundleSpec, ScanError, ScanOptions, LOCK_MEDIA_TYPE, METADATA_ARTIFACT_TYPE,
+    ROOT_ARTIFACT_TYPE, SPEC_MEDIA_TYPE,
 };
 use crate::lock::{Lock, LockError};
 use crate::oci::{Digest, ImageIndex, ManifestView};

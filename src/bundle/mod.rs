@@ -27,16 +27,14 @@ mod verify;
 
 pub use self::archive::{write_archive, ArchiveOptions, Compression};
 pub use self::build::{build, fetch_chart_archives, BuildOptions, BuildOutcome};
-pub use self::shared::{BuildError, Problem};
 pub use self::open::{Entry, OpenBundle, OpenError, Segment};
+pub use self::scan::{scan, ScanError, ScanOptions, Scanned};
+pub use self::shared::{BuildError, Problem};
 pub use self::spec::{
     BundleChart, BundleComponent, BundleFile, BundleImage, BundleSpec, BundleSpecError,
 };
-pub use self::scan::{scan, ScanError, ScanOptions, Scanned};
 pub use self::stamp::{verify_for_use, Verified};
-pub use self::verify::{
-    inspect, verify, InspectedImage, Inspection, VerifyError, VerifyReport,
-};
+pub use self::verify::{inspect, verify, InspectedImage, Inspection, VerifyError, VerifyReport};
 
 /// Artifact type of the bundle root index.
 pub const ROOT_ARTIFACT_TYPE: &str = "application/vnd.ferry.bundle.v1";

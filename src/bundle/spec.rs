@@ -181,7 +181,10 @@ mod tests {
         assert_eq!(db.namespace_or_default(), "db");
         assert_eq!(db.images[0].reference, "docker.io/library/mariadb:11");
         assert_eq!(db.charts[0].name, "mariadb");
-        assert_eq!(spec.component("keycloak").unwrap().namespace_or_default(), "default");
+        assert_eq!(
+            spec.component("keycloak").unwrap().namespace_or_default(),
+            "default"
+        );
     }
 
     #[test]

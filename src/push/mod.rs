@@ -413,9 +413,12 @@ fn plan(bundle: &OpenBundle, mapping: &Mapping) -> Result<Vec<Item>, PushError> 
             entry.reference.clone(),
             mapping.target(&original),
             entry.descriptor.clone(),
-            entry.kind.parse().map_err(|e: crate::image_map::UnknownKind| {
-                PushError::Invalid(format!("{} in the bundle: {e}", entry.reference))
-            })?,
+            entry
+                .kind
+                .parse()
+                .map_err(|e: crate::image_map::UnknownKind| {
+                    PushError::Invalid(format!("{} in the bundle: {e}", entry.reference))
+                })?,
         )?;
     }
     // The metadata (lock, spec) and signatures go to <project>/ferry-bundle/<name>.

@@ -203,7 +203,10 @@ pub fn render_release(
         .take(MAX_CHART_ARCHIVE)
         .read_to_end(&mut archive)
         .map_err(|e| {
-            RenderError::Bundle(format!("cannot read chart {} from the bundle: {e}", locked.name))
+            RenderError::Bundle(format!(
+                "cannot read chart {} from the bundle: {e}",
+                locked.name
+            ))
         })?;
     let chart = Chart::from_archive(&archive, &format!("{}-{}.tgz", locked.name, locked.version))
         .map_err(helm)?;
@@ -251,7 +254,11 @@ pub fn render_bundle(
     }
     // Charts of components the spec does not list (an older bundle) still render.
     let listed: BTreeSet<&str> = spec.components.iter().map(|c| c.name.as_str()).collect();
-    for chart in lock.charts.iter().filter(|c| !listed.contains(c.component.as_str())) {
+    for chart in lock
+        .charts
+        .iter()
+        .filter(|c| !listed.contains(c.component.as_str()))
+    {
         let plan = ReleasePlan {
             component: chart.component.clone(),
             chart: chart.name.clone(),
@@ -432,7 +439,10 @@ mod tests {
     #[test]
     fn merge_keeps_maps_and_replaces_the_rest() {
         let mut base = serde_json::json!({"a": {"b": 1, "c": [1]}, "d": 1});
-        merge(&mut base, serde_json::json!({"a": {"c": [2], "e": 3}, "d": null}));
+        merge(
+            &mut base,
+            serde_json::json!({"a": {"c": [2], "e": 3}, "d": null}),
+        );
         assert_eq!(
             base,
             serde_json::json!({"a": {"b": 1, "c": [2], "e": 3}, "d": 1})

@@ -18,8 +18,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 pub use self::bundle::{
-    component_releases, merge, release_of_step, render_bundle, render_release, resolve_placeholders,
-    ReleasePlan, RenderSettings, RenderedRelease,
+    component_releases, merge, release_of_step, render_bundle, render_release,
+    resolve_placeholders, ReleasePlan, RenderSettings, RenderedRelease,
 };
 pub use self::seed::{default_seed_path, site_seed};
 

@@ -53,4 +53,3 @@ pub fn site_seed(explicit: Option<&Path>) -> Result<Vec<u8>, RenderError> {
     }
     std::fs::read(&path).map_err(error)
 }
-

@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use self::files::{BundleFile, ComponentFile, FileEntry, ImageEntry, Sha256Entry, API_VERSION};
 pub use self::deploy::{ChartStep, DeployAction, DeployStep, ManifestStep, WaitStep, WaitTarget};
+use self::files::{BundleFile, ComponentFile, FileEntry, ImageEntry, Sha256Entry, API_VERSION};
 pub use self::paths::{normalize, relative_path};
 use crate::oci::{Digest, Platform, Reference};
 
