@@ -99,6 +99,17 @@ pub fn plan(
     map: Option<&ImageMap>,
     settings: &RenderSettings,
 ) -> Result<Plan, DeployError> {
+    // Without a push, images are pinned by digest at their original references
+    // (served by a registry mirror), and --strict still refuses images the bundle lacks.
+    let carried;
+    let map = match map {
+        Some(map) => map,
+        None => {
+            carried = carried_images(lock);
+            &carried
+        }
+    };
+    let map = Some(map);
     let mut out = Plan {
         bundle: spec.name.clone(),
         version: spec.version.clone(),
@@ -195,6 +206,21 @@ pub fn plan(
         });
     }
     Ok(out)
+}
+
+/// The bundle's images as an image map onto themselves (pinned by digest).
+fn carried_images(lock: &Lock) -> ImageMap {
+    ImageMap::new(
+        lock.images
+            .iter()
+            .map(|i| crate::image_map::MapEntry {
+                original: i.reference.clone(),
+                target: i.reference.clone(),
+                digest: i.digest.clone(),
+                kind: crate::image_map::ArtifactKind::Image,
+            })
+            .collect(),
+    )
 }
 
 /// A step's display name: its own, else what it does.
