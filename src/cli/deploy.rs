@@ -230,7 +230,7 @@ fn print_plan(ctx: &Context, plan: &Plan) {
                             .chain(s.hooks.iter())
                             .map(|o| {
                                 serde_json::json!({
-                                    "apiVersion": o.id.api_version, "kind": o.id.kind,
+                                    "api_version": o.id.api_version, "kind": o.id.kind,
                                     "namespace": o.id.namespace, "name": o.id.name,
                                     "source": o.source, "hook": o.hook.as_ref().map(|h| &h.events),
                                 })
@@ -238,7 +238,7 @@ fn print_plan(ctx: &Context, plan: &Plan) {
                             .collect();
                         serde_json::json!({
                             "label": s.label, "release": s.release, "wait": s.wait,
-                            "timeoutSeconds": s.timeout_seconds,
+                            "timeout_seconds": s.timeout_seconds,
                             "targets": s.targets.iter().map(ToString::to_string).collect::<Vec<_>>(),
                             "objects": objects,
                         })
@@ -249,7 +249,7 @@ fn print_plan(ctx: &Context, plan: &Plan) {
             .collect();
         print_json(&serde_json::json!({
             "bundle": plan.bundle, "version": plan.version, "components": components,
-            "notDeployed": plan.not_deployed, "unmapped": plan.unmapped,
+            "not_deployed": plan.not_deployed, "unmapped": plan.unmapped,
         }));
         return;
     }
