@@ -76,12 +76,15 @@ impl ClusterError {
     }
 }
 
+/// Discovered kinds of one apiVersion: kind → (resource, namespaced).
+type Kinds = HashMap<String, (ApiResource, bool)>;
+
 /// A connected cluster.
 pub struct Cluster {
     client: kube::Client,
     server: String,
     /// apiVersion → (kind → (resource, namespaced)).
-    discovery: Mutex<HashMap<String, HashMap<String, (ApiResource, bool)>>>,
+    discovery: Mutex<HashMap<String, Kinds>>,
 }
 
 /// How long one API request may take.

@@ -565,9 +565,15 @@ async fn rollback_locked(
         DeployError::Rollback(format!("component {name} was never deployed by ferry"))
     })?;
     let target = to.unwrap_or(current.revision - 1);
-    if target < 1 || target >= current.revision + 1 && to.is_none() {
+    if target < 1 {
         return Err(DeployError::Rollback(format!(
             "component {name} has no revision before {}",
+            current.revision
+        )));
+    }
+    if target >= current.revision {
+        return Err(DeployError::Rollback(format!(
+            "component {name} is at revision {}; roll back to an earlier one",
             current.revision
         )));
     }
