@@ -184,7 +184,7 @@ fn non_resource(shared: &Shared, path: &str, headers: &HeaderMap) -> Response {
         ["openapi", "v2"] => {
             let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
             if accept.contains("protobuf") {
-                return (StatusCode::OK, [(header::CONTENT_TYPE, "application/com.github.proto-openapi.spec.v2@v1.0+protobuf")], crate::discovery::OPENAPI_V2_PROTO)
+                return (StatusCode::OK, [(header::CONTENT_TYPE, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")], crate::discovery::OPENAPI_V2_PROTO)
                     .into_response();
             }
             Some(crate::discovery::openapi_v2_json())
