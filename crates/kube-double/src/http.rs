@@ -111,8 +111,7 @@ fn dry_run(query: &Query, body: &[u8]) -> bool {
         return true;
     }
     // DeleteOptions in the body
-    serde_json::from_slice::<Value>(body)
-        .ok()
+    Some(delete_options(body))
         .and_then(|v| v.get("dryRun").cloned())
         .and_then(|v| v.as_array().cloned())
         .is_some_and(|a| a.iter().any(|x| x == "All"))
@@ -200,8 +199,12 @@ fn non_resource(shared: &Shared, path: &str, headers: &HeaderMap) -> Response {
     }
 }
 
-/// Parses a request body as JSON, or as YAML for apply patches.
+/// Parses a request body: JSON, YAML for apply patches, or the protobuf of the kinds
+/// [`crate::proto`] reads.
 fn parse_body(body: &[u8], yaml: bool) -> Result<Value, ApiError> {
+    if body.starts_with(b"k8s\0") {
+        return crate::proto::decode(body).map_err(|e| ApiError::new(415, "UnsupportedMediaType", e));
+    }
     if let Ok(v) = serde_json::from_slice::<Value>(body) {
         return Ok(v);
     }
@@ -209,6 +212,14 @@ fn parse_body(body: &[u8], yaml: bool) -> Result<Value, ApiError> {
         return serde_norway::from_slice::<Value>(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
     }
     Err(ApiError::bad_request("the request body is not JSON"))
+}
+
+/// DeleteOptions from a DELETE body (JSON or protobuf); `{}` when there is none.
+fn delete_options(body: &[u8]) -> Value {
+    if body.is_empty() {
+        return json!({});
+    }
+    parse_body(body, false).unwrap_or(json!({}))
 }
 
 /// Rewrites `apiVersion` to the version the request asked for (custom resources may be read
@@ -293,7 +304,7 @@ async fn resource(
                 Ok((if existed || write.dry_run { 200 } else { 201 }, out))
             }
             (Method::DELETE, Some(name)) => {
-                let opts = serde_json::from_slice::<Value>(body).unwrap_or(json!({}));
+                let opts = delete_options(body);
                 let propagation = query
                     .get("propagationPolicy")
                     .cloned()
