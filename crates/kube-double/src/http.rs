@@ -255,7 +255,12 @@ async fn resource(
     let namespace = if res.namespaced { rp.namespace.clone() } else { None };
     let target = Target { res: res.clone(), version: rp.version.clone(), namespace: namespace.clone().unwrap_or_default() };
     let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
-    let manager = query.get("fieldManager").cloned().unwrap_or_else(|| agent.split('/').next().unwrap_or("unknown").to_string());
+    // an apply names its manager; other writes default to the user agent's program name
+    let manager = match query.get("fieldManager") {
+        Some(m) => m.clone(),
+        None if verb == "apply" => String::new(),
+        None => agent.split('/').next().unwrap_or("unknown").to_string(),
+    };
     let write = Write {
         manager,
         dry_run: dry_run(query, body),
