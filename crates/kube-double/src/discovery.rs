@@ -38,13 +38,19 @@ fn groups(store: &Store) -> BTreeMap<String, Vec<String>> {
 }
 
 fn group_json(name: &str, versions: &[String]) -> Value {
-    let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v})).collect();
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+        .collect();
     json!({"name": name, "versions": vs, "preferredVersion": vs.first().cloned().unwrap_or(json!({}))})
 }
 
 /// `/apis`.
 pub fn group_list(store: &Store) -> Value {
-    let groups: Vec<Value> = groups(store).iter().map(|(g, vs)| group_json(g, vs)).collect();
+    let groups: Vec<Value> = groups(store)
+        .iter()
+        .map(|(g, vs)| group_json(g, vs))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -63,8 +69,20 @@ pub fn group(store: &Store, name: &str) -> Option<Value> {
 /// `/api/v1` or `/apis/<group>/<version>`.
 pub fn resource_list(store: &Store, group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
-    for r in store.resources().filter(|r| r.group == group && r.versions.iter().any(|v| v == version)) {
-        let mut verbs = vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+    for r in store
+        .resources()
+        .filter(|r| r.group == group && r.versions.iter().any(|v| v == version))
+    {
+        let mut verbs = vec![
+            "create",
+            "delete",
+            "deletecollection",
+            "get",
+            "list",
+            "patch",
+            "update",
+            "watch",
+        ];
         if r.kind == "Namespace" {
             verbs.retain(|v| *v != "deletecollection");
         }
@@ -80,17 +98,29 @@ pub fn resource_list(store: &Store, group: &str, version: &str) -> Option<Value>
     if resources.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 /// `/openapi/v3`: one entry per served group-version.
 pub fn openapi_v3_root(store: &Store) -> Value {
     let mut paths = serde_json::Map::new();
-    paths.insert("api/v1".into(), json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=DOUBLE"}));
+    paths.insert(
+        "api/v1".into(),
+        json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=DOUBLE"}),
+    );
     for (g, vs) in groups(store) {
         for v in vs {
-            paths.insert(format!("apis/{g}/{v}"), json!({"serverRelativeURL": format!("/openapi/v3/apis/{g}/{v}?hash=DOUBLE")}));
+            paths.insert(
+                format!("apis/{g}/{v}"),
+                json!({"serverRelativeURL": format!("/openapi/v3/apis/{g}/{v}?hash=DOUBLE")}),
+            );
         }
     }
     json!({"paths": paths})
@@ -100,12 +130,25 @@ pub fn openapi_v3_root(store: &Store) -> Value {
 /// double supports (clients read this to decide whether the server validates fields).
 pub fn openapi_v3_group(store: &Store, group: &str, version: &str) -> Option<Value> {
     let mut paths = serde_json::Map::new();
-    let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
-    let params: Vec<Value> = ["dryRun", "fieldManager", "fieldValidation", "force", "pretty"]
-        .iter()
-        .map(|p| json!({"name": p, "in": "query", "schema": {"type": "string", "uniqueItems": true}}))
-        .collect();
-    for r in store.resources().filter(|r| r.group == group && r.versions.iter().any(|v| v == version)) {
+    let prefix = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
+    let params: Vec<Value> = [
+        "dryRun",
+        "fieldManager",
+        "fieldValidation",
+        "force",
+        "pretty",
+    ]
+    .iter()
+    .map(|p| json!({"name": p, "in": "query", "schema": {"type": "string", "uniqueItems": true}}))
+    .collect();
+    for r in store
+        .resources()
+        .filter(|r| r.group == group && r.versions.iter().any(|v| v == version))
+    {
         let path = if r.namespaced {
             format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
         } else {
@@ -121,7 +164,9 @@ pub fn openapi_v3_group(store: &Store, group: &str, version: &str) -> Option<Val
     if paths.is_empty() {
         return None;
     }
-    Some(json!({"openapi": "3.0.0", "info": {"title": "Kubernetes (double)", "version": "v1.32.0"}, "paths": paths, "components": {"schemas": {}}}))
+    Some(
+        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes (double)", "version": "v1.32.0"}, "paths": paths, "components": {"schemas": {}}}),
+    )
 }
 
 /// `/openapi/v2` as JSON (an empty Swagger document).

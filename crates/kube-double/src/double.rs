@@ -26,7 +26,9 @@ pub struct Double {
 
 impl std::fmt::Debug for Double {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Double").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Double")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -38,12 +40,21 @@ impl Double {
 
     /// Starts a double on the given address.
     pub fn spawn_at(opts: Options, address: SocketAddr) -> io::Result<Double> {
-        let listener = TcpListener::bind(address).map_err(|e| io::Error::new(e.kind(), format!("listening on {address}: {e}")))?;
+        let listener = TcpListener::bind(address)
+            .map_err(|e| io::Error::new(e.kind(), format!("listening on {address}: {e}")))?;
         listener.set_nonblocking(true)?;
         let local = listener.local_addr()?;
-        let tls = if opts.tls { Some(crate::tls::generate()?) } else { None };
+        let tls = if opts.tls {
+            Some(crate::tls::generate()?)
+        } else {
+            None
+        };
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let shared = Arc::new(Shared { store: Mutex::new(Store::new()), token: opts.token.clone(), address: local.to_string() });
+        let shared = Arc::new(Shared {
+            store: Mutex::new(Store::new()),
+            token: opts.token.clone(),
+            address: local.to_string(),
+        });
         let handle = axum_server::Handle::new();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -52,38 +63,50 @@ impl Double {
             .build()?;
         let app = {
             let shared = shared.clone();
-            axum::Router::new().fallback(move |req: axum::extract::Request| crate::http::handle(shared.clone(), req))
+            axum::Router::new().fallback(move |req: axum::extract::Request| {
+                crate::http::handle(shared.clone(), req)
+            })
         };
         let server_handle = handle.clone();
         let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
         let controller = opts.controller.clone();
         let controller_shared = shared.clone();
-        let thread = std::thread::Builder::new().name("kube-double".into()).spawn(move || {
-            runtime.block_on(async move {
-                if controller.enabled {
-                    tokio::spawn(crate::controller::run(controller_shared, controller));
-                }
-                let service = app.into_make_service();
-                let served = match tls {
-                    Some(tls) => {
-                        let config = axum_server::tls_rustls::RustlsConfig::from_config(tls.config);
-                        match axum_server::from_tcp_rustls(listener, config) {
+        let thread = std::thread::Builder::new()
+            .name("kube-double".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    if controller.enabled {
+                        tokio::spawn(crate::controller::run(controller_shared, controller));
+                    }
+                    let service = app.into_make_service();
+                    let served = match tls {
+                        Some(tls) => {
+                            let config =
+                                axum_server::tls_rustls::RustlsConfig::from_config(tls.config);
+                            match axum_server::from_tcp_rustls(listener, config) {
+                                Ok(server) => server.handle(server_handle).serve(service).await,
+                                Err(e) => Err(e),
+                            }
+                        }
+                        None => match axum_server::from_tcp(listener) {
                             Ok(server) => server.handle(server_handle).serve(service).await,
                             Err(e) => Err(e),
-                        }
+                        },
+                    };
+                    if let Err(e) = served {
+                        eprintln!("kube-double: the server stopped: {e}");
                     }
-                    None => match axum_server::from_tcp(listener) {
-                        Ok(server) => server.handle(server_handle).serve(service).await,
-                        Err(e) => Err(e),
-                    },
-                };
-                if let Err(e) = served {
-                    eprintln!("kube-double: the server stopped: {e}");
-                }
-            });
-            runtime.shutdown_background();
-        })?;
-        Ok(Double { shared, url: format!("{scheme}://{local}"), ca_pem, token: opts.token, handle, thread: Some(thread) })
+                });
+                runtime.shutdown_background();
+            })?;
+        Ok(Double {
+            shared,
+            url: format!("{scheme}://{local}"),
+            ca_pem,
+            token: opts.token,
+            handle,
+            thread: Some(thread),
+        })
     }
 
     /// `https://127.0.0.1:PORT` (or `http://` without TLS).
@@ -121,11 +144,18 @@ impl Double {
 
     /// Writes [`Double::kubeconfig`] to `path`.
     pub fn write_kubeconfig(&self, path: &Path) -> io::Result<()> {
-        std::fs::write(path, self.kubeconfig()).map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", path.display())))
+        std::fs::write(path, self.kubeconfig())
+            .map_err(|e| io::Error::new(e.kind(), format!("writing {}: {e}", path.display())))
     }
 
     /// One stored object (`namespace` is ignored for cluster-scoped kinds, `None` means `default`).
-    pub fn get(&self, api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Option<Value> {
+    pub fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Option<Value> {
         crate::control::get(&self.shared.lock(), api_version, kind, namespace, name)
     }
 
@@ -146,7 +176,10 @@ impl Double {
 
     /// Makes Pods with an image containing `image_substring` fail as `failure` says.
     pub fn fail_image(&self, image_substring: &str, failure: PodFailure) {
-        self.shared.lock().failures.push((image_substring.to_string(), failure));
+        self.shared
+            .lock()
+            .failures
+            .push((image_substring.to_string(), failure));
     }
 
     /// Arms a fault: the next `fault.times` matching requests get `fault.status`.

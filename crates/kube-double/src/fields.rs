@@ -14,8 +14,16 @@ pub type FieldSet = BTreeSet<FieldPath>;
 /// `x-kubernetes-list-map-keys` / `patchMergeKey`, for the lists the double knows).
 pub fn list_keys(field: &str) -> &'static [&'static str] {
     match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes" | "imagePullSecrets"
-        | "versions" | "webhooks" | "secrets" | "resourceClaims" => &["name"],
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "versions"
+        | "webhooks"
+        | "secrets"
+        | "resourceClaims" => &["name"],
         "ports" => &["containerPort", "port"],
         "volumeMounts" => &["mountPath"],
         "volumeDevices" => &["devicePath"],
@@ -29,16 +37,21 @@ pub fn list_keys(field: &str) -> &'static [&'static str] {
 
 /// The key a list's items merge on, if every item is a map carrying it.
 pub fn merge_key(field: &str, items: &[Value]) -> Option<&'static str> {
-    list_keys(field)
-        .iter()
-        .copied()
-        .find(|k| !items.is_empty() && items.iter().all(|i| i.get(*k).is_some_and(|v| !v.is_null())))
+    list_keys(field).iter().copied().find(|k| {
+        !items.is_empty()
+            && items
+                .iter()
+                .all(|i| i.get(*k).is_some_and(|v| !v.is_null()))
+    })
 }
 
 /// The path element naming a list item by its key.
 pub fn key_element(key: &str, item: &Value) -> String {
     let mut m = Map::new();
-    m.insert(key.to_string(), item.get(key).cloned().unwrap_or(Value::Null));
+    m.insert(
+        key.to_string(),
+        item.get(key).cloned().unwrap_or(Value::Null),
+    );
     format!("k:{}", Value::Object(m))
 }
 
@@ -48,8 +61,16 @@ fn untracked(path: &[String], key: &str) -> bool {
         [] => matches!(key, "apiVersion" | "kind"),
         [m] if m == "f:metadata" => matches!(
             key,
-            "name" | "namespace" | "uid" | "resourceVersion" | "generation" | "creationTimestamp"
-                | "managedFields" | "selfLink" | "deletionTimestamp" | "deletionGracePeriodSeconds"
+            "name"
+                | "namespace"
+                | "uid"
+                | "resourceVersion"
+                | "generation"
+                | "creationTimestamp"
+                | "managedFields"
+                | "selfLink"
+                | "deletionTimestamp"
+                | "deletionGracePeriodSeconds"
         ),
         _ => false,
     }
@@ -146,7 +167,9 @@ pub fn remove_path(root: &mut Value, path: &[String]) {
 }
 
 fn remove_at(root: &mut Value, path: &[String]) {
-    let Some((last, parent_path)) = path.split_last() else { return };
+    let Some((last, parent_path)) = path.split_last() else {
+        return;
+    };
     let mut at = root;
     for pe in parent_path {
         let next = match step_mut(at, pe) {
@@ -159,8 +182,14 @@ fn remove_at(root: &mut Value, path: &[String]) {
         if let Some(m) = at.as_object_mut() {
             m.remove(name);
         }
-    } else if let Some(key) = last.strip_prefix("k:").and_then(|k| serde_json::from_str::<Value>(k).ok()) {
-        if let (Some((k, v)), Some(items)) = (key.as_object().and_then(|o| o.iter().next()), at.as_array_mut()) {
+    } else if let Some(key) = last
+        .strip_prefix("k:")
+        .and_then(|k| serde_json::from_str::<Value>(k).ok())
+    {
+        if let (Some((k, v)), Some(items)) = (
+            key.as_object().and_then(|o| o.iter().next()),
+            at.as_array_mut(),
+        ) {
             items.retain(|item| item.get(k) != Some(v));
         }
     }
@@ -172,7 +201,9 @@ fn step_mut<'a>(at: &'a mut Value, pe: &str) -> Option<&'a mut Value> {
     }
     let key: Value = serde_json::from_str(pe.strip_prefix("k:")?).ok()?;
     let (k, v) = key.as_object()?.iter().next()?;
-    at.as_array_mut()?.iter_mut().find(|item| item.get(k.as_str()) == Some(v))
+    at.as_array_mut()?
+        .iter_mut()
+        .find(|item| item.get(k.as_str()) == Some(v))
 }
 
 /// Merges an applied configuration into the live object: maps merge, keyed lists merge item by
@@ -213,7 +244,9 @@ pub fn to_fields_v1(set: &FieldSet) -> Value {
     for path in set {
         let mut at = &mut root;
         for pe in path {
-            let entry = at.entry(pe.clone()).or_insert_with(|| Value::Object(Map::new()));
+            let entry = at
+                .entry(pe.clone())
+                .or_insert_with(|| Value::Object(Map::new()));
             at = match entry {
                 Value::Object(m) => m,
                 _ => break,
@@ -254,7 +287,12 @@ pub fn display_path(path: &[String]) -> String {
             let parsed: Value = serde_json::from_str(key).unwrap_or(Value::Null);
             let inner = parsed
                 .as_object()
-                .map(|o| o.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","))
+                .map(|o| {
+                    o.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
                 .unwrap_or_default();
             out.push_str(&format!("[{inner}]"));
         }

@@ -30,7 +30,9 @@ pub struct Shared {
 impl Shared {
     /// Locks the store (a panic elsewhere while holding it does not make the double unusable).
     pub fn lock(&self) -> MutexGuard<'_, Store> {
-        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -40,7 +42,12 @@ pub type Query = HashMap<String, String>;
 /// A JSON response.
 pub fn json_response(code: u16, value: &Value) -> Response {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::CONTENT_TYPE, "application/json")], value.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
 }
 
 fn error_response(e: &ApiError) -> Response {
@@ -64,16 +71,25 @@ pub async fn handle(shared: Arc<Shared>, req: axum::extract::Request) -> Respons
     let path = req.uri().path().to_string();
     let raw_query = req.uri().query().unwrap_or_default().to_string();
     let headers = req.headers().clone();
-    let query: Query = form_urlencoded::parse(raw_query.as_bytes()).into_owned().collect();
+    let query: Query = form_urlencoded::parse(raw_query.as_bytes())
+        .into_owned()
+        .collect();
     let body = match axum::body::to_bytes(req.into_body(), 256 * 1024 * 1024).await {
         Ok(b) => b,
-        Err(e) => return error_response(&ApiError::bad_request(format!("reading the request body: {e}"))),
+        Err(e) => {
+            return error_response(&ApiError::bad_request(format!(
+                "reading the request body: {e}"
+            )))
+        }
     };
     if let Some(rest) = path.strip_prefix("/_double/") {
         return crate::control::handle(&shared, &method, rest, &query, &body);
     }
     if let Some(token) = &shared.token {
-        let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
         if sent != Some(token.as_str()) {
             return error_response(&ApiError::new(401, "Unauthorized", "Unauthorized"));
         }
@@ -91,11 +107,19 @@ pub async fn handle(shared: Arc<Shared>, req: axum::extract::Request) -> Respons
             dry_run: dry_run(&query, &body),
         });
         let hit = store.faults.iter_mut().find(|f| {
-            f.times > 0 && f.method.as_ref().is_none_or(|m| m.eq_ignore_ascii_case(method.as_str())) && path.contains(&f.path_contains)
+            f.times > 0
+                && f.method
+                    .as_ref()
+                    .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
+                && path.contains(&f.path_contains)
         });
         if let Some(fault) = hit {
             fault.times -= 1;
-            let e = ApiError::new(fault.status, reason_for(fault.status), fault.message.clone());
+            let e = ApiError::new(
+                fault.status,
+                reason_for(fault.status),
+                fault.message.clone(),
+            );
             store.faults.retain(|f| f.times > 0);
             return error_response(&e);
         }
@@ -117,7 +141,12 @@ fn dry_run(query: &Query, body: &[u8]) -> bool {
         .is_some_and(|a| a.iter().any(|x| x == "All"))
 }
 
-fn verb_of(method: &Method, rp: Option<&ResourcePath>, query: &Query, headers: &HeaderMap) -> &'static str {
+fn verb_of(
+    method: &Method,
+    rp: Option<&ResourcePath>,
+    query: &Query,
+    headers: &HeaderMap,
+) -> &'static str {
     let Some(rp) = rp else { return "get" };
     let named = rp.name.is_some();
     let watch = query.get("watch").is_some_and(|w| w == "1" || w == "true");
@@ -128,7 +157,10 @@ fn verb_of(method: &Method, rp: Option<&ResourcePath>, query: &Query, headers: &
         Method::POST => "create",
         Method::PUT => "update",
         Method::PATCH => {
-            let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let ct = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
             if ct.starts_with("application/apply-patch") {
                 "apply"
             } else {
@@ -149,13 +181,19 @@ fn parse_resource_path(shared: &Shared, path: &str) -> Option<ResourcePath> {
         _ => return None,
     };
     let store = shared.lock();
-    let namespaced_plural = |p: &str| store.resource(group, version, p).is_some_and(|r| r.namespaced);
+    let namespaced_plural = |p: &str| {
+        store
+            .resource(group, version, p)
+            .is_some_and(|r| r.namespaced)
+    };
     let (namespace, rest) = match rest {
-        ["namespaces", ns, plural, more @ ..] if namespaced_plural(plural) => (Some(ns.to_string()), {
-            let mut v = vec![*plural];
-            v.extend_from_slice(more);
-            v
-        }),
+        ["namespaces", ns, plural, more @ ..] if namespaced_plural(plural) => {
+            (Some(ns.to_string()), {
+                let mut v = vec![*plural];
+                v.extend_from_slice(more);
+                v
+            })
+        }
         _ => (None, rest.to_vec()),
     };
     let (plural, name, subresource) = match rest.as_slice() {
@@ -164,7 +202,14 @@ fn parse_resource_path(shared: &Shared, path: &str) -> Option<ResourcePath> {
         [p, n, s] => (*p, Some(n.to_string()), Some(s.to_string())),
         _ => return None,
     };
-    Some(ResourcePath { group: group.into(), version: version.into(), namespace, plural: plural.into(), name, subresource })
+    Some(ResourcePath {
+        group: group.into(),
+        version: version.into(),
+        namespace,
+        plural: plural.into(),
+        name,
+        subresource,
+    })
 }
 
 fn non_resource(shared: &Shared, path: &str, headers: &HeaderMap) -> Response {
@@ -181,9 +226,19 @@ fn non_resource(shared: &Shared, path: &str, headers: &HeaderMap) -> Response {
         ["apis", g] => crate::discovery::group(&store, g),
         ["apis", g, v] => crate::discovery::resource_list(&store, g, v),
         ["openapi", "v2"] => {
-            let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let accept = headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
             if accept.contains("protobuf") {
-                return (StatusCode::OK, [(header::CONTENT_TYPE, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")], crate::discovery::OPENAPI_V2_PROTO)
+                return (
+                    StatusCode::OK,
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+                    )],
+                    crate::discovery::OPENAPI_V2_PROTO,
+                )
                     .into_response();
             }
             Some(crate::discovery::openapi_v2_json())
@@ -195,7 +250,11 @@ fn non_resource(shared: &Shared, path: &str, headers: &HeaderMap) -> Response {
     };
     match found {
         Some(v) => json_response(200, &v),
-        None => error_response(&ApiError::new(404, "NotFound", "the server could not find the requested resource")),
+        None => error_response(&ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )),
     }
 }
 
@@ -203,13 +262,15 @@ fn non_resource(shared: &Shared, path: &str, headers: &HeaderMap) -> Response {
 /// [`crate::proto`] reads.
 fn parse_body(body: &[u8], yaml: bool) -> Result<Value, ApiError> {
     if body.starts_with(b"k8s\0") {
-        return crate::proto::decode(body).map_err(|e| ApiError::new(415, "UnsupportedMediaType", e));
+        return crate::proto::decode(body)
+            .map_err(|e| ApiError::new(415, "UnsupportedMediaType", e));
     }
     if let Ok(v) = serde_json::from_slice::<Value>(body) {
         return Ok(v);
     }
     if yaml {
-        return serde_norway::from_slice::<Value>(body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
+        return serde_norway::from_slice::<Value>(body)
+            .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
     }
     Err(ApiError::bad_request("the request body is not JSON"))
 }
@@ -242,19 +303,47 @@ async fn resource(
 ) -> Response {
     let res = match shared.lock().resource(&rp.group, &rp.version, &rp.plural) {
         Some(r) => r,
-        None => return error_response(&ApiError::new(404, "NotFound", "the server could not find the requested resource")),
+        None => {
+            return error_response(&ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ))
+        }
     };
     if let Some(sub) = &rp.subresource {
         if sub != "status" || !res.status {
-            return error_response(&ApiError::new(404, "NotFound", "the server could not find the requested resource"));
+            return error_response(&ApiError::new(
+                404,
+                "NotFound",
+                "the server could not find the requested resource",
+            ));
         }
     }
     if verb == "watch" {
-        return crate::watch::watch(shared.clone(), res, rp.version.clone(), rp.namespace.clone(), query).await;
+        return crate::watch::watch(
+            shared.clone(),
+            res,
+            rp.version.clone(),
+            rp.namespace.clone(),
+            query,
+        )
+        .await;
     }
-    let namespace = if res.namespaced { rp.namespace.clone() } else { None };
-    let target = Target { res: res.clone(), version: rp.version.clone(), namespace: namespace.clone().unwrap_or_default() };
-    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+    let namespace = if res.namespaced {
+        rp.namespace.clone()
+    } else {
+        None
+    };
+    let target = Target {
+        res: res.clone(),
+        version: rp.version.clone(),
+        namespace: namespace.clone().unwrap_or_default(),
+    };
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown");
     // an apply names its manager; other writes default to the user agent's program name
     let manager = match query.get("fieldManager") {
         Some(m) => m.clone(),
@@ -267,24 +356,47 @@ async fn resource(
         subresource: rp.subresource.clone(),
         force: query.get("force").is_some_and(|f| f == "true"),
     };
-    let table = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("as=Table"));
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
+    let table = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"));
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .to_string();
     let result: Result<(u16, Value), ApiError> = (|| {
         let mut store = shared.lock();
         match (method.clone(), rp.name.as_deref()) {
             (Method::GET, Some(name)) => {
-                let obj = store.get(&res, &target.namespace, name).cloned().ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))?;
+                let obj = store
+                    .get(&res, &target.namespace, name)
+                    .cloned()
+                    .ok_or_else(|| ApiError::not_found(&res.group, &res.plural, name))?;
                 let obj = at_version(obj, &res, &rp.version);
-                Ok((200, if table { crate::table::table(&[obj], store.rv) } else { obj }))
+                Ok((
+                    200,
+                    if table {
+                        crate::table::table(&[obj], store.rv)
+                    } else {
+                        obj
+                    },
+                ))
             }
             (Method::GET, None) => {
                 let items = select(&store, &res, namespace.as_deref(), query)?;
-                let items: Vec<Value> = items.into_iter().map(|o| at_version(o, &res, &rp.version)).collect();
+                let items: Vec<Value> = items
+                    .into_iter()
+                    .map(|o| at_version(o, &res, &rp.version))
+                    .collect();
                 if table {
                     return Ok((200, crate::table::table(&items, store.rv)));
                 }
-                Ok((200, json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version_for(&rp.version),
-                    "metadata": {"resourceVersion": store.rv.to_string()}, "items": items})))
+                Ok((
+                    200,
+                    json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version_for(&rp.version),
+                    "metadata": {"resourceVersion": store.rv.to_string()}, "items": items}),
+                ))
             }
             (Method::POST, None) => {
                 let obj = parse_body(body, false)?;
@@ -300,7 +412,9 @@ async fn resource(
                     "application/merge-patch+json" => PatchType::Merge,
                     "application/strategic-merge-patch+json" if !res.custom => PatchType::Strategic,
                     "application/json-patch+json" => PatchType::Json,
-                    "application/apply-patch+yaml" | "application/apply-patch+cbor" => PatchType::Apply,
+                    "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
+                        PatchType::Apply
+                    }
                     other => return Err(ApiError::unsupported_media(other)),
                 };
                 let obj = parse_body(body, kind == PatchType::Apply)?;
@@ -313,7 +427,11 @@ async fn resource(
                 let propagation = query
                     .get("propagationPolicy")
                     .cloned()
-                    .or_else(|| opts.get("propagationPolicy").and_then(Value::as_str).map(String::from))
+                    .or_else(|| {
+                        opts.get("propagationPolicy")
+                            .and_then(Value::as_str)
+                            .map(String::from)
+                    })
                     .unwrap_or_else(|| "Background".into());
                 let out = ops::delete(&mut store, &target, name, &propagation, write.dry_run)?;
                 Ok((200, out))
@@ -322,12 +440,28 @@ async fn resource(
                 let items = select(&store, &res, namespace.as_deref(), query)?;
                 let mut gone = Vec::new();
                 for item in items {
-                    let ns = item.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default().to_string();
+                    let ns = item
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
                     let name = crate::store::name_of(&item).to_string();
-                    let t = Target { namespace: ns, ..target.clone() };
-                    gone.push(ops::delete(&mut store, &t, &name, "Background", write.dry_run)?);
+                    let t = Target {
+                        namespace: ns,
+                        ..target.clone()
+                    };
+                    gone.push(ops::delete(
+                        &mut store,
+                        &t,
+                        &name,
+                        "Background",
+                        write.dry_run,
+                    )?);
                 }
-                Ok((200, json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(), "metadata": {}, "items": gone})))
+                Ok((
+                    200,
+                    json!({"kind": format!("{}List", res.kind), "apiVersion": res.api_version(), "metadata": {}, "items": gone}),
+                ))
             }
             _ => Err(ApiError::method_not_allowed(method.as_str())),
         }
@@ -339,9 +473,24 @@ async fn resource(
 }
 
 /// The objects a list asks for (namespace, label and field selectors).
-pub fn select(store: &Store, res: &Resource, namespace: Option<&str>, query: &Query) -> Result<Vec<Value>, ApiError> {
-    let labels = LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or_default())?;
-    let fields = FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or_default())?;
+pub fn select(
+    store: &Store,
+    res: &Resource,
+    namespace: Option<&str>,
+    query: &Query,
+) -> Result<Vec<Value>, ApiError> {
+    let labels = LabelSelector::parse(
+        query
+            .get("labelSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )?;
+    let fields = FieldSelector::parse(
+        query
+            .get("fieldSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )?;
     Ok(store
         .list(res, namespace)
         .into_iter()

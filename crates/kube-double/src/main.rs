@@ -52,7 +52,11 @@ fn main() -> std::process::ExitCode {
         eprintln!("kube-double: {e}");
         return std::process::ExitCode::FAILURE;
     }
-    eprintln!("kube-double (a test double, not a real API server) serving {} ; kubeconfig {}", double.url(), args.kubeconfig.display());
+    eprintln!(
+        "kube-double (a test double, not a real API server) serving {} ; kubeconfig {}",
+        double.url(),
+        args.kubeconfig.display()
+    );
     loop {
         std::thread::park();
     }

@@ -26,23 +26,41 @@ pub struct Entry {
 
 impl Entry {
     fn same_owner(&self, manager: &str, operation: &str, subresource: Option<&str>) -> bool {
-        self.manager == manager && self.operation == operation && self.subresource.as_deref() == subresource
+        self.manager == manager
+            && self.operation == operation
+            && self.subresource.as_deref() == subresource
     }
 }
 
 /// Reads `metadata.managedFields`.
 pub fn read(object: &Value) -> Vec<Entry> {
-    let Some(list) = object.pointer("/metadata/managedFields").and_then(Value::as_array) else { return Vec::new() };
+    let Some(list) = object
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+    else {
+        return Vec::new();
+    };
     list.iter()
         .map(|e| {
-            let s = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+            let s = |k: &str| {
+                e.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
             Entry {
                 manager: s("manager"),
                 operation: s("operation"),
                 api_version: s("apiVersion"),
                 time: s("time"),
-                subresource: e.get("subresource").and_then(Value::as_str).map(String::from),
-                fields: e.get("fieldsV1").map(crate::fields::from_fields_v1).unwrap_or_default(),
+                subresource: e
+                    .get("subresource")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+                fields: e
+                    .get("fieldsV1")
+                    .map(crate::fields::from_fields_v1)
+                    .unwrap_or_default(),
             }
         })
         .collect()
@@ -68,7 +86,10 @@ pub fn write(object: &mut Value, entries: &[Entry]) {
             v
         })
         .collect();
-    let meta = object.as_object_mut().and_then(|m| m.get_mut("metadata")).and_then(Value::as_object_mut);
+    let meta = object
+        .as_object_mut()
+        .and_then(|m| m.get_mut("metadata"))
+        .and_then(Value::as_object_mut);
     if let Some(meta) = meta {
         if list.is_empty() {
             meta.remove("managedFields");
@@ -122,7 +143,12 @@ pub struct Apply<'a> {
 /// Applies `config` by `a.manager` to `live` (the live object or a fresh skeleton) and updates
 /// the ownership in `entries`; fails with 409 when another manager owns a field that the
 /// configuration sets to another value and `force` is false.
-pub fn apply(live: &mut Value, entries: &mut Vec<Entry>, config: &Value, a: &Apply<'_>) -> Result<(), ApiError> {
+pub fn apply(
+    live: &mut Value,
+    entries: &mut Vec<Entry>,
+    config: &Value,
+    a: &Apply<'_>,
+) -> Result<(), ApiError> {
     let wanted = scoped_fields(config, a.scope);
     let mut conflicts: Vec<(String, FieldPath)> = Vec::new();
     for e in entries.iter() {
@@ -167,19 +193,32 @@ pub fn apply(live: &mut Value, entries: &mut Vec<Entry>, config: &Value, a: &App
         .filter(|e| !e.same_owner(a.manager, "Apply", a.subresource))
         .flat_map(|e| e.fields.iter().cloned())
         .collect();
-    let mut dropped: Vec<&FieldPath> = previous.iter().filter(|p| !wanted.contains(*p) && !others.contains(*p)).collect();
+    let mut dropped: Vec<&FieldPath> = previous
+        .iter()
+        .filter(|p| !wanted.contains(*p) && !others.contains(*p))
+        .collect();
     dropped.sort_by_key(|p| std::cmp::Reverse(p.len()));
     for p in dropped {
         let target = match p.split_last() {
             Some((last, rest)) if last == "." => rest,
             _ => &p[..],
         };
-        let kept = wanted.iter().chain(others.iter()).any(|w| w.starts_with(target) || p.starts_with(w));
+        let kept = wanted
+            .iter()
+            .chain(others.iter())
+            .any(|w| w.starts_with(target) || p.starts_with(w));
         if !kept {
             remove_path(live, p);
         }
     }
-    claim(entries, a.manager, "Apply", a.api_version, a.subresource, wanted);
+    claim(
+        entries,
+        a.manager,
+        "Apply",
+        a.api_version,
+        a.subresource,
+        wanted,
+    );
     Ok(())
 }
 
@@ -199,7 +238,11 @@ pub fn update(
         None => after.clone(),
         Some(old) => {
             let before = scoped_fields(old, scope);
-            before.union(&after).filter(|p| differs(old, new, p)).cloned().collect()
+            before
+                .union(&after)
+                .filter(|p| differs(old, new, p))
+                .cloned()
+                .collect()
         }
     };
     if changed.is_empty() {
@@ -219,8 +262,18 @@ pub fn update(
     claim(entries, manager, "Update", api_version, subresource, mine);
 }
 
-fn claim(entries: &mut Vec<Entry>, manager: &str, operation: &str, api_version: &str, sub: Option<&str>, fields: FieldSet) {
-    match entries.iter_mut().find(|e| e.same_owner(manager, operation, sub)) {
+fn claim(
+    entries: &mut Vec<Entry>,
+    manager: &str,
+    operation: &str,
+    api_version: &str,
+    sub: Option<&str>,
+    fields: FieldSet,
+) {
+    match entries
+        .iter_mut()
+        .find(|e| e.same_owner(manager, operation, sub))
+    {
         Some(e) => {
             if e.fields != fields || e.api_version != api_version {
                 e.fields = fields;
@@ -245,7 +298,11 @@ fn conflict_error(conflicts: &[(String, FieldPath)]) -> ApiError {
     let mut managers: Vec<&str> = conflicts.iter().map(|(m, _)| m.as_str()).collect();
     managers.dedup();
     let message = if n == 1 {
-        format!("Apply failed with 1 conflict: conflict with \"{}\": {}", conflicts[0].0, display_path(&conflicts[0].1))
+        format!(
+            "Apply failed with 1 conflict: conflict with \"{}\": {}",
+            conflicts[0].0,
+            display_path(&conflicts[0].1)
+        )
     } else {
         let mut text = format!("Apply failed with {n} conflicts:");
         for (m, p) in conflicts {

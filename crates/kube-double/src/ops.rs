@@ -64,13 +64,25 @@ pub enum PatchType {
 }
 
 /// POST: creates an object.
-pub fn create(store: &mut Store, t: &Target, mut body: Value, w: &Write) -> Result<Value, ApiError> {
+pub fn create(
+    store: &mut Store,
+    t: &Target,
+    mut body: Value,
+    w: &Write,
+) -> Result<Value, ApiError> {
     check_type(t, &body)?;
     let name = name_of(&body).to_string();
     if name.is_empty() {
-        let prefix = body.pointer("/metadata/generateName").and_then(Value::as_str).map(String::from);
+        let prefix = body
+            .pointer("/metadata/generateName")
+            .and_then(Value::as_str)
+            .map(String::from);
         let Some(prefix) = prefix else {
-            return Err(ApiError::invalid(&t.res.kind, "", "metadata.name: Required value: name or generateName is required"));
+            return Err(ApiError::invalid(
+                &t.res.kind,
+                "",
+                "metadata.name: Required value: name or generateName is required",
+            ));
         };
         let generated = format!("{prefix}{}", store.rng.suffix(5));
         set_meta(&mut body, "name", json!(generated));
@@ -80,7 +92,15 @@ pub fn create(store: &mut Store, t: &Target, mut body: Value, w: &Write) -> Resu
         return Err(ApiError::already_exists(&t.res.group, &t.res.plural, &name));
     }
     if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
-        for k in ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "generation", "managedFields", "selfLink"] {
+        for k in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "generation",
+            "managedFields",
+            "selfLink",
+        ] {
             meta.remove(k);
         }
     }
@@ -90,18 +110,33 @@ pub fn create(store: &mut Store, t: &Target, mut body: Value, w: &Write) -> Resu
         }
     }
     let mut entries = Vec::new();
-    managed::update(None, &body, &mut entries, &w.manager, &t.api_version(), None, w.scope(&t.res));
+    managed::update(
+        None,
+        &body,
+        &mut entries,
+        &w.manager,
+        &t.api_version(),
+        None,
+        w.scope(&t.res),
+    );
     managed::write(&mut body, &entries);
     insert_new(store, t, body, w.dry_run)
 }
 
 /// Stores a new object: checks the namespace, fills in defaults and server fields.
-fn insert_new(store: &mut Store, t: &Target, mut body: Value, dry_run: bool) -> Result<Value, ApiError> {
+fn insert_new(
+    store: &mut Store,
+    t: &Target,
+    mut body: Value,
+    dry_run: bool,
+) -> Result<Value, ApiError> {
     let name = name_of(&body).to_string();
     check_name(&t.res, &name)?;
     if t.res.namespaced {
         set_meta(&mut body, "namespace", json!(t.namespace));
-        let ns_res = store.resource("", "v1", "namespaces").ok_or_else(|| ApiError::new(500, "InternalError", "no namespaces type"))?;
+        let ns_res = store
+            .resource("", "v1", "namespaces")
+            .ok_or_else(|| ApiError::new(500, "InternalError", "no namespaces type"))?;
         match store.get(&ns_res, "", &t.namespace) {
             None => return Err(ApiError::not_found("", "namespaces", &t.namespace)),
             Some(ns) if ns.pointer("/metadata/deletionTimestamp").is_some() => {
@@ -140,14 +175,31 @@ fn insert_new(store: &mut Store, t: &Target, mut body: Value, dry_run: bool) -> 
 }
 
 /// PUT: replaces an object (409 on a stale resourceVersion).
-pub fn replace(store: &mut Store, t: &Target, name: &str, body: Value, w: &Write) -> Result<Value, ApiError> {
+pub fn replace(
+    store: &mut Store,
+    t: &Target,
+    name: &str,
+    body: Value,
+    w: &Write,
+) -> Result<Value, ApiError> {
     check_type(t, &body)?;
-    let old = store.get(&t.res, &t.namespace, name).cloned().ok_or_else(|| ApiError::not_found(&t.res.group, &t.res.plural, name))?;
+    let old = store
+        .get(&t.res, &t.namespace, name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&t.res.group, &t.res.plural, name))?;
     if !name_of(&body).is_empty() && name_of(&body) != name {
-        return Err(ApiError::bad_request("the name of the object does not match the name on the URL"));
+        return Err(ApiError::bad_request(
+            "the name of the object does not match the name on the URL",
+        ));
     }
-    let sent_rv = body.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default();
-    let old_rv = old.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default();
+    let sent_rv = body
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let old_rv = old
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if !sent_rv.is_empty() && sent_rv != old_rv {
         return Err(ApiError::stale(&t.res.group, &t.res.plural, name));
     }
@@ -156,7 +208,14 @@ pub fn replace(store: &mut Store, t: &Target, name: &str, body: Value, w: &Write
 }
 
 /// PATCH: merge, strategic-merge, JSON patch or server-side apply.
-pub fn patch(store: &mut Store, t: &Target, name: &str, kind: PatchType, body: Value, w: &Write) -> Result<Value, ApiError> {
+pub fn patch(
+    store: &mut Store,
+    t: &Target,
+    name: &str,
+    kind: PatchType,
+    body: Value,
+    w: &Write,
+) -> Result<Value, ApiError> {
     let old = store.get(&t.res, &t.namespace, name).cloned();
     if kind == PatchType::Apply {
         return apply(store, t, name, old, body, w);
@@ -169,8 +228,14 @@ pub fn patch(store: &mut Store, t: &Target, name: &str, kind: PatchType, body: V
         PatchType::Json => patch::json_patch(&mut new, &body)?,
         PatchType::Apply => {}
     }
-    let sent_rv = body.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default();
-    let old_rv = old.pointer("/metadata/resourceVersion").and_then(Value::as_str).unwrap_or_default();
+    let sent_rv = body
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let old_rv = old
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if kind != PatchType::Json && !sent_rv.is_empty() && sent_rv != old_rv {
         return Err(ApiError::stale(&t.res.group, &t.res.plural, name));
     }
@@ -178,23 +243,45 @@ pub fn patch(store: &mut Store, t: &Target, name: &str, kind: PatchType, body: V
     commit_update(store, t, name, old, new, w)
 }
 
-fn apply(store: &mut Store, t: &Target, name: &str, old: Option<Value>, config: Value, w: &Write) -> Result<Value, ApiError> {
+fn apply(
+    store: &mut Store,
+    t: &Target,
+    name: &str,
+    old: Option<Value>,
+    config: Value,
+    w: &Write,
+) -> Result<Value, ApiError> {
     if w.manager.is_empty() {
-        return Err(ApiError::bad_request("PATCH, application/apply-patch+yaml requests require a fieldManager"));
+        return Err(ApiError::bad_request(
+            "PATCH, application/apply-patch+yaml requests require a fieldManager",
+        ));
     }
     if !config.is_object() {
-        return Err(ApiError::bad_request("the apply configuration is not an object"));
+        return Err(ApiError::bad_request(
+            "the apply configuration is not an object",
+        ));
     }
     check_type(t, &config)?;
     if config.get("apiVersion").is_none() || config.get("kind").is_none() {
-        return Err(ApiError::bad_request("apiVersion and kind must be set in an apply configuration"));
+        return Err(ApiError::bad_request(
+            "apiVersion and kind must be set in an apply configuration",
+        ));
     }
     if name_of(&config) != name {
-        return Err(ApiError::bad_request(format!("the name of the object ({:?}) does not match the name on the URL ({name:?})", name_of(&config))));
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({:?}) does not match the name on the URL ({name:?})",
+            name_of(&config)
+        )));
     }
     let scope = w.scope(&t.res);
     let api_version = t.api_version();
-    let spec = managed::Apply { manager: &w.manager, force: w.force, api_version: &api_version, subresource: w.subresource.as_deref(), scope };
+    let spec = managed::Apply {
+        manager: &w.manager,
+        force: w.force,
+        api_version: &api_version,
+        subresource: w.subresource.as_deref(),
+        scope,
+    };
     match old {
         Some(old) => {
             let mut entries = managed::read(&old);
@@ -208,7 +295,8 @@ fn apply(store: &mut Store, t: &Target, name: &str, old: Option<Value>, config: 
             if w.subresource.is_some() {
                 return Err(ApiError::not_found(&t.res.group, &t.res.plural, name));
             }
-            let mut new = json!({"apiVersion": api_version, "kind": t.res.kind, "metadata": {"name": name}});
+            let mut new =
+                json!({"apiVersion": api_version, "kind": t.res.kind, "metadata": {"name": name}});
             let mut entries = Vec::new();
             managed::apply(&mut new, &mut entries, &config, &spec)?;
             managed::write(&mut new, &entries);
@@ -225,7 +313,16 @@ fn apply(store: &mut Store, t: &Target, name: &str, old: Option<Value>, config: 
 /// Keeps what a write may not change: identity and server fields, the managedFields, and
 /// status or everything-but-status depending on the scope.
 fn restore(old: &Value, mut new: Value, scope: Scope) -> Value {
-    for k in ["uid", "name", "namespace", "creationTimestamp", "generation", "deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion"] {
+    for k in [
+        "uid",
+        "name",
+        "namespace",
+        "creationTimestamp",
+        "generation",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "resourceVersion",
+    ] {
         match old.pointer(&format!("/metadata/{k}")) {
             Some(v) => set_meta(&mut new, k, v.clone()),
             None => {
@@ -267,9 +364,24 @@ fn restore(old: &Value, mut new: Value, scope: Scope) -> Value {
     new
 }
 
-fn commit_update(store: &mut Store, t: &Target, name: &str, old: Value, mut new: Value, w: &Write) -> Result<Value, ApiError> {
+fn commit_update(
+    store: &mut Store,
+    t: &Target,
+    name: &str,
+    old: Value,
+    mut new: Value,
+    w: &Write,
+) -> Result<Value, ApiError> {
     let mut entries = managed::read(&old);
-    managed::update(Some(&old), &new, &mut entries, &w.manager, &t.api_version(), w.subresource.as_deref(), w.scope(&t.res));
+    managed::update(
+        Some(&old),
+        &new,
+        &mut entries,
+        &w.manager,
+        &t.api_version(),
+        w.subresource.as_deref(),
+        w.scope(&t.res),
+    );
     if let Some(mf) = old.pointer("/metadata/managedFields") {
         set_meta(&mut new, "managedFields", mf.clone());
     }
@@ -279,13 +391,24 @@ fn commit_update(store: &mut Store, t: &Target, name: &str, old: Value, mut new:
 
 /// Stores a changed object: no change keeps the resourceVersion; a spec change bumps the
 /// generation; an object being deleted whose finalizers are gone is removed.
-pub fn commit(store: &mut Store, t: &Target, name: &str, old: Value, mut new: Value, dry_run: bool) -> Result<Value, ApiError> {
+pub fn commit(
+    store: &mut Store,
+    t: &Target,
+    name: &str,
+    old: Value,
+    mut new: Value,
+    dry_run: bool,
+) -> Result<Value, ApiError> {
     after_write(&t.res, &mut new);
     if new == old {
         return Ok(old);
     }
     if t.res.generation && spec_part(&old) != spec_part(&new) {
-        let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+        let generation = old
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+            + 1;
         set_meta(&mut new, "generation", json!(generation));
     }
     if dry_run {
@@ -294,7 +417,10 @@ pub fn commit(store: &mut Store, t: &Target, name: &str, old: Value, mut new: Va
     let rv = store.next_rv();
     set_meta(&mut new, "resourceVersion", json!(rv.to_string()));
     let deleting = new.pointer("/metadata/deletionTimestamp").is_some();
-    let finalizers = new.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+    let finalizers = new
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty());
     let namespace_kept = t.res.kind == "Namespace" && !t.res.custom;
     store.put(&t.res, &t.namespace, name, new.clone(), rv);
     if deleting && !finalizers && !namespace_kept {
@@ -317,12 +443,24 @@ fn spec_part(object: &Value) -> Value {
 
 /// DELETE: removes an object, or marks it Terminating while it has finalizers (a Namespace is
 /// always marked: the controller empties it, then removes it).
-pub fn delete(store: &mut Store, t: &Target, name: &str, propagation: &str, dry_run: bool) -> Result<Value, ApiError> {
-    let old = store.get(&t.res, &t.namespace, name).cloned().ok_or_else(|| ApiError::not_found(&t.res.group, &t.res.plural, name))?;
+pub fn delete(
+    store: &mut Store,
+    t: &Target,
+    name: &str,
+    propagation: &str,
+    dry_run: bool,
+) -> Result<Value, ApiError> {
+    let old = store
+        .get(&t.res, &t.namespace, name)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&t.res.group, &t.res.plural, name))?;
     if dry_run {
         return Ok(old);
     }
-    let finalizers = old.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+    let finalizers = old
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty());
     let namespace = t.res.kind == "Namespace" && !t.res.custom;
     if finalizers || namespace {
         if old.pointer("/metadata/deletionTimestamp").is_some() {
@@ -345,24 +483,44 @@ pub fn delete(store: &mut Store, t: &Target, name: &str, propagation: &str, dry_
 
 /// Removes an object and then its dependents (ownerReferences to its uid), or, with
 /// `Orphan`, drops those references.
-pub fn remove_cascading(store: &mut Store, res: &Resource, namespace: &str, name: &str, propagation: &str) -> Option<Value> {
+pub fn remove_cascading(
+    store: &mut Store,
+    res: &Resource,
+    namespace: &str,
+    name: &str,
+    propagation: &str,
+) -> Option<Value> {
     let removed = store.remove(res, namespace, name)?;
     if res.kind == "CustomResourceDefinition" && !res.custom {
         unregister_crd(store, &removed);
     }
-    let uid = removed.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or_default().to_string();
+    let uid = removed
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     for (dres, dns, dname, dep) in store.all() {
         let owned = dep
             .pointer("/metadata/ownerReferences")
             .and_then(Value::as_array)
-            .is_some_and(|refs| refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(uid.as_str())));
+            .is_some_and(|refs| {
+                refs.iter()
+                    .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid.as_str()))
+            });
         if !owned {
             continue;
         }
-        let target = Target { res: dres.clone(), version: dres.versions[0].clone(), namespace: dns.clone() };
+        let target = Target {
+            res: dres.clone(),
+            version: dres.versions[0].clone(),
+            namespace: dns.clone(),
+        };
         if propagation == "Orphan" {
             let mut new = dep.clone();
-            if let Some(refs) = new.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut) {
+            if let Some(refs) = new
+                .pointer_mut("/metadata/ownerReferences")
+                .and_then(Value::as_array_mut)
+            {
                 refs.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
             }
             let _ = commit(store, &target, &dname, dep, new, false);
@@ -383,9 +541,19 @@ fn after_write(res: &Resource, object: &mut Value) {
     let stored: Vec<Value> = object
         .pointer("/spec/versions")
         .and_then(Value::as_array)
-        .map(|vs| vs.iter().filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true)).filter_map(|v| v.get("name").cloned()).collect())
+        .map(|vs| {
+            vs.iter()
+                .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+                .filter_map(|v| v.get("name").cloned())
+                .collect()
+        })
         .unwrap_or_default();
-    let already = object.pointer("/status/conditions").and_then(Value::as_array).map(|c| c.len()).unwrap_or(0) >= 2
+    let already = object
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .map(|c| c.len())
+        .unwrap_or(0)
+        >= 2
         && object.pointer("/status/acceptedNames") == Some(&names);
     if already {
         return;
@@ -414,7 +582,12 @@ fn sync_types(store: &mut Store, res: &Resource, object: &Value) {
     let established = object
         .pointer("/status/conditions")
         .and_then(Value::as_array)
-        .is_some_and(|c| c.iter().any(|c| c.get("type") == Some(&json!("Established")) && c.get("status") == Some(&json!("True"))));
+        .is_some_and(|c| {
+            c.iter().any(|c| {
+                c.get("type") == Some(&json!("Established"))
+                    && c.get("status") == Some(&json!("True"))
+            })
+        });
     match crate::kinds::from_crd(object) {
         Some(custom) if established && object.pointer("/metadata/deletionTimestamp").is_none() => {
             store.custom.insert(name, custom);
@@ -424,7 +597,9 @@ fn sync_types(store: &mut Store, res: &Resource, object: &Value) {
 }
 
 fn unregister_crd(store: &mut Store, crd: &Value) {
-    let Some(custom) = store.custom.remove(name_of(crd)) else { return };
+    let Some(custom) = store.custom.remove(name_of(crd)) else {
+        return;
+    };
     let keys: Vec<(String, String)> = store
         .objects
         .get(&(custom.group.clone(), custom.plural.clone()))
@@ -448,7 +623,10 @@ fn check_type(t: &Target, body: &Value) -> Result<(), ApiError> {
         )));
     }
     if t.res.namespaced {
-        let ns = body.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
+        let ns = body
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         if !ns.is_empty() && ns != t.namespace {
             return Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"));
         }
@@ -459,7 +637,13 @@ fn check_type(t: &Target, body: &Value) -> Result<(), ApiError> {
 fn check_name(res: &Resource, name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 253
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.' || (c == ':' && !res.namespaced))
+        && name.chars().all(|c| {
+            c.is_ascii_lowercase()
+                || c.is_ascii_digit()
+                || c == '-'
+                || c == '.'
+                || (c == ':' && !res.namespaced)
+        })
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     if ok {

@@ -44,7 +44,9 @@ pub fn strategic_merge_patch(target: &mut Value, patch: &Value) {
     if !target.is_object() {
         *target = Value::Object(Default::default());
     }
-    let Some(map) = target.as_object_mut() else { return };
+    let Some(map) = target.as_object_mut() else {
+        return;
+    };
     for (k, v) in patch_map {
         if k.starts_with('$') {
             continue;
@@ -59,7 +61,8 @@ pub fn strategic_merge_patch(target: &mut Value, patch: &Value) {
                 match (merge_key(k, items), live.as_array_mut()) {
                     (Some(key), Some(litems)) => {
                         for item in items {
-                            let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
+                            let delete =
+                                item.get("$patch").and_then(Value::as_str) == Some("delete");
                             let pos = litems.iter().position(|l| l.get(key) == item.get(key));
                             match (pos, delete) {
                                 (Some(i), true) => {
@@ -85,15 +88,25 @@ pub fn strategic_merge_patch(target: &mut Value, patch: &Value) {
 
 /// Applies a JSON patch (add, remove, replace, move, copy, test).
 pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), ApiError> {
-    let ops = ops.as_array().ok_or_else(|| ApiError::bad_request("a JSON patch must be a list of operations"))?;
+    let ops = ops
+        .as_array()
+        .ok_or_else(|| ApiError::bad_request("a JSON patch must be a list of operations"))?;
     for op in ops {
         let name = op.get("op").and_then(Value::as_str).unwrap_or_default();
         let path = op.get("path").and_then(Value::as_str).unwrap_or_default();
         let value = op.get("value").cloned();
         let from = op.get("from").and_then(Value::as_str);
-        let fail = |what: &str| ApiError::new(422, "Invalid", format!("the JSON patch {name} at {path:?} failed: {what}"));
+        let fail = |what: &str| {
+            ApiError::new(
+                422,
+                "Invalid",
+                format!("the JSON patch {name} at {path:?} failed: {what}"),
+            )
+        };
         match name {
-            "add" => add(target, path, value.ok_or_else(|| fail("no value"))?).map_err(|e| fail(&e))?,
+            "add" => {
+                add(target, path, value.ok_or_else(|| fail("no value"))?).map_err(|e| fail(&e))?
+            }
             "remove" => {
                 remove(target, path).map_err(|e| fail(&e))?;
             }
@@ -102,11 +115,15 @@ pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), ApiError> {
                 add(target, path, value.ok_or_else(|| fail("no value"))?).map_err(|e| fail(&e))?;
             }
             "move" => {
-                let moved = remove(target, from.ok_or_else(|| fail("no from"))?).map_err(|e| fail(&e))?;
+                let moved =
+                    remove(target, from.ok_or_else(|| fail("no from"))?).map_err(|e| fail(&e))?;
                 add(target, path, moved).map_err(|e| fail(&e))?;
             }
             "copy" => {
-                let copied = target.pointer(from.ok_or_else(|| fail("no from"))?).cloned().ok_or_else(|| fail("missing from"))?;
+                let copied = target
+                    .pointer(from.ok_or_else(|| fail("no from"))?)
+                    .cloned()
+                    .ok_or_else(|| fail("missing from"))?;
                 add(target, path, copied).map_err(|e| fail(&e))?;
             }
             "test" => {
@@ -114,14 +131,20 @@ pub fn json_patch(target: &mut Value, ops: &Value) -> Result<(), ApiError> {
                     return Err(fail("the test did not hold"));
                 }
             }
-            _ => return Err(ApiError::bad_request(format!("unknown JSON patch operation {name:?}"))),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown JSON patch operation {name:?}"
+                )))
+            }
         }
     }
     Ok(())
 }
 
 fn split_pointer(path: &str) -> Result<(String, String), String> {
-    let at = path.rfind('/').ok_or_else(|| "the path is not a JSON pointer".to_string())?;
+    let at = path
+        .rfind('/')
+        .ok_or_else(|| "the path is not a JSON pointer".to_string())?;
     let last = path[at + 1..].replace("~1", "/").replace("~0", "~");
     Ok((path[..at].to_string(), last))
 }
@@ -142,7 +165,9 @@ fn add(target: &mut Value, path: &str, value: Value) -> Result<(), String> {
                 a.push(value);
                 return Ok(());
             }
-            let i: usize = last.parse().map_err(|_| format!("{last:?} is not an index"))?;
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("{last:?} is not an index"))?;
             if i > a.len() {
                 return Err("index out of range".into());
             }
@@ -156,9 +181,13 @@ fn add(target: &mut Value, path: &str, value: Value) -> Result<(), String> {
 fn remove(target: &mut Value, path: &str) -> Result<Value, String> {
     let (parent, last) = split_pointer(path)?;
     match target.pointer_mut(&parent) {
-        Some(Value::Object(m)) => m.remove(&last).ok_or_else(|| "the field does not exist".into()),
+        Some(Value::Object(m)) => m
+            .remove(&last)
+            .ok_or_else(|| "the field does not exist".into()),
         Some(Value::Array(a)) => {
-            let i: usize = last.parse().map_err(|_| format!("{last:?} is not an index"))?;
+            let i: usize = last
+                .parse()
+                .map_err(|_| format!("{last:?} is not an index"))?;
             if i >= a.len() {
                 return Err("index out of range".into());
             }

@@ -24,7 +24,14 @@ enum F {
 
 type Schema = &'static [(u64, &'static str, F)];
 
-const OWNER_REF: Schema = &[(1, "kind", F::Str), (3, "name", F::Str), (4, "uid", F::Str), (5, "apiVersion", F::Str), (6, "controller", F::Bool), (7, "blockOwnerDeletion", F::Bool)];
+const OWNER_REF: Schema = &[
+    (1, "kind", F::Str),
+    (3, "name", F::Str),
+    (4, "uid", F::Str),
+    (5, "apiVersion", F::Str),
+    (6, "controller", F::Bool),
+    (7, "blockOwnerDeletion", F::Bool),
+];
 const OBJECT_META: Schema = &[
     (1, "name", F::Str),
     (2, "generateName", F::Str),
@@ -40,9 +47,24 @@ const OBJECT_META: Schema = &[
     (13, "ownerReferences", F::RepMsg(OWNER_REF)),
     (14, "finalizers", F::RepStr),
 ];
-const SECRET: Schema = &[(1, "metadata", F::Msg(OBJECT_META)), (2, "data", F::MapBytes), (3, "type", F::Str), (4, "stringData", F::MapStr), (5, "immutable", F::Bool)];
-const CONFIG_MAP: Schema = &[(1, "metadata", F::Msg(OBJECT_META)), (2, "data", F::MapStr), (3, "binaryData", F::MapBytes), (4, "immutable", F::Bool)];
-const DELETE_OPTIONS: Schema = &[(1, "gracePeriodSeconds", F::Int), (4, "propagationPolicy", F::Str), (5, "dryRun", F::RepStr)];
+const SECRET: Schema = &[
+    (1, "metadata", F::Msg(OBJECT_META)),
+    (2, "data", F::MapBytes),
+    (3, "type", F::Str),
+    (4, "stringData", F::MapStr),
+    (5, "immutable", F::Bool),
+];
+const CONFIG_MAP: Schema = &[
+    (1, "metadata", F::Msg(OBJECT_META)),
+    (2, "data", F::MapStr),
+    (3, "binaryData", F::MapBytes),
+    (4, "immutable", F::Bool),
+];
+const DELETE_OPTIONS: Schema = &[
+    (1, "gracePeriodSeconds", F::Int),
+    (4, "propagationPolicy", F::Str),
+    (5, "dryRun", F::RepStr),
+];
 const TYPE_META: Schema = &[(1, "apiVersion", F::Str), (2, "kind", F::Str)];
 const UNKNOWN: Schema = &[(1, "typeMeta", F::Msg(TYPE_META)), (2, "raw", F::Bytes)];
 
@@ -67,7 +89,11 @@ impl<'a> Reader<'a> {
 
     fn bytes(&mut self) -> Result<&'a [u8], String> {
         let n = self.varint()? as usize;
-        let end = self.pos.checked_add(n).filter(|e| *e <= self.buf.len()).ok_or("truncated field")?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|e| *e <= self.buf.len())
+            .ok_or("truncated field")?;
         let out = &self.buf[self.pos..end];
         self.pos = end;
         Ok(out)
@@ -144,7 +170,14 @@ fn message(b: &[u8], schema: Schema) -> Result<Map<String, Value>, String> {
             F::Int | F::Bool => {
                 let v = r.varint()?;
                 if v != 0 {
-                    out.insert(name.into(), if matches!(kind, F::Bool) { json!(true) } else { json!(v as i64) });
+                    out.insert(
+                        name.into(),
+                        if matches!(kind, F::Bool) {
+                            json!(true)
+                        } else {
+                            json!(v as i64)
+                        },
+                    );
                 }
             }
             _ => {
@@ -154,7 +187,10 @@ fn message(b: &[u8], schema: Schema) -> Result<Map<String, Value>, String> {
                         out.insert(name.into(), json!(text(raw)?));
                     }
                     F::Bytes => {
-                        out.insert(name.into(), json!(base64::engine::general_purpose::STANDARD.encode(raw)));
+                        out.insert(
+                            name.into(),
+                            json!(base64::engine::general_purpose::STANDARD.encode(raw)),
+                        );
                     }
                     F::Time => {
                         if let Some(t) = time(raw)? {
@@ -190,10 +226,22 @@ fn push(out: &mut Map<String, Value>, name: &str, v: Value) {
 
 /// Decodes a protobuf request body into the JSON object it stands for.
 pub fn decode(body: &[u8]) -> Result<Value, String> {
-    let inner = body.strip_prefix(MAGIC).ok_or("the protobuf body lacks the k8s envelope")?;
+    let inner = body
+        .strip_prefix(MAGIC)
+        .ok_or("the protobuf body lacks the k8s envelope")?;
     let unknown = message(inner, UNKNOWN)?;
-    let api_version = unknown.get("typeMeta").and_then(|t| t.get("apiVersion")).and_then(Value::as_str).unwrap_or_default().to_string();
-    let kind = unknown.get("typeMeta").and_then(|t| t.get("kind")).and_then(Value::as_str).unwrap_or_default().to_string();
+    let api_version = unknown
+        .get("typeMeta")
+        .and_then(|t| t.get("apiVersion"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let kind = unknown
+        .get("typeMeta")
+        .and_then(|t| t.get("kind"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let raw = unknown
         .get("raw")
         .and_then(Value::as_str)
@@ -225,8 +273,18 @@ mod tests {
 
     #[test]
     fn decodes_a_secret() {
-        let meta = [field(1, b"s1"), field(3, b""), field(11, &[field(1, b"owner"), field(2, b"helm")].concat())].concat();
-        let secret = [field(1, &meta), field(2, &[field(1, b"release"), field(2, b"\x01\x02")].concat()), field(3, b"helm.sh/release.v1")].concat();
+        let meta = [
+            field(1, b"s1"),
+            field(3, b""),
+            field(11, &[field(1, b"owner"), field(2, b"helm")].concat()),
+        ]
+        .concat();
+        let secret = [
+            field(1, &meta),
+            field(2, &[field(1, b"release"), field(2, b"\x01\x02")].concat()),
+            field(3, b"helm.sh/release.v1"),
+        ]
+        .concat();
         let type_meta = [field(1, b"v1"), field(2, b"Secret")].concat();
         let body = [MAGIC.to_vec(), field(1, &type_meta), field(2, &secret)].concat();
         let v = decode(&body).unwrap_or(Value::Null);

@@ -40,7 +40,10 @@ impl LabelSelector {
         let mut out = Vec::new();
         if let Some(labels) = map.as_object() {
             for (k, v) in labels {
-                out.push(Requirement::Eq(k.clone(), v.as_str().unwrap_or_default().to_string()));
+                out.push(Requirement::Eq(
+                    k.clone(),
+                    v.as_str().unwrap_or_default().to_string(),
+                ));
             }
         }
         LabelSelector(out)
@@ -85,7 +88,10 @@ fn parse_requirement(part: &str) -> Option<Requirement> {
         return valid_key(key.trim()).then(|| Requirement::NotExists(key.trim().to_string()));
     }
     if let Some((k, v)) = part.split_once("!=") {
-        return Some(Requirement::NotEq(k.trim().to_string(), v.trim().to_string()));
+        return Some(Requirement::NotEq(
+            k.trim().to_string(),
+            v.trim().to_string(),
+        ));
     }
     if let Some((k, v)) = part.split_once("==") {
         return Some(Requirement::Eq(k.trim().to_string(), v.trim().to_string()));
@@ -98,15 +104,26 @@ fn parse_requirement(part: &str) -> Option<Requirement> {
             let key = part[..at].trim().to_string();
             let set = part[at + op.len()..].trim();
             let inner = set.strip_prefix('(')?.strip_suffix(')')?;
-            let values = inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
-            return Some(if negate { Requirement::NotIn(key, values) } else { Requirement::In(key, values) });
+            let values = inner
+                .split(',')
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect();
+            return Some(if negate {
+                Requirement::NotIn(key, values)
+            } else {
+                Requirement::In(key, values)
+            });
         }
     }
     valid_key(part).then(|| Requirement::Exists(part.to_string()))
 }
 
 fn valid_key(key: &str) -> bool {
-    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
 }
 
 /// A parsed field selector: `path=value`, `path==value` or `path!=value`, comma-joined.
@@ -125,7 +142,9 @@ impl FieldSelector {
             } else if let Some((k, v)) = part.split_once('=') {
                 (k, true, v)
             } else {
-                return Err(ApiError::bad_request(format!("invalid selector: {part:?}; can't understand it")));
+                return Err(ApiError::bad_request(format!(
+                    "invalid selector: {part:?}; can't understand it"
+                )));
             };
             out.push((path.trim().to_string(), eq, value.trim().to_string()));
         }

@@ -8,17 +8,22 @@ pub struct ApiError {
     /// The HTTP status code (404, 409, ...).
     pub code: u16,
     /// The machine-readable reason (`NotFound`, `AlreadyExists`, `Conflict`, ...).
-    pub reason: String,
+    pub reason: &'static str,
     /// The human-readable message.
     pub message: String,
     /// `details` of the Status (name, group, kind, causes), if any.
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
 }
 
 impl ApiError {
     /// An error with the given code, reason and message and no details.
-    pub fn new(code: u16, reason: &str, message: impl Into<String>) -> Self {
-        ApiError { code, reason: reason.to_string(), message: message.into(), details: None }
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     /// 400 BadRequest.
@@ -36,8 +41,12 @@ impl ApiError {
     /// 409 AlreadyExists.
     pub fn already_exists(group: &str, plural: &str, name: &str) -> Self {
         let what = qualified(group, plural);
-        Self::new(409, "AlreadyExists", format!("{what} \"{name}\" already exists"))
-            .with_details(json!({"name": name, "group": group, "kind": plural}))
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{what} \"{name}\" already exists"),
+        )
+        .with_details(json!({"name": name, "group": group, "kind": plural}))
     }
 
     /// 409 Conflict on a stale resourceVersion.
@@ -57,8 +66,12 @@ impl ApiError {
     /// 422 Invalid.
     pub fn invalid(kind: &str, name: &str, message: impl Into<String>) -> Self {
         let message = message.into();
-        Self::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {message}"))
-            .with_details(json!({"name": name, "kind": kind, "causes": [{"message": message}]}))
+        Self::new(
+            422,
+            "Invalid",
+            format!("{kind} \"{name}\" is invalid: {message}"),
+        )
+        .with_details(json!({"name": name, "kind": kind, "causes": [{"message": message}]}))
     }
 
     /// 415 UnsupportedMediaType.
@@ -68,12 +81,16 @@ impl ApiError {
 
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed(method: &str) -> Self {
-        Self::new(405, "MethodNotAllowed", format!("the server does not allow this method on the requested resource ({method})"))
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            format!("the server does not allow this method on the requested resource ({method})"),
+        )
     }
 
     /// Attaches `details`.
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -89,7 +106,7 @@ impl ApiError {
             "code": self.code,
         });
         if let (Some(details), Some(map)) = (&self.details, status.as_object_mut()) {
-            map.insert("details".into(), details.clone());
+            map.insert("details".into(), (**details).clone());
         }
         status
     }

@@ -99,12 +99,18 @@ impl Store {
         if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.insert("uid".into(), Value::String(uid));
             meta.insert("resourceVersion".into(), Value::String(rv.to_string()));
-            meta.insert("creationTimestamp".into(), Value::String(crate::util::now_rfc3339()));
+            meta.insert(
+                "creationTimestamp".into(),
+                Value::String(crate::util::now_rfc3339()),
+            );
         }
         let (api_version, kind) = type_of(&object);
         if let Some(res) = self.resource_for(&api_version, &kind) {
             let name = name_of(&object).to_string();
-            self.objects.entry((res.group.clone(), res.plural.clone())).or_default().insert((String::new(), name), object);
+            self.objects
+                .entry((res.group.clone(), res.plural.clone()))
+                .or_default()
+                .insert((String::new(), name), object);
         }
     }
 
@@ -122,7 +128,9 @@ impl Store {
     /// The type served at `group/version` as `plural`.
     pub fn resource(&self, group: &str, version: &str, plural: &str) -> Option<Resource> {
         self.resources()
-            .find(|r| r.group == group && r.plural == plural && r.versions.iter().any(|v| v == version))
+            .find(|r| {
+                r.group == group && r.plural == plural && r.versions.iter().any(|v| v == version)
+            })
             .cloned()
     }
 
@@ -136,20 +144,35 @@ impl Store {
 
     /// One stored object.
     pub fn get(&self, res: &Resource, namespace: &str, name: &str) -> Option<&Value> {
-        self.objects.get(&(res.group.clone(), res.plural.clone()))?.get(&(namespace.to_string(), name.to_string()))
+        self.objects
+            .get(&(res.group.clone(), res.plural.clone()))?
+            .get(&(namespace.to_string(), name.to_string()))
     }
 
     /// The stored objects of a type, in one namespace (`Some`) or all (`None`), by namespace then name.
     pub fn list(&self, res: &Resource, namespace: Option<&str>) -> Vec<&Value> {
-        let Some(objects) = self.objects.get(&(res.group.clone(), res.plural.clone())) else { return Vec::new() };
-        objects.iter().filter(|((ns, _), _)| namespace.is_none_or(|want| want == ns)).map(|(_, v)| v).collect()
+        let Some(objects) = self.objects.get(&(res.group.clone(), res.plural.clone())) else {
+            return Vec::new();
+        };
+        objects
+            .iter()
+            .filter(|((ns, _), _)| namespace.is_none_or(|want| want == ns))
+            .map(|(_, v)| v)
+            .collect()
     }
 
     /// Stores an object (it already carries its new resourceVersion) and emits the event.
     pub fn put(&mut self, res: &Resource, namespace: &str, name: &str, object: Value, rv: u64) {
         let key = (namespace.to_string(), name.to_string());
-        let map = self.objects.entry((res.group.clone(), res.plural.clone())).or_default();
-        let kind = if map.contains_key(&key) { "MODIFIED" } else { "ADDED" };
+        let map = self
+            .objects
+            .entry((res.group.clone(), res.plural.clone()))
+            .or_default();
+        let kind = if map.contains_key(&key) {
+            "MODIFIED"
+        } else {
+            "ADDED"
+        };
         map.insert(key, object.clone());
         self.emit(res, kind, object, rv);
     }
@@ -157,9 +180,16 @@ impl Store {
     /// Removes an object and emits DELETED; returns it as deleted (with the new resourceVersion).
     pub fn remove(&mut self, res: &Resource, namespace: &str, name: &str) -> Option<Value> {
         let key = (namespace.to_string(), name.to_string());
-        let mut object = self.objects.get_mut(&(res.group.clone(), res.plural.clone()))?.remove(&key)?;
+        let mut object = self
+            .objects
+            .get_mut(&(res.group.clone(), res.plural.clone()))?
+            .remove(&key)?;
         let rv = self.next_rv();
-        set_meta(&mut object, "resourceVersion", Value::String(rv.to_string()));
+        set_meta(
+            &mut object,
+            "resourceVersion",
+            Value::String(rv.to_string()),
+        );
         if let Some(uid) = object.pointer("/metadata/uid").and_then(Value::as_str) {
             self.born.remove(uid);
         }
@@ -168,7 +198,13 @@ impl Store {
     }
 
     fn emit(&mut self, res: &Resource, kind: &'static str, object: Value, rv: u64) {
-        let event = Arc::new(Event { rv, kind, group: res.group.clone(), plural: res.plural.clone(), object });
+        let event = Arc::new(Event {
+            rv,
+            kind,
+            group: res.group.clone(),
+            plural: res.plural.clone(),
+            object,
+        });
         if self.history.len() >= HISTORY {
             self.history.pop_front();
         }
@@ -181,7 +217,12 @@ impl Store {
     pub fn all(&self) -> Vec<(Resource, String, String, Value)> {
         let mut out = Vec::new();
         for res in self.resources() {
-            for ((ns, name), v) in self.objects.get(&(res.group.clone(), res.plural.clone())).into_iter().flatten() {
+            for ((ns, name), v) in self
+                .objects
+                .get(&(res.group.clone(), res.plural.clone()))
+                .into_iter()
+                .flatten()
+            {
                 out.push((res.clone(), ns.clone(), name.clone(), v.clone()));
             }
         }
@@ -197,13 +238,22 @@ impl Default for Store {
 
 /// (apiVersion, kind) of an object.
 pub fn type_of(object: &Value) -> (String, String) {
-    let s = |k: &str| object.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let s = |k: &str| {
+        object
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     (s("apiVersion"), s("kind"))
 }
 
 /// `metadata.name`, or `""`.
 pub fn name_of(object: &Value) -> &str {
-    object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default()
+    object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// Sets `metadata.<key>` (creating `metadata` if needed).

@@ -17,7 +17,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { tls: true, token: Some("double-token".into()), controller: Controller::default() }
+        Options {
+            tls: true,
+            token: Some("double-token".into()),
+            controller: Controller::default(),
+        }
     }
 }
 
@@ -32,7 +36,10 @@ pub struct Controller {
 
 impl Default for Controller {
     fn default() -> Self {
-        Controller { ready_after: Duration::from_millis(200), enabled: true }
+        Controller {
+            ready_after: Duration::from_millis(200),
+            enabled: true,
+        }
     }
 }
 

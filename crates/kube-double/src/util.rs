@@ -4,7 +4,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The current time as RFC 3339 in UTC with second precision, as metadata timestamps are written.
 pub fn now_rfc3339() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     rfc3339(secs)
 }
 
@@ -37,7 +40,10 @@ pub struct Rng(u64);
 impl Rng {
     /// Seeds from the clock.
     pub fn new() -> Self {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
         Rng(nanos | 1)
     }
 
@@ -67,7 +73,9 @@ impl Rng {
     /// A suffix like the ones `generateName` and controllers use (`n` characters).
     pub fn suffix(&mut self, n: usize) -> String {
         const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-        (0..n).map(|_| ALPHABET[(self.next() % ALPHABET.len() as u64) as usize] as char).collect()
+        (0..n)
+            .map(|_| ALPHABET[(self.next() % ALPHABET.len() as u64) as usize] as char)
+            .collect()
     }
 }
 

@@ -28,7 +28,12 @@ impl Filter {
     fn wants(&self, group: &str, plural: &str, object: &Value) -> bool {
         group == self.res.group
             && plural == self.res.plural
-            && self.namespace.as_deref().is_none_or(|ns| object.pointer("/metadata/namespace").and_then(Value::as_str) == Some(ns))
+            && self.namespace.as_deref().is_none_or(|ns| {
+                object
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    == Some(ns)
+            })
             && self.labels.matches(object)
             && self.fields.matches(object)
     }
@@ -42,11 +47,27 @@ impl Filter {
 }
 
 /// Serves one watch.
-pub async fn watch(shared: Arc<Shared>, res: Resource, version: String, namespace: Option<String>, query: &Query) -> Response {
+pub async fn watch(
+    shared: Arc<Shared>,
+    res: Resource,
+    version: String,
+    namespace: Option<String>,
+    query: &Query,
+) -> Response {
     let parse = || -> Result<Filter, ApiError> {
         Ok(Filter {
-            labels: LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or_default())?,
-            fields: FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or_default())?,
+            labels: LabelSelector::parse(
+                query
+                    .get("labelSelector")
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+            )?,
+            fields: FieldSelector::parse(
+                query
+                    .get("fieldSelector")
+                    .map(String::as_str)
+                    .unwrap_or_default(),
+            )?,
             namespace: if res.namespaced { namespace } else { None },
             res,
             version,
@@ -56,9 +77,15 @@ pub async fn watch(shared: Arc<Shared>, res: Resource, version: String, namespac
         Ok(f) => f,
         Err(e) => return crate::http::json_response(e.code, &e.to_status()),
     };
-    let from: Option<u64> = query.get("resourceVersion").filter(|v| !v.is_empty() && *v != "0").and_then(|v| v.parse().ok());
+    let from: Option<u64> = query
+        .get("resourceVersion")
+        .filter(|v| !v.is_empty() && *v != "0")
+        .and_then(|v| v.parse().ok());
     let initial_events = query.get("sendInitialEvents").is_some_and(|v| v == "true");
-    let timeout = query.get("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).map(Duration::from_secs);
+    let timeout = query
+        .get("timeoutSeconds")
+        .and_then(|t| t.parse::<u64>().ok())
+        .map(Duration::from_secs);
     let (tx, rx) = mpsc::channel::<Bytes>(1024);
     let (mut live, start, head) = {
         let store = shared.lock();
@@ -107,7 +134,8 @@ pub async fn watch(shared: Arc<Shared>, res: Resource, version: String, namespac
                     }
                     Ok(_) => {}
                     // a watcher that fell behind is ended; the client re-lists, as after a 410
-                    Err(broadcast::error::RecvError::Lagged(_)) | Err(broadcast::error::RecvError::Closed) => return,
+                    Err(broadcast::error::RecvError::Lagged(_))
+                    | Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
         };
@@ -124,7 +152,18 @@ pub async fn watch(shared: Arc<Shared>, res: Resource, version: String, namespac
             }
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok(b), rx)) });
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-cache, private")], crate::http::stream_body(stream))
+    let stream =
+        futures_util::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|b| (Ok(b), rx)) },
+        );
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-cache, private"),
+        ],
+        crate::http::stream_body(stream),
+    )
         .into_response()
 }

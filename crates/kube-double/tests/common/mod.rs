@@ -19,14 +19,23 @@ pub fn env(opts: Options) -> Env {
     let double = Double::spawn(opts).expect("the double starts");
     let dir = tempfile::tempdir().expect("a temp dir");
     let kubeconfig = dir.path().join("kubeconfig");
-    double.write_kubeconfig(&kubeconfig).expect("the kubeconfig is written");
-    Env { double, dir, kubeconfig }
+    double
+        .write_kubeconfig(&kubeconfig)
+        .expect("the kubeconfig is written");
+    Env {
+        double,
+        dir,
+        kubeconfig,
+    }
 }
 
 /// Runs kubectl against the double (its own discovery cache); fails loudly without kubectl.
 pub fn kubectl(env: &Env, args: &[&str]) -> Output {
     let kubectl = Path::new("/usr/bin/kubectl");
-    assert!(kubectl.exists(), "kubectl is required at /usr/bin/kubectl for these tests and is missing");
+    assert!(
+        kubectl.exists(),
+        "kubectl is required at /usr/bin/kubectl for these tests and is missing"
+    );
     let cache = env.dir.path().join("kube-cache");
     Command::new(kubectl)
         .arg("--kubeconfig")
@@ -72,14 +81,28 @@ pub struct Client {
 
 impl Client {
     pub fn new(double: &Double) -> Client {
-        let mut builder = reqwest::blocking::Client::builder().timeout(Duration::from_secs(20)).user_agent("library-test/1.0");
+        let mut builder = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .user_agent("library-test/1.0");
         if let Some(ca) = double.ca_pem() {
-            builder = builder.add_root_certificate(reqwest::Certificate::from_pem(ca.as_bytes()).expect("the CA parses"));
+            builder = builder.add_root_certificate(
+                reqwest::Certificate::from_pem(ca.as_bytes()).expect("the CA parses"),
+            );
         }
-        Client { http: builder.build().expect("a client"), base: double.url(), token: double.token() }
+        Client {
+            http: builder.build().expect("a client"),
+            base: double.url(),
+            token: double.token(),
+        }
     }
 
-    pub fn send(&self, method: &str, path: &str, content_type: &str, body: Option<&Value>) -> (u16, Value) {
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method");
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(t) = &self.token {
@@ -91,7 +114,10 @@ impl Client {
         let resp = req.send().expect("the request is sent");
         let code = resp.status().as_u16();
         let text = resp.text().expect("a body");
-        (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            code,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub fn get(&self, path: &str) -> (u16, Value) {
@@ -112,7 +138,11 @@ impl Client {
 
     pub fn apply(&self, path: &str, manager: &str, force: bool, body: &Value) -> (u16, Value) {
         let sep = if path.contains('?') { '&' } else { '?' };
-        self.patch(&format!("{path}{sep}fieldManager={manager}&force={force}"), "application/apply-patch+yaml", body)
+        self.patch(
+            &format!("{path}{sep}fieldManager={manager}&force={force}"),
+            "application/apply-patch+yaml",
+            body,
+        )
     }
 
     pub fn delete(&self, path: &str) -> (u16, Value) {
