@@ -154,7 +154,12 @@ pub fn openapi_v3_group(store: &Store, group: &str, version: &str) -> Option<Val
         } else {
             format!("{prefix}/{}/{{name}}", r.plural)
         };
-        paths.insert(path, json!({"patch": {"operationId": format!("patch{}", r.kind), "parameters": params, "responses": {"200": {"description": "OK"}}}}));
+        let gvk = json!({"group": r.group, "version": version, "kind": r.kind});
+        paths.insert(
+            path,
+            json!({"patch": {"operationId": format!("patch{}", r.kind), "parameters": params,
+                "responses": {"200": {"description": "OK"}}, "x-kubernetes-group-version-kind": gvk}}),
+        );
     }
     if paths.is_empty() {
         return None;

@@ -135,8 +135,7 @@ fn dry_run(query: &Query, body: &[u8]) -> bool {
         return true;
     }
     // DeleteOptions in the body
-    serde_json::from_slice::<Value>(body)
-        .ok()
+    Some(delete_options(body))
         .and_then(|v| v.get("dryRun").cloned())
         .and_then(|v| v.as_array().cloned())
         .is_some_and(|a| a.iter().any(|x| x == "All"))
@@ -236,7 +235,7 @@ fn non_resource(shared: &Shared, path: &str, headers: &HeaderMap) -> Response {
                     StatusCode::OK,
                     [(
                         header::CONTENT_TYPE,
-                        "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+                        "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
                     )],
                     crate::discovery::OPENAPI_V2_PROTO,
                 )
@@ -259,8 +258,13 @@ fn non_resource(shared: &Shared, path: &str, headers: &HeaderMap) -> Response {
     }
 }
 
-/// Parses a request body as JSON, or as YAML for apply patches.
+/// Parses a request body: JSON, YAML for apply patches, or the protobuf of the kinds
+/// [`crate::proto`] reads.
 fn parse_body(body: &[u8], yaml: bool) -> Result<Value, ApiError> {
+    if body.starts_with(b"k8s\0") {
+        return crate::proto::decode(body)
+            .map_err(|e| ApiError::new(415, "UnsupportedMediaType", e));
+    }
     if let Ok(v) = serde_json::from_slice::<Value>(body) {
         return Ok(v);
     }
@@ -269,6 +273,14 @@ fn parse_body(body: &[u8], yaml: bool) -> Result<Value, ApiError> {
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));
     }
     Err(ApiError::bad_request("the request body is not JSON"))
+}
+
+/// DeleteOptions from a DELETE body (JSON or protobuf); `{}` when there is none.
+fn delete_options(body: &[u8]) -> Value {
+    if body.is_empty() {
+        return json!({});
+    }
+    parse_body(body, false).unwrap_or(json!({}))
 }
 
 /// Rewrites `apiVersion` to the version the request asked for (custom resources may be read
@@ -332,10 +344,12 @@ async fn resource(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("unknown");
-    let manager = query
-        .get("fieldManager")
-        .cloned()
-        .unwrap_or_else(|| agent.split('/').next().unwrap_or("unknown").to_string());
+    // an apply names its manager; other writes default to the user agent's program name
+    let manager = match query.get("fieldManager") {
+        Some(m) => m.clone(),
+        None if verb == "apply" => String::new(),
+        None => agent.split('/').next().unwrap_or("unknown").to_string(),
+    };
     let write = Write {
         manager,
         dry_run: dry_run(query, body),
@@ -409,7 +423,7 @@ async fn resource(
                 Ok((if existed || write.dry_run { 200 } else { 201 }, out))
             }
             (Method::DELETE, Some(name)) => {
-                let opts = serde_json::from_slice::<Value>(body).unwrap_or(json!({}));
+                let opts = delete_options(body);
                 let propagation = query
                     .get("propagationPolicy")
                     .cloned()

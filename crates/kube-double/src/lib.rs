@@ -26,6 +26,7 @@ mod kinds;
 mod managed;
 mod ops;
 mod patch;
+mod proto;
 mod selector;
 mod status;
 mod store;

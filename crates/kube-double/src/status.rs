@@ -8,19 +8,19 @@ pub struct ApiError {
     /// The HTTP status code (404, 409, ...).
     pub code: u16,
     /// The machine-readable reason (`NotFound`, `AlreadyExists`, `Conflict`, ...).
-    pub reason: String,
+    pub reason: &'static str,
     /// The human-readable message.
     pub message: String,
     /// `details` of the Status (name, group, kind, causes), if any.
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
 }
 
 impl ApiError {
     /// An error with the given code, reason and message and no details.
-    pub fn new(code: u16, reason: &str, message: impl Into<String>) -> Self {
+    pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
         ApiError {
             code,
-            reason: reason.to_string(),
+            reason,
             message: message.into(),
             details: None,
         }
@@ -90,7 +90,7 @@ impl ApiError {
 
     /// Attaches `details`.
     pub fn with_details(mut self, details: Value) -> Self {
-        self.details = Some(details);
+        self.details = Some(Box::new(details));
         self
     }
 
@@ -106,7 +106,7 @@ impl ApiError {
             "code": self.code,
         });
         if let (Some(details), Some(map)) = (&self.details, status.as_object_mut()) {
-            map.insert("details".into(), details.clone());
+            map.insert("details".into(), (**details).clone());
         }
         status
     }
