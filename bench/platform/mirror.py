@@ -11,6 +11,8 @@ bundles/paasta-container-platform-1.4.0.yaml) and their component manifests, and
   files/               an HTTP document root: every file at <host>/<path> and every HTTP chart
                        repository at <host>/<path>/index.yaml + <name>-<version>.tgz (the real chart from
                        ../shared/corpus/charts when name and version match, a minimal synthetic one otherwise)
+                       Synthetic charts and YAML files are deployable: they hold the objects the components'
+                       `deploy:` steps install and wait for, running the components' images (deployable.py)
   vendor-images/       the `podman save` archives the cp-portal manifests take their images from
   vendor-manifests/    the manifests the overlays read: symlinks to the real ones, except a manifest with
                        digest-only references (`repo@sha256:...`, Kubeflow's Knative images), which is
