@@ -201,9 +201,25 @@ impl Harness {
 
 /// Components kubespray puts on the nodes (or CLIs copied to the master): no `deploy:` steps.
 const NODE_COMPONENTS: &[&str] = &[
-    "calico", "cni-plugins", "coredns", "cri-o", "crictl", "crun", "dns-autoscaler", "etcd", "helm",
-    "kubernetes", "kubespray", "kustomize", "metallb", "metrics-server", "nginx-proxy", "nodelocaldns",
-    "opentofu", "skopeo", "terraform",
+    "calico",
+    "cni-plugins",
+    "coredns",
+    "cri-o",
+    "crictl",
+    "crun",
+    "dns-autoscaler",
+    "etcd",
+    "helm",
+    "kubernetes",
+    "kubespray",
+    "kustomize",
+    "metallb",
+    "metrics-server",
+    "nginx-proxy",
+    "nodelocaldns",
+    "opentofu",
+    "skopeo",
+    "terraform",
 ];
 
 #[test]
@@ -220,12 +236,19 @@ fn platform_specs_load_with_their_deploy_steps() {
             .iter()
             .map(|step| match &step.action {
                 DeployAction::Chart(chart) => {
-                    format!("chart {} as {} in {}", chart.chart, chart.release, chart.namespace)
+                    format!(
+                        "chart {} as {} in {}",
+                        chart.chart, chart.release, chart.namespace
+                    )
                 }
                 DeployAction::Manifests(files) => format!("manifests {}", files.files.join(",")),
                 DeployAction::Wait(wait) => format!(
                     "wait {}",
-                    wait.targets.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+                    wait.targets
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
                 ),
             })
             .collect()

@@ -246,8 +246,16 @@ fn fails_at(dir: &std::path::Path, spec: &std::path::Path, line: usize, message:
         "expected line {line} in: {}",
         run.stderr
     );
-    assert!(run.stderr.contains(message), "expected `{message}` in: {}", run.stderr);
-    assert_eq!(before, std::fs::read(&lock).unwrap(), "the lock is untouched");
+    assert!(
+        run.stderr.contains(message),
+        "expected `{message}` in: {}",
+        run.stderr
+    );
+    assert_eq!(
+        before,
+        std::fs::read(&lock).unwrap(),
+        "the lock is untouched"
+    );
 }
 
 #[test]
@@ -306,7 +314,12 @@ fn deploy_steps_load_with_their_defaults() {
 fn deploy_unknown_key_is_located() {
     let dir = tempfile::tempdir().unwrap();
     let (spec, _, text) = example_with_deploy(dir.path(), "  - chart: hello\n    relase: typo\n");
-    fails_at(dir.path(), &spec, line_of(&text, "relase"), "unknown field `relase`");
+    fails_at(
+        dir.path(),
+        &spec,
+        line_of(&text, "relase"),
+        "unknown field `relase`",
+    );
 }
 
 #[test]
@@ -354,10 +367,7 @@ fn deploy_chart_must_be_one_the_component_carries() {
 #[test]
 fn deploy_manifest_must_be_a_file_the_component_carries() {
     let dir = tempfile::tempdir().unwrap();
-    let (spec, _, text) = example_with_deploy(
-        dir.path(),
-        "  - manifests:\n      - hello.yaml\n",
-    );
+    let (spec, _, text) = example_with_deploy(dir.path(), "  - manifests:\n      - hello.yaml\n");
     fails_at(
         dir.path(),
         &spec,

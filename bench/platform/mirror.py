@@ -781,6 +781,7 @@ class Mirror:
         tree = os.path.join(self.out, "vendor-manifests")
         shutil.rmtree(tree, ignore_errors=True)
         derived = {}
+        self.local_hashes = {}
         for spec in self.specs:
             for comp in spec["components"]:
                 target = os.path.join(tree, comp["name"], os.path.basename(comp["manifest_path"]))
@@ -804,13 +805,49 @@ class Mirror:
                     os.symlink(comp["manifest_path"], target)
                 # Local files and layouts next to the manifest (e.g. kubeflow/built/).
                 src_dir = os.path.dirname(comp["manifest_path"])
+                pins = set(re.findall(r"^\s*-\s*ref:\s*([^\s@:#]+(?:/[^\s@:#]+)*@sha256:[0-9a-f]{64})", text, flags=re.M))
                 for f in comp["files"]:
-                    if f["local"]:
-                        first = f["url"].split("/", 1)[0]
-                        link = os.path.join(tree, comp["name"], first)
-                        if not os.path.lexists(link):
-                            os.symlink(os.path.join(src_dir, first), link)
+                    if not f["local"]:
+                        continue
+                    first = f["url"].split("/", 1)[0]
+                    link = os.path.join(tree, comp["name"], first)
+                    if pins and f["url"].endswith((".yaml", ".yaml.gz")) and "/" in f["url"]:
+                        # The carried manifest runs the same digest-only pins: give it the mirror's tags too,
+                        # in a derived copy whose hash the overlay names.
+                        self.derive_local_file(comp, f, src_dir, tree, pins)
+                    elif not os.path.lexists(link):
+                        os.symlink(os.path.join(src_dir, first), link)
         return derived
+
+    def derive_local_file(self, comp, f, src_dir, tree, pins):
+        """A copy of a carried manifest file with `repo@sha256:HEX` pins as `repo:sha256-HEX` (see manifests_tree)."""
+        first, rest = f["url"].split("/", 1)
+        directory = os.path.join(tree, comp["name"], first)
+        if os.path.islink(directory):
+            os.unlink(directory)
+        os.makedirs(directory, exist_ok=True)
+        for entry in os.listdir(os.path.join(src_dir, first)):
+            link = os.path.join(directory, entry)
+            if not os.path.lexists(link):
+                os.symlink(os.path.join(src_dir, first, entry), link)
+        source = os.path.join(src_dir, f["url"])
+        with open(source, "rb") as fh:
+            data = fh.read()
+        if source.endswith(".gz"):
+            data = gzip.decompress(data)
+        text = data.decode()
+        for pin in pins:
+            repo, digest = pin.split("@sha256:")
+            text = text.replace(pin, f"{repo}:sha256-{digest}")
+        out = text.encode()
+        if source.endswith(".gz"):
+            out = gzip.compress(out, mtime=0)
+        target = os.path.join(tree, comp["name"], f["url"])
+        if os.path.lexists(target):
+            os.unlink(target)
+        with open(target, "wb") as fh:
+            fh.write(out)
+        self.local_hashes[(comp["name"], comp["version"], f["name"])] = hashlib.sha256(out).hexdigest()
 
     def overlay(self, spec):
         lines = [
@@ -829,6 +866,9 @@ class Mirror:
             hashes = {}
             for f in comp["files"]:
                 if f["local"]:
+                    derived_sha = self.local_hashes.get((comp["name"], comp["version"], f["name"]))
+                    if derived_sha:
+                        hashes[f["name"]] = derived_sha
                     continue
                 sha, _ = self.file_hashes[f["url"]]
                 if f["arch"]:

@@ -53,6 +53,9 @@ pub struct DeployArgs {
     /// Apply objects that run images the bundle does not carry (refused by default).
     #[arg(long)]
     pub no_strict: bool,
+    /// Leave a component as it is: not applied, not pruned (repeatable).
+    #[arg(long = "skip", value_name = "COMPONENT")]
+    pub skip: Vec<String>,
     /// Prune PersistentVolumeClaims, CRDs and Namespaces a component no longer renders too.
     #[arg(long)]
     pub prune_protected: bool,
@@ -141,7 +144,18 @@ pub fn run(ctx: &Context, args: &DeployArgs) -> Result<()> {
         None => None,
     };
     let settings = settings(args)?;
-    let plan = deploy::plan(&bundle, &lock, &spec, map.as_ref(), &settings)?;
+    let mut plan = deploy::plan(&bundle, &lock, &spec, map.as_ref(), &settings)?;
+    for name in &args.skip {
+        if !plan.components.iter().any(|c| &c.name == name) {
+            bail!("--skip {name}: the bundle deploys no such component");
+        }
+    }
+    if args.plan {
+        plan.components.retain(|c| !args.skip.contains(&c.name));
+        plan.unmapped.retain(|u| !args.skip.contains(&u.component));
+        print_plan(ctx, &plan);
+        return Ok(());
+    }
     if args.plan {
         print_plan(ctx, &plan);
         return Ok(());
@@ -171,6 +185,7 @@ pub fn run(ctx: &Context, args: &DeployArgs) -> Result<()> {
         render_clock: settings.now.unwrap_or(FIXED_CLOCK),
         seed_fingerprint: hex::encode(sha2::Sha256::digest(&settings.seed)),
         cancel: Arc::clone(&cancel),
+        skip: args.skip.clone(),
     };
     let outcome = runtime.block_on(async {
         let flag = Arc::clone(&cancel);

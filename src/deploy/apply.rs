@@ -237,7 +237,7 @@ pub async fn run_hooks(
         outcome.map_err(|e| DeployError::Step {
             component: format!("{event} hook"),
             step: hook.id.to_string(),
-            source: Box::new(e),
+            cause: Box::new(e),
         })?;
     }
     Ok(())

@@ -17,6 +17,8 @@ use crate::image_map::{ImageMap, Resolution};
 /// An image an object runs that the image map cannot point anywhere.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Unmapped {
+    /// The component whose object it is.
+    pub component: String,
     /// The object (`Deployment ns/name`).
     pub object: String,
     /// The container.
@@ -73,6 +75,7 @@ pub fn rewrite_object(object: &mut Object, map: Option<&ImageMap>) -> Vec<Unmapp
                         container["image"] = Value::String(entry.pinned_target());
                     }
                     Resolution::Ambiguous(entries) => unmapped.push(Unmapped {
+                        component: String::new(),
                         object: id.clone(),
                         container: name,
                         image,
@@ -86,6 +89,7 @@ pub fn rewrite_object(object: &mut Object, map: Option<&ImageMap>) -> Vec<Unmapp
                         ),
                     }),
                     Resolution::Unknown => unmapped.push(Unmapped {
+                        component: String::new(),
                         object: id.clone(),
                         container: name,
                         image,

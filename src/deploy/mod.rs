@@ -50,15 +50,14 @@ pub enum DeployError {
     #[error(transparent)]
     Render(#[from] crate::render::RenderError),
     /// A step failed.
-    #[error("component {component}, {step}: {source}")]
+    #[error("component {component}, {step}: {cause}")]
     Step {
         /// The component.
         component: String,
         /// The step.
         step: String,
-        /// The cause.
-        #[source]
-        source: Box<DeployError>,
+        /// The cause (shown inline: the message already holds it).
+        cause: Box<DeployError>,
     },
     /// The cluster refused or failed.
     #[error(transparent)]

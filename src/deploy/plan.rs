@@ -133,7 +133,7 @@ pub fn plan(
             let context = |e: DeployError| DeployError::Step {
                 component: component.name.clone(),
                 step: step_label(component, index),
-                source: Box::new(e),
+                cause: Box::new(e),
             };
             let plan = match &step.action {
                 DeployAction::Chart(chart) => {
@@ -185,7 +185,10 @@ pub fn plan(
         for step in &mut steps {
             for object in step.objects.iter_mut().chain(step.hooks.iter_mut()) {
                 let unmapped = images::rewrite_object(object, map);
-                out.unmapped.extend(unmapped);
+                out.unmapped.extend(unmapped.into_iter().map(|u| Unmapped {
+                    component: component.name.clone(),
+                    ..u
+                }));
             }
             // Marks again: the hash covers the rewritten images.
             let release = step

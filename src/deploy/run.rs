@@ -47,6 +47,8 @@ pub struct DeployOptions {
     pub seed_fingerprint: String,
     /// Set (by Ctrl-C) to stop at the next object.
     pub cancel: Arc<AtomicBool>,
+    /// Components left as they are (not applied, not pruned).
+    pub skip: Vec<String>,
 }
 
 /// What a deploy did, per component.
@@ -81,8 +83,14 @@ pub async fn deploy(
     options: &DeployOptions,
     progress: &dyn Progress,
 ) -> Result<DeployReport, DeployError> {
-    if options.strict && !plan.unmapped.is_empty() {
-        return Err(DeployError::Unmapped(plan.unmapped.clone()));
+    let unmapped: Vec<_> = plan
+        .unmapped
+        .iter()
+        .filter(|u| !options.skip.contains(&u.component))
+        .cloned()
+        .collect();
+    if options.strict && !unmapped.is_empty() {
+        return Err(DeployError::Unmapped(unmapped));
     }
     let cluster = Arc::new(Cluster::connect(&options.kubeconfig).await?);
     with_lease(&cluster, || {
@@ -146,12 +154,39 @@ async fn deploy_locked(
         components: Vec::new(),
     };
     let mut namespaces = NamespaceCache::default();
-    for component in &plan.components {
+    for component in plan
+        .components
+        .iter()
+        .filter(|c| !options.skip.contains(&c.name))
+    {
         progress.stage(&component.name, component.steps.len() as u64, 0);
+        // Recorded before anything is applied: whatever a kill leaves behind is in the inventory
+        // (the previous objects and everything this run may apply), so a later run prunes it.
+        let prior = record.component(&component.name).cloned();
+        let previous = prior.clone().unwrap_or_default();
+        let mut inventory = previous.objects.clone();
+        for (_, _, object) in plan
+            .objects()
+            .filter(|(c, _, o)| *c == component.name && o.hook.is_none())
+        {
+            if !inventory.contains(&object.id) {
+                inventory.push(object.id.clone());
+            }
+        }
+        let pending = ComponentRecord {
+            name: component.name.clone(),
+            version: component.version.clone(),
+            status: "pending".to_owned(),
+            objects: inventory.clone(),
+            ..previous.clone()
+        };
+        record.put(pending.clone());
+        record::write(cluster, &record).await?;
         let outcome = deploy_component(
             cluster,
             component,
             &record,
+            prior.as_ref(),
             options,
             progress,
             &mut namespaces,
@@ -165,16 +200,10 @@ async fn deploy_locked(
                 report.components.push(done);
             }
             Err(error) => {
-                let previous = record
-                    .component(&component.name)
-                    .cloned()
-                    .unwrap_or_default();
                 record.put(ComponentRecord {
-                    name: component.name.clone(),
-                    version: component.version.clone(),
                     status: "failed".to_owned(),
                     message: Some(error.to_string()),
-                    ..previous
+                    ..pending
                 });
                 record.status = if matches!(error, DeployError::Interrupted { .. }) {
                     "interrupted".to_owned()
@@ -187,6 +216,32 @@ async fn deploy_locked(
                 return Err(error);
             }
         }
+    }
+    // Components the bundle no longer deploys: their objects go, last deployed first.
+    let planned: BTreeSet<&str> = plan.components.iter().map(|c| c.name.as_str()).collect();
+    let dropped: Vec<ComponentRecord> = record
+        .components
+        .iter()
+        .filter(|c| !planned.contains(c.name.as_str()) && !options.skip.contains(&c.name))
+        .cloned()
+        .collect();
+    for gone in dropped.iter().rev() {
+        let mut pruned = Vec::new();
+        for id in gone.objects.iter().rev() {
+            if PROTECTED.contains(&id.kind.as_str()) && !options.prune_protected {
+                continue;
+            }
+            cluster.delete(id).await?;
+            pruned.push(id.to_string());
+        }
+        record.components.retain(|c| c.name != gone.name);
+        record::write(cluster, &record).await?;
+        report.components.push(ComponentReport {
+            name: gone.name.clone(),
+            revision: gone.revision,
+            pruned,
+            ..ComponentReport::default()
+        });
     }
     record.status = "deployed".to_owned();
     record.finished = Some(now_text());
@@ -227,11 +282,13 @@ async fn deploy_component(
     cluster: &Cluster,
     component: &ComponentPlan,
     record: &DeploymentRecord,
+    prior: Option<&ComponentRecord>,
     options: &DeployOptions,
     progress: &dyn Progress,
     namespaces: &mut NamespaceCache,
 ) -> Result<(ComponentRecord, ComponentReport), DeployError> {
     let cancelled = || options.cancel.load(Ordering::Relaxed);
+    // What may be in the cluster (the pending inventory written before this run applied anything).
     let previous = record.component(&component.name).cloned();
     let mut steps: Vec<StepPlan> = component.steps.clone();
     let mut applied = Applied::default();
@@ -248,7 +305,7 @@ async fn deploy_component(
         let context = |e: DeployError| DeployError::Step {
             component: component.name.clone(),
             step: label,
-            source: Box::new(e),
+            cause: Box::new(e),
         };
         run_step(
             cluster,
@@ -277,18 +334,18 @@ async fn deploy_component(
             cluster.delete(id).await.map_err(|e| DeployError::Step {
                 component: component.name.clone(),
                 step: "prune".to_owned(),
-                source: Box::new(e.into()),
+                cause: Box::new(e.into()),
             })?;
             pruned.push(id.to_string());
         }
     }
-    let changed = previous.as_ref().is_none_or(|p| {
+    let changed = prior.is_none_or(|p| {
         p.status != "deployed"
             || p.objects.iter().collect::<BTreeSet<_>>() != current
             || p.releases != releases
     }) || applied.written > 0
         || !pruned.is_empty();
-    let revision = match &previous {
+    let revision = match prior {
         Some(p) if !changed => p.revision,
         Some(p) => p.revision + 1,
         None => 1,
