@@ -219,10 +219,14 @@ fn example_with_deploy(
 ) -> (std::path::PathBuf, std::path::PathBuf, String) {
     let spec = copy_example(dir);
     let manifest = dir.join("examples/vendor-manifests/hello/1.0.0.yaml");
-    let text = format!(
-        "{}deploy:\n{deploy}",
-        std::fs::read_to_string(&manifest).unwrap()
-    );
+    // The example's own deploy section (and its comment) give way to the one under test.
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    let base = original
+        .split("# How the cluster installs it")
+        .next()
+        .unwrap()
+        .to_owned();
+    let text = format!("{base}deploy:\n{deploy}");
     write(&manifest, &text);
     (spec, manifest, text)
 }
