@@ -148,6 +148,13 @@ impl<'a> Resolution<'a> {
     }
 }
 
+/// Whether two references name the same image under a rewritten registry:
+/// the same last repository segment and the same tag (a reference without a tag matches nothing).
+pub fn same_name_and_tag(a: &Reference, b: &Reference) -> bool {
+    let name = |r: &Reference| r.repository.rsplit('/').next().map(str::to_owned);
+    a.tag.is_some() && a.tag == b.tag && name(a) == name(b)
+}
+
 /// The image map of one push.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -238,12 +245,8 @@ impl ImageMap {
                 return Resolution::ByName(same[0]);
             }
         }
-        if wanted.tag.is_none() {
-            return Resolution::Unknown;
-        }
-        let name = |r: &Reference| r.repository.rsplit('/').next().map(str::to_owned);
         let matches: Vec<&MapEntry> = images()
-            .filter(|(_, original)| name(original) == name(&wanted) && original.tag == wanted.tag)
+            .filter(|(_, original)| same_name_and_tag(original, &wanted))
             .map(|(entry, _)| entry)
             .collect();
         match matches.len() {

@@ -28,21 +28,7 @@ impl Env {
     fn with(options: Options) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let bundle = dir.path().join("example.tar");
-        let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bundles/example.yaml");
-        let cache = dir.path().join("cache");
-        ferry_env(
-            &cache,
-            &[],
-            &[
-                "build",
-                spec.to_str().unwrap(),
-                "--locked",
-                "-o",
-                bundle.to_str().unwrap(),
-                "--quiet",
-            ],
-        )
-        .ok();
+        common::build_example(&dir.path().join("cache"), &bundle);
         let double = Double::spawn(options).unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         double.write_kubeconfig(&kubeconfig).unwrap();
@@ -149,13 +135,19 @@ fn helm(env: &Env, body: &str) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
 }
 
+/// Release Secrets as [`Env::release_secrets`] lists them.
+fn releases(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(n, s)| (n.to_string(), s.to_string()))
+        .collect()
+}
+
 fn writes_outside_ferry_system(double: &Double) -> Vec<String> {
     double
         .requests()
         .into_iter()
         .filter(|r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
         .filter(|r| !r.path.contains("/namespaces/ferry-system"))
-        .filter(|r| !(r.path.ends_with("/namespaces/ferry-system")))
         .map(|r| format!("{} {}", r.method, r.path))
         .collect()
 }
@@ -163,18 +155,15 @@ fn writes_outside_ferry_system(double: &Double) -> Vec<String> {
 #[test]
 fn plan_lists_steps_and_objects_without_a_cluster() {
     let env = Env::new();
-    let run = ferry_env(
-        &env.dir.path().join("cache"),
-        &[],
-        &[
+    let run = env
+        .ferry(&[
             "deploy",
             env.bundle.to_str().unwrap(),
             "--insecure-skip-signature",
             "--plan",
             "--json",
-        ],
-    )
-    .ok();
+        ])
+        .ok();
     let plan = run.json();
     assert_eq!(plan["components"].as_array().unwrap().len(), 1);
     let step = &plan["components"][0]["steps"][0];
@@ -213,10 +202,7 @@ fn deploys_records_for_helm_redeploys_nothing_upgrades_and_rolls_back() {
     assert!(managers.contains(&"ferry"), "{managers:?}");
     assert_eq!(
         env.release_secrets(),
-        vec![(
-            "sh.helm.release.v1.hello.v1".to_owned(),
-            "deployed".to_owned()
-        )]
+        releases(&[("sh.helm.release.v1.hello.v1", "deployed")])
     );
 
     // kubectl reads it as it reads any object.
@@ -275,16 +261,10 @@ fn deploys_records_for_helm_redeploys_nothing_upgrades_and_rolls_back() {
     assert_eq!(env.deployment().unwrap()["spec"]["replicas"], 3);
     assert_eq!(
         env.release_secrets(),
-        vec![
-            (
-                "sh.helm.release.v1.hello.v1".to_owned(),
-                "superseded".to_owned()
-            ),
-            (
-                "sh.helm.release.v1.hello.v2".to_owned(),
-                "deployed".to_owned()
-            ),
-        ]
+        releases(&[
+            ("sh.helm.release.v1.hello.v1", "superseded"),
+            ("sh.helm.release.v1.hello.v2", "deployed")
+        ])
     );
     let history = helm(&env, "print(json.dumps(cfg.history('hello'), default=str))");
     assert_eq!(history.as_array().unwrap().len(), 2);
@@ -333,16 +313,10 @@ fn a_release_helm_installed_is_adopted_and_continued() {
     assert_eq!(env.deployment().unwrap()["spec"]["replicas"], 2);
     assert_eq!(
         env.release_secrets(),
-        vec![
-            (
-                "sh.helm.release.v1.hello.v1".to_owned(),
-                "superseded".to_owned()
-            ),
-            (
-                "sh.helm.release.v1.hello.v2".to_owned(),
-                "deployed".to_owned()
-            ),
-        ]
+        releases(&[
+            ("sh.helm.release.v1.hello.v1", "superseded"),
+            ("sh.helm.release.v1.hello.v2", "deployed")
+        ])
     );
 }
 
@@ -374,10 +348,7 @@ fn an_image_that_cannot_be_pulled_fails_early_naming_pod_container_and_image() {
     assert_eq!(status["record"]["components"][0]["status"], "failed");
     assert_eq!(
         env.release_secrets(),
-        vec![(
-            "sh.helm.release.v1.hello.v1".to_owned(),
-            "failed".to_owned()
-        )]
+        releases(&[("sh.helm.release.v1.hello.v1", "failed")])
     );
 }
 

@@ -12,7 +12,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::ferry_env;
@@ -30,20 +29,7 @@ fn deploy_upgrade_rollback_on_a_real_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let bundle = dir.path().join("example.tar");
-    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/bundles/example.yaml");
-    ferry_env(
-        &cache,
-        &[],
-        &[
-            "build",
-            spec.to_str().unwrap(),
-            "--locked",
-            "-o",
-            bundle.to_str().unwrap(),
-            "-q",
-        ],
-    )
-    .ok();
+    common::build_example(&cache, &bundle);
     let values = dir.path().join("values.yaml");
     std::fs::write(
         &values,

@@ -8,16 +8,14 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use ferry::bundle::OpenBundle;
 use ferry::deploy::{self, DeployOptions, KubeconfigSource, Plan};
-use ferry::image_map::ImageMap;
 use ferry::render::RenderSettings;
 use sha2::Digest as _;
 
 use super::{print_json, Context, TrustArgs};
 
-/// The render clock when neither `--now` nor the site seed gives one (the engine's fixed clock).
-const FIXED_CLOCK: i64 = 1_735_689_600;
+/// The render clock when `--now` gives none: the engine's fixed clock.
+const FIXED_CLOCK: i64 = ferry_helm::DEFAULT_NOW;
 
 /// Where the cluster is.
 #[derive(Args, Clone)]
@@ -135,14 +133,13 @@ fn settings(args: &DeployArgs) -> Result<RenderSettings> {
 
 /// `ferry deploy`.
 pub fn run(ctx: &Context, args: &DeployArgs) -> Result<()> {
-    let (report, _) = super::verify_bundle(ctx, &args.bundle, &args.trust, None)?;
-    let bundle = OpenBundle::open(&args.bundle)?;
-    let lock = bundle.lock().context("the bundle has no lock")?.clone();
-    let spec = bundle.spec()?;
-    let map = match &args.image_map {
-        Some(path) => Some(ImageMap::read(path)?),
-        None => None,
-    };
+    let super::render::Opened {
+        report,
+        bundle,
+        lock,
+        spec,
+        map,
+    } = super::render::open_verified(ctx, &args.bundle, &args.trust, args.image_map.as_deref())?;
     let settings = settings(args)?;
     let mut plan = deploy::plan(&bundle, &lock, &spec, map.as_ref(), &settings)?;
     for name in &args.skip {

@@ -3,7 +3,7 @@
 //! the image map `ferry push` wrote (original → Harbor, pinned by digest).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
@@ -35,16 +35,49 @@ pub struct RenderArgs {
     pub trust: TrustArgs,
 }
 
+/// A bundle verified and opened for rendering (render and deploy).
+pub struct Opened {
+    /// The verification.
+    pub report: ferry::bundle::VerifyReport,
+    /// The bundle.
+    pub bundle: OpenBundle,
+    /// Its lock (as verification read it).
+    pub lock: ferry::lock::Lock,
+    /// Its embedded spec.
+    pub spec: ferry::bundle::BundleSpec,
+    /// The image map, when one is given.
+    pub map: Option<ImageMap>,
+}
+
+/// Verifies the bundle (signature and blobs), opens it and reads its spec and the image map.
+pub fn open_verified(
+    ctx: &Context,
+    path: &Path,
+    trust: &TrustArgs,
+    image_map: Option<&Path>,
+) -> Result<Opened> {
+    let (report, lock) = super::verify_bundle(ctx, path, trust, None)?;
+    let bundle = OpenBundle::open(path)?;
+    let spec = bundle.spec()?;
+    let map = image_map.map(ImageMap::read).transpose()?;
+    Ok(Opened {
+        report,
+        bundle,
+        lock,
+        spec,
+        map,
+    })
+}
+
 /// `ferry render`.
 pub fn run(ctx: &Context, args: &RenderArgs) -> Result<()> {
-    super::verify_bundle(ctx, &args.bundle, &args.trust, None)?;
-    let bundle = OpenBundle::open(&args.bundle)?;
-    let lock = bundle.lock().context("the bundle has no lock")?.clone();
-    let spec = bundle.spec()?;
-    let map = match &args.image_map {
-        Some(path) => Some(ImageMap::read(path)?),
-        None => None,
-    };
+    let Opened {
+        bundle,
+        lock,
+        spec,
+        map,
+        ..
+    } = open_verified(ctx, &args.bundle, &args.trust, args.image_map.as_deref())?;
     let settings = RenderSettings {
         seed: ferry::render::site_seed(args.seed_file.as_deref())?,
         ..RenderSettings::default()

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::cluster::Cluster;
-use super::objects::{self, applied_hash, Object, ObjectId, LABEL_COMPONENT};
+use super::objects::{self, Object, ObjectId, LABEL_COMPONENT};
 use super::wait;
 use super::DeployError;
 
@@ -85,11 +85,7 @@ pub async fn apply_one(
     object: &Object,
     live: Option<&Value>,
 ) -> Result<bool, DeployError> {
-    let same = match (live, object.applied_hash()) {
-        (Some(live), Some(hash)) => applied_hash(live) == Some(hash),
-        _ => false,
-    };
-    if same {
+    if object.is_current(live) {
         return Ok(false);
     }
     cluster.apply(&object.id, &object.body, false).await?;
@@ -174,12 +170,9 @@ pub async fn apply_objects(
             });
         }
         let live_copy = live.get(&object.id);
-        if objects::is_served_by_service(&object.id.kind) {
-            let unchanged = matches!((live_copy, object.applied_hash()), (Some(l), Some(h)) if applied_hash(l) == Some(h));
-            if !unchanged {
-                for (namespace, name) in objects::backing_services(object) {
-                    wait_endpoints(cluster, &namespace, &name, timeout, cancelled).await?;
-                }
+        if objects::is_served_by_service(&object.id.kind) && !object.is_current(live_copy) {
+            for (namespace, name) in objects::backing_services(object) {
+                wait_endpoints(cluster, &namespace, &name, timeout, cancelled).await?;
             }
         }
         if apply_one(cluster, object, live_copy).await? {

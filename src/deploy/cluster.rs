@@ -256,8 +256,7 @@ impl Cluster {
     /// Creates an object (fails with 409 when it exists).
     pub async fn create(&self, id: &ObjectId, body: &Value) -> Result<Value, ClusterError> {
         let (api, _) = self.api(id).await?;
-        let object: DynamicObject = serde_json::from_value(body.clone())
-            .map_err(|e| ClusterError::Config(format!("{id}: {e}")))?;
+        let object = dynamic(id, body)?;
         api.create(&PostParams::default(), &object)
             .await
             .map(to_value)
@@ -267,8 +266,7 @@ impl Cluster {
     /// Replaces an object (its `metadata.resourceVersion` guards against a concurrent write: 409).
     pub async fn replace(&self, id: &ObjectId, body: &Value) -> Result<Value, ClusterError> {
         let (api, _) = self.api(id).await?;
-        let object: DynamicObject = serde_json::from_value(body.clone())
-            .map_err(|e| ClusterError::Config(format!("{id}: {e}")))?;
+        let object = dynamic(id, body)?;
         api.replace(&id.name, &PostParams::default(), &object)
             .await
             .map(to_value)
@@ -310,6 +308,11 @@ impl Cluster {
             .map(|list| list.items.into_iter().map(to_value).collect())
             .map_err(|e| self.error(format!("listing {kind} ({selector})"), e))
     }
+}
+
+/// An object body as the client's dynamic type.
+fn dynamic(id: &ObjectId, body: &Value) -> Result<DynamicObject, ClusterError> {
+    serde_json::from_value(body.clone()).map_err(|e| ClusterError::Config(format!("{id}: {e}")))
 }
 
 fn to_value(object: DynamicObject) -> Value {

@@ -29,30 +29,8 @@ pub struct Unmapped {
     pub reason: String,
 }
 
-/// Every image an object's pod specs run: (container, image).
-pub fn images_of(body: &Value) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    visit_pod_specs_ref(body, &mut |spec| {
-        for list in ["initContainers", "containers", "ephemeralContainers"] {
-            if let Some(Value::Array(containers)) = spec.get(list) {
-                for container in containers {
-                    if let Some(image) = container.get("image").and_then(Value::as_str) {
-                        let name = container.get("name").and_then(Value::as_str).unwrap_or("?");
-                        out.push((name.to_owned(), image.to_owned()));
-                    }
-                }
-            }
-        }
-    });
-    out
-}
-
 /// Rewrites the images of `object` through `map`; returns those it could not map.
-/// With no map, images stay and nothing is reported.
-pub fn rewrite_object(object: &mut Object, map: Option<&ImageMap>) -> Vec<Unmapped> {
-    let Some(map) = map else {
-        return Vec::new();
-    };
+pub fn rewrite_object(object: &mut Object, map: &ImageMap) -> Vec<Unmapped> {
     let id = object.id.to_string();
     let mut unmapped = Vec::new();
     visit_pod_specs(&mut object.body, &mut |spec| {
@@ -131,31 +109,32 @@ fn visit_pod_specs(value: &mut Value, f: &mut dyn FnMut(&mut Value)) {
     }
 }
 
-fn visit_pod_specs_ref(value: &Value, f: &mut dyn FnMut(&Value)) {
-    match value {
-        Value::Object(map) => {
-            if is_pod_spec(map) {
-                f(value);
-                return;
-            }
-            for child in map.values() {
-                visit_pod_specs_ref(child, f);
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                visit_pod_specs_ref(item, f);
-            }
-        }
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::image_map::{ArtifactKind, MapEntry};
     use crate::oci::Digest;
+
+    /// (container, image) of every container of every pod spec, in list order.
+    fn images_of(body: &Value) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        visit_pod_specs(&mut body.clone(), &mut |spec| {
+            for list in ["initContainers", "containers", "ephemeralContainers"] {
+                for c in spec
+                    .get(list)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    out.push((
+                        c["name"].as_str().unwrap().to_owned(),
+                        c["image"].as_str().unwrap().to_owned(),
+                    ));
+                }
+            }
+        });
+        out
+    }
 
     #[test]
     fn rewrites_every_container_of_every_pod_template() {
@@ -169,7 +148,7 @@ mod tests {
         let mut object = super::super::objects::parse_documents(text, "c.yaml")
             .unwrap()
             .remove(0);
-        let unmapped = rewrite_object(&mut object, Some(&map));
+        let unmapped = rewrite_object(&mut object, &map);
         let images = images_of(&object.body);
         let pinned = format!(
             "harbor.example/library/busybox:1.36@{}",

@@ -104,6 +104,9 @@ pub enum DeployError {
     /// Nothing to roll back to.
     #[error("{0}")]
     Rollback(String),
+    /// A Helm release is in the middle of another tool's operation.
+    #[error("{0}")]
+    ReleaseBusy(String),
     /// A record in the cluster is unreadable.
     #[error("record {name}: {detail}")]
     Record {

@@ -217,6 +217,14 @@ impl Object {
     pub fn applied_hash(&self) -> Option<&str> {
         applied_hash(&self.body)
     }
+
+    /// Whether the live copy already carries what applying this object would write.
+    pub fn is_current(&self, live: Option<&Value>) -> bool {
+        match (live, self.applied_hash()) {
+            (Some(live), Some(hash)) => applied_hash(live) == Some(hash),
+            _ => false,
+        }
+    }
 }
 
 /// The `ferry.dev/applied` annotation of an object body.
@@ -307,54 +315,10 @@ pub fn is_cluster_scoped_kind(kind: &str) -> bool {
     )
 }
 
-/// Helm's install order by kind (`releaseutil.InstallOrder`); unknown kinds go last.
-const INSTALL_ORDER: &[&str] = &[
-    "PriorityClass",
-    "Namespace",
-    "NetworkPolicy",
-    "ResourceQuota",
-    "LimitRange",
-    "PodSecurityPolicy",
-    "PodDisruptionBudget",
-    "ServiceAccount",
-    "Secret",
-    "SecretList",
-    "ConfigMap",
-    "StorageClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleList",
-    "ClusterRoleBinding",
-    "ClusterRoleBindingList",
-    "Role",
-    "RoleList",
-    "RoleBinding",
-    "RoleBindingList",
-    "Service",
-    "DaemonSet",
-    "Pod",
-    "ReplicationController",
-    "ReplicaSet",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "IngressClass",
-    "Ingress",
-    "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
-
 /// The rank of a kind in Helm's install order.
 pub fn install_rank(kind: &str) -> usize {
-    INSTALL_ORDER
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(INSTALL_ORDER.len())
+    let order = ferry_helm::INSTALL_ORDER;
+    order.iter().position(|k| *k == kind).unwrap_or(order.len())
 }
 
 /// Whether the API server calls a Service behind this object (so it is applied
@@ -397,14 +361,11 @@ pub fn backing_services(object: &Object) -> Vec<(String, String)> {
 /// Helm's kind order (stable within a kind), webhook configurations and
 /// APIServices last.
 pub fn install_order(objects: &mut [Object]) {
-    objects.sort_by_key(|o| {
-        let rank = match o.id.kind.as_str() {
-            "CustomResourceDefinition" => 0,
-            "Namespace" => 1,
-            kind if is_served_by_service(kind) => 3 + INSTALL_ORDER.len(),
-            kind => 2 + install_rank(kind),
-        };
-        rank
+    objects.sort_by_key(|o| match o.id.kind.as_str() {
+        "CustomResourceDefinition" => 0,
+        "Namespace" => 1,
+        kind if is_served_by_service(kind) => 3 + ferry_helm::INSTALL_ORDER.len(),
+        kind => 2 + install_rank(kind),
     });
 }
 

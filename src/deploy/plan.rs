@@ -109,7 +109,6 @@ pub fn plan(
             &carried
         }
     };
-    let map = Some(map);
     let mut out = Plan {
         bundle: spec.name.clone(),
         version: spec.version.clone(),
@@ -128,7 +127,7 @@ pub fn plan(
             .iter()
             .filter(|c| c.component == component.name)
             .collect();
-        let base = component_base(component, settings)?;
+        let base = render::component_values(component, settings)?;
         for (index, step) in component.deploy.iter().enumerate() {
             let context = |e: DeployError| DeployError::Step {
                 component: component.name.clone(),
@@ -140,10 +139,10 @@ pub fn plan(
                     let release =
                         render::release_of_step(component, chart, &charts, &base, settings)
                             .map_err(|e| context(e.into()))?;
-                    let rendered = render::render_release(bundle, lock, &release, map, settings)
+                    // Images are pointed through the map per document below, not in the whole output.
+                    let rendered = render::render_release(bundle, lock, &release, None, settings)
                         .map_err(|e| context(e.into()))?;
-                    chart_step(component, rendered, chart.wait, chart.timeout_seconds, map)
-                        .map_err(context)?
+                    chart_step(rendered, chart.wait, chart.timeout_seconds, map).map_err(context)?
                 }
                 DeployAction::Manifests(files) => {
                     let mut objects = Vec::new();
@@ -157,7 +156,6 @@ pub fn plan(
                         .unwrap_or_else(|| component.namespace_or_default().to_owned());
                     for object in &mut objects {
                         object.default_namespace(&namespace);
-                        object.mark(&component.name, None);
                     }
                     install_order(&mut objects);
                     StepPlan {
@@ -190,7 +188,7 @@ pub fn plan(
                     ..u
                 }));
             }
-            // Marks again: the hash covers the rewritten images.
+            // Marked after the rewrite: the hash covers the images as applied.
             let release = step
                 .release
                 .as_ref()
@@ -241,39 +239,18 @@ pub fn step_label(component: &BundleComponent, index: usize) -> String {
     }
 }
 
-fn component_base(
-    component: &BundleComponent,
-    settings: &RenderSettings,
-) -> Result<serde_json::Value, DeployError> {
-    let mut values = component.values.clone();
-    if let Some(over) = settings.overrides.get(&component.name) {
-        render::merge(&mut values, over.clone());
-    }
-    render::resolve_placeholders(
-        &mut values,
-        &settings.vars,
-        settings.require_vars,
-        &format!("component {} values", component.name),
-    )?;
-    Ok(values)
-}
-
 fn chart_step(
-    component: &BundleComponent,
     rendered: RenderedRelease,
     wait: bool,
     timeout_seconds: u64,
-    map: Option<&ImageMap>,
+    map: &ImageMap,
 ) -> Result<StepPlan, DeployError> {
     let plan = &rendered.plan;
     let mut objects = Vec::new();
     let mut manifest = String::new();
     for m in &rendered.rendered.manifests {
         let content = rendered.rendered.content(m);
-        let text = match map {
-            Some(map) => render::rewrite_images(content, map).0,
-            None => content.to_owned(),
-        };
+        let text = render::rewrite_images(content, map).0;
         if !text.trim().is_empty() && !m.source.contains("/crds/") {
             manifest.push_str(&format!(
                 "---\n# Source: {}\n{}\n",
@@ -295,7 +272,6 @@ fn chart_step(
     }
     install_order(&mut objects);
     hooks.sort_by_key(|h| h.hook.as_ref().map_or(0, |h| h.weight));
-    let _ = component;
     Ok(StepPlan {
         label: format!(
             "chart {} {} (release {} in {})",

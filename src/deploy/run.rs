@@ -433,9 +433,7 @@ async fn run_step(
     }
     let all: Vec<&Object> = step.objects.iter().collect();
     let live = apply::live_index(cluster, component, &all).await?;
-    let unchanged = step.objects.iter().all(|o| {
-        matches!((live.get(&o.id), o.applied_hash()), (Some(l), Some(h)) if super::objects::applied_hash(l) == Some(h))
-    });
+    let unchanged = step.objects.iter().all(|o| o.is_current(live.get(&o.id)));
     let Some(release) = step.release.clone() else {
         let before = applied.written;
         apply::apply_objects(cluster, &step.objects, &live, timeout, &cancelled, applied).await?;
@@ -455,7 +453,7 @@ async fn run_step(
     let latest = revisions.last();
     if let Some(latest) = latest {
         if latest.status.starts_with("pending") && !latest.by_ferry {
-            return Err(DeployError::Rollback(format!(
+            return Err(DeployError::ReleaseBusy(format!(
                 "release {}/{} has another operation in progress (revision {} is {}, written by Helm)\nhint: let it finish, or `helm rollback` it",
                 release.namespace, release.name, latest.version, latest.status
             )));

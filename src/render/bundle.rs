@@ -152,7 +152,7 @@ pub fn release_of_step(
 
 /// A component's bundle values with the deploy-time overrides over them and
 /// placeholders resolved.
-fn component_values(
+pub fn component_values(
     component: &BundleComponent,
     settings: &RenderSettings,
 ) -> Result<serde_json::Value, RenderError> {
@@ -164,7 +164,7 @@ fn component_values(
         &mut values,
         &settings.vars,
         settings.require_vars,
-        &format!("{} values", component.name),
+        &format!("component {} values", component.name),
     )?;
     Ok(values)
 }
@@ -230,7 +230,11 @@ pub fn render_release(
     Ok(RenderedRelease {
         plan: plan.clone(),
         chart_metadata: serde_json::to_value(&chart.metadata_yaml).unwrap_or_default(),
-        chart_values: chart_default_values(&archive),
+        chart_values: chart
+            .values_yaml
+            .as_deref()
+            .and_then(|text| serde_norway::from_str(text).ok())
+            .unwrap_or_else(|| serde_json::Value::Object(Default::default())),
         rendered,
         text,
         rewrites,
@@ -270,33 +274,6 @@ pub fn render_bundle(
         out.push(render_release(bundle, lock, &plan, map, settings)?);
     }
     Ok(out)
-}
-
-/// The chart's own `values.yaml` as JSON (empty when absent or unreadable).
-fn chart_default_values(archive: &[u8]) -> serde_json::Value {
-    let decoder = flate2::read::GzDecoder::new(archive);
-    let mut tar = tar::Archive::new(decoder);
-    let Ok(entries) = tar.entries() else {
-        return serde_json::Value::Object(Default::default());
-    };
-    for entry in entries.flatten() {
-        let is_values = entry
-            .path()
-            .ok()
-            .map(|p| p.components().count() == 2 && p.ends_with("values.yaml"))
-            .unwrap_or(false);
-        if is_values {
-            let mut text = String::new();
-            let mut limited = entry.take(16 << 20);
-            if limited.read_to_string(&mut text).is_ok() {
-                if let Ok(value) = serde_norway::from_str::<serde_json::Value>(&text) {
-                    return value;
-                }
-            }
-            break;
-        }
-    }
-    serde_json::Value::Object(Default::default())
 }
 
 /// Deep-merges `overlay` into `base`: maps merge key by key, anything else is replaced.

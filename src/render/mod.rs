@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 pub use self::bundle::{
-    component_releases, merge, release_of_step, render_bundle, render_release,
+    component_releases, component_values, merge, release_of_step, render_bundle, render_release,
     resolve_placeholders, ReleasePlan, RenderSettings, RenderedRelease,
 };
 pub use self::seed::{default_seed_path, site_seed};
@@ -161,12 +161,9 @@ fn carried(image: &str, locked: &[Reference]) -> bool {
     let Ok(wanted) = image.parse::<Reference>() else {
         return false;
     };
-    let name = |r: &Reference| r.repository.rsplit('/').next().map(str::to_owned);
     locked.iter().any(|have| {
-        if wanted.digest.is_some() && wanted.digest == have.digest {
-            return true;
-        }
-        name(have) == name(&wanted) && wanted.tag.is_some() && wanted.tag == have.tag
+        (wanted.digest.is_some() && wanted.digest == have.digest)
+            || crate::image_map::same_name_and_tag(&wanted, have)
     })
 }
 
