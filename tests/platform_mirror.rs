@@ -489,7 +489,6 @@ fn k_paas_platform_through_a_synthetic_mirror() {
         old.images.len()
     );
     assert_eq!(old_verified["files"].as_u64().unwrap() as usize, old.files);
-    std::fs::remove_file(&old_bundle).unwrap();
     let inspected = harness
         .ferry(&["inspect", s(&bundle), "--json"])
         .ok()
@@ -668,6 +667,322 @@ fn k_paas_platform_through_a_synthetic_mirror() {
             "licence table lacks `{name} {version} {license}`:\n{table}"
         );
     }
+    // 7. Deploy 1.4.0, upgrade to 1.6.2 from the pushed registry (killed once mid-way), redeploy.
+    deploy_and_upgrade(&harness, &old_bundle, &bundle, &public, &image_map, &target);
     eprintln!("platform mirror run: {:?}", started.elapsed());
     drop(files);
+}
+
+/// Site variables the platform's values name (`{HOST_DOMAIN}` ...), as an operator gives them.
+const SITE_VARS: &[&str] = &[
+    "HOST_DOMAIN=k-paas.example.test",
+    "INGRESS_NGINX_IP=10.0.0.50",
+    "K8S_MASTER_NODE_IP=10.0.0.10",
+    "K_PAAS_REGISTRY=harbor.k-paas.example.test",
+    "METALLB_IP_RANGE=10.0.0.50-10.0.0.60",
+    "NFS_SERVER_PRIVATE_IP=10.0.0.20",
+];
+
+/// The record as `ferry status --json` shows it: component -> (status, objects).
+fn recorded(status: &serde_json::Value) -> BTreeMap<String, (String, Vec<serde_json::Value>)> {
+    status["record"]["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                str_of(&c["name"]),
+                (
+                    str_of(&c["status"]),
+                    c["objects"].as_array().unwrap().clone(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The live object an id of the record names, if the double holds it.
+fn live(double: &kube_double::Double, id: &serde_json::Value) -> Option<serde_json::Value> {
+    double.get(
+        id["apiVersion"].as_str().unwrap(),
+        id["kind"].as_str().unwrap(),
+        id["namespace"].as_str(),
+        id["name"].as_str().unwrap(),
+    )
+}
+
+/// Kinds a prune keeps unless asked (as `ferry deploy` documents).
+const PROTECTED: &[&str] = &[
+    "PersistentVolumeClaim",
+    "CustomResourceDefinition",
+    "Namespace",
+];
+
+fn deploy_and_upgrade(
+    harness: &Harness,
+    old_bundle: &Path,
+    bundle: &Path,
+    public: &Path,
+    image_map: &Path,
+    target: &Registry,
+) {
+    use kube_double::{Controller, Double, Options};
+    let double = Double::spawn(Options {
+        controller: Controller {
+            ready_after: std::time::Duration::from_millis(300),
+            ..Controller::default()
+        },
+        ..Options::default()
+    })
+    .unwrap();
+    let kubeconfig = harness.path("kubeconfig");
+    double.write_kubeconfig(&kubeconfig).unwrap();
+    let kube = ["--kubeconfig", s(&kubeconfig)];
+    let with_vars = |mut args: Vec<String>| -> Vec<String> {
+        for var in SITE_VARS {
+            args.push("--var".into());
+            args.push((*var).into());
+        }
+        args.extend(kube.iter().map(|a| (*a).to_owned()));
+        args
+    };
+    let run = |args: &[String]| harness.ferry(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let status = || {
+        harness
+            .ferry(&["status", "--json", kube[0], kube[1]])
+            .ok()
+            .json()
+    };
+
+    // 1.4.0 from the operator's machine, images at their original references pinned by digest.
+    // Kubeflow 1.6.1's manifest asks for policy/v1beta1, which Kubernetes 1.25+ (the double) does
+    // not serve: it fails with that named, and the rest is deployed with --skip kubeflow.
+    let old_args = |extra: &[&str]| {
+        let mut args: Vec<String> = ["deploy", s(old_bundle), "--insecure-skip-signature", "-q"]
+            .iter()
+            .map(|a| (*a).to_owned())
+            .collect();
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        with_vars(args)
+    };
+    let refused = run(&old_args(&[])).failed();
+    assert!(
+        refused.stderr.contains("kubeflow") && refused.stderr.contains("policy/v1beta1"),
+        "{}",
+        refused.stderr
+    );
+    run(&old_args(&["--skip", "kubeflow"])).ok();
+    let first = status();
+    let old_record = recorded(&first);
+    assert_eq!(first["record"]["status"], "deployed", "{first}");
+    for (name, (state, objects)) in &old_record {
+        if name == "kubeflow" {
+            assert_eq!(state, "failed", "{name}");
+            continue;
+        }
+        assert_eq!(state, "deployed", "{name}");
+        for id in objects {
+            assert!(
+                live(&double, id).is_some(),
+                "{name}: {id} not in the cluster"
+            );
+        }
+    }
+    assert!(
+        old_record.contains_key("vault") && old_record.contains_key("rook-ceph"),
+        "{first:#}"
+    );
+    let pods = double.list("v1", "Pod", None);
+    assert!(!pods.is_empty(), "nothing runs after deploying 1.4.0");
+    for pod in &pods {
+        for container in pod["spec"]["containers"].as_array().unwrap() {
+            let image = str_of(&container["image"]);
+            assert!(
+                image.contains("@sha256:"),
+                "{image} is not pinned by digest"
+            );
+        }
+    }
+
+    // 1.6.2, signed, images from the registry it was pushed into; killed once when a component is done.
+    let mut new_args: Vec<String> = [
+        "deploy",
+        s(bundle),
+        "--key",
+        s(public),
+        "--image-map",
+        s(image_map),
+        "-q",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    new_args = with_vars(new_args);
+    let cache = harness.dir.path().join("cache");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(&new_args)
+        .env("FERRY_CACHE_DIR", &cache)
+        .env("DOCKER_CONFIG", cache.join("no-docker-config"))
+        .env("FERRY_SEED_FILE", cache.with_extension("seed"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "1.6.2 never got going"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "1.6.2 finished before it could be killed"
+        );
+        let now = status();
+        let deploying = now["record"]["status"] == "deploying"
+            && now["record"]["version"] != first["record"]["version"];
+        let done = recorded(&now)
+            .iter()
+            .filter(|(name, (state, _))| state == "deployed" && !old_record.contains_key(*name))
+            .count();
+        if deploying && done >= 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = status();
+    assert_eq!(
+        killed["record"]["status"], "deploying",
+        "the record shows the run was cut short"
+    );
+    run(&new_args).ok();
+    let second = status();
+    let new_record = recorded(&second);
+    assert_eq!(second["record"]["status"], "deployed", "{second}");
+    for (name, (state, objects)) in &new_record {
+        assert_eq!(state, "deployed", "{name}");
+        for id in objects {
+            assert!(
+                live(&double, id).is_some(),
+                "{name}: {id} not in the cluster"
+            );
+        }
+    }
+    // What 1.4.0 applied and 1.6.2 does not is gone (protected kinds stay).
+    for (name, (_, objects)) in &old_record {
+        // One object whatever version names it; a cluster-scoped one has no namespace once applied.
+        let key = |id: &serde_json::Value, namespace: bool| {
+            let group = str_of(&id["apiVersion"]);
+            let group = group.rsplit_once('/').map_or("", |(g, _)| g).to_owned();
+            let ns = if namespace {
+                id["namespace"].as_str().unwrap_or_default()
+            } else {
+                ""
+            };
+            (
+                group,
+                str_of(&id["kind"]),
+                ns.to_owned(),
+                str_of(&id["name"]),
+            )
+        };
+        let kept: BTreeSet<_> = new_record
+            .values()
+            .flat_map(|(_, o)| o.iter().map(|id| key(id, true)))
+            .collect();
+        for id in objects {
+            if kept.contains(&key(id, true))
+                || kept.contains(&key(id, false))
+                || PROTECTED.contains(&id["kind"].as_str().unwrap())
+            {
+                continue;
+            }
+            assert!(live(&double, id).is_none(), "{name}: {id} was not pruned");
+        }
+    }
+    assert!(
+        old_record.keys().any(|c| !new_record.contains_key(c)),
+        "1.4.0 has components 1.6.2 drops"
+    );
+    // Every pod runs an image pushed to the target registry, pinned by digest.
+    let prefix = format!("{}/", target.host());
+    let pods = double.list("v1", "Pod", None);
+    assert!(!pods.is_empty());
+    for pod in &pods {
+        for container in pod["spec"]["containers"].as_array().unwrap() {
+            let image = str_of(&container["image"]);
+            assert!(
+                image.starts_with(&prefix) && image.contains("@sha256:"),
+                "{}: {image} is not a pushed, pinned image",
+                str_of(&pod["metadata"]["name"])
+            );
+        }
+    }
+    // Every chart step is a deployed Helm release.
+    let helm_deployed = double
+        .list("v1", "Secret", None)
+        .into_iter()
+        .filter(|s| {
+            s.pointer("/metadata/labels/owner")
+                .and_then(serde_json::Value::as_str)
+                == Some("helm")
+                && s.pointer("/metadata/labels/status")
+                    .and_then(serde_json::Value::as_str)
+                    == Some("deployed")
+        })
+        .map(|s| str_of(&s["metadata"]["labels"]["name"]))
+        .collect::<BTreeSet<_>>();
+    for release in [
+        "harbor",
+        "istiod",
+        "istio-base",
+        "nfs-subdir-external-provisioner",
+    ] {
+        assert!(
+            helm_deployed.contains(release),
+            "{release}: {helm_deployed:?}"
+        );
+    }
+    assert!(
+        second["not_ready"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|r| r.as_array().unwrap().is_empty()),
+        "{}",
+        second["not_ready"]
+    );
+
+    // Kubeflow's built manifest carries its own istiod: the later component keeps it, and the plan says so.
+    let mut plan_args = new_args.clone();
+    plan_args.extend(["--plan".to_owned(), "--json".to_owned()]);
+    let planned = run(&plan_args).ok().json();
+    assert!(
+        planned["overlaps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o["object"] == "Deployment istio-system/istiod"
+                && o["kept_by"] == "kubeflow"
+                && o["dropped_from"] == "istio"),
+        "{}",
+        planned["overlaps"]
+    );
+
+    // An unchanged redeploy writes nothing outside ferry's own namespace.
+    double.clear_requests();
+    run(&new_args).ok();
+    let writes: Vec<String> = double
+        .requests()
+        .into_iter()
+        .filter(|r| !matches!(r.method.as_str(), "GET" | "HEAD") && !r.dry_run)
+        .filter(|r| !r.path.contains("/namespaces/ferry-system"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "an unchanged redeploy wrote: {writes:#?}"
+    );
 }

@@ -147,15 +147,18 @@ pub fn run(ctx: &Context, args: &DeployArgs) -> Result<()> {
             bail!("--skip {name}: the bundle deploys no such component");
         }
     }
+    plan.resolve_overlaps(&args.skip);
     if args.plan {
         plan.components.retain(|c| !args.skip.contains(&c.name));
         plan.unmapped.retain(|u| !args.skip.contains(&u.component));
         print_plan(ctx, &plan);
         return Ok(());
     }
-    if args.plan {
-        print_plan(ctx, &plan);
-        return Ok(());
+    for overlap in &plan.overlaps {
+        eprintln!(
+            "warning: {} is applied by {} and {}: {} (deployed later) keeps it",
+            overlap.object, overlap.dropped_from, overlap.kept_by, overlap.kept_by
+        );
     }
     let runtime = super::runtime()?;
     if args.diff {
@@ -262,6 +265,7 @@ fn print_plan(ctx: &Context, plan: &Plan) {
         print_json(&serde_json::json!({
             "bundle": plan.bundle, "version": plan.version, "components": components,
             "not_deployed": plan.not_deployed, "unmapped": plan.unmapped,
+            "overlaps": plan.overlaps,
         }));
         return;
     }
@@ -289,6 +293,15 @@ fn print_plan(ctx: &Context, plan: &Plan) {
                     .unwrap_or_default();
                 println!("     {} (hook {events})", hook.id);
             }
+        }
+    }
+    if !plan.overlaps.is_empty() {
+        println!(
+            "objects two components apply ({}; the one deployed later keeps each):",
+            plan.overlaps.len()
+        );
+        for o in &plan.overlaps {
+            println!("  {}: {} (not {})", o.object, o.kept_by, o.dropped_from);
         }
     }
     if !plan.not_deployed.is_empty() {

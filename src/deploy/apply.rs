@@ -70,13 +70,44 @@ pub async fn live_index(
 }
 
 /// Puts each object's namespace right for the cluster (cluster-scoped kinds lose theirs).
-pub async fn fix_scope(cluster: &Cluster, objects: &mut [Object]) -> Result<(), DeployError> {
+/// A kind the cluster does not serve yet takes its scope from a CRD in `defining` (the step
+/// installs it); one no CRD defines is left as written, and applying it names the missing kind.
+pub async fn fix_scope(
+    cluster: &Cluster,
+    objects: &mut [Object],
+    defining: &[Object],
+) -> Result<(), DeployError> {
     for object in objects {
-        if object.id.namespace.is_some() && !cluster.namespaced(&object.id).await? {
+        if object.id.namespace.is_none() {
+            continue;
+        }
+        let namespaced = match cluster.namespaced(&object.id).await {
+            Ok(namespaced) => namespaced,
+            Err(super::ClusterError::UnknownKind { .. }) => {
+                match crd_scope(defining, object.id.group(), &object.id.kind) {
+                    Some(namespaced) => namespaced,
+                    None => continue,
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !namespaced {
             object.clear_namespace();
         }
     }
     Ok(())
+}
+
+/// Whether a CRD among `objects` defines `group`/`kind` as namespaced (`None`: none defines it).
+fn crd_scope(objects: &[Object], group: &str, kind: &str) -> Option<bool> {
+    objects
+        .iter()
+        .filter(|o| o.id.kind == "CustomResourceDefinition")
+        .find(|o| {
+            o.body.pointer("/spec/group").and_then(Value::as_str) == Some(group)
+                && o.body.pointer("/spec/names/kind").and_then(Value::as_str) == Some(kind)
+        })
+        .map(|o| o.body.pointer("/spec/scope").and_then(Value::as_str) != Some("Cluster"))
 }
 
 /// Applies one object unless the live copy already has its hash; returns whether it wrote.

@@ -274,8 +274,30 @@ impl Cluster {
     }
 
     /// Deletes an object (background propagation); a missing object is not an error.
+    ///
+    /// A version the cluster no longer serves is deleted through the group's preferred version
+    /// (the stored object is the same); a kind the cluster does not serve at all cannot exist.
     pub async fn delete(&self, id: &ObjectId) -> Result<(), ClusterError> {
-        let (api, _) = self.api(id).await?;
+        let api = match self.api(id).await {
+            Ok((api, _)) => api,
+            Err(ClusterError::UnknownKind { .. }) => {
+                let preferred = match self.api_version_of(id.group()).await {
+                    Ok(preferred) if preferred != id.api_version => preferred,
+                    Ok(_) | Err(ClusterError::UnknownKind { .. }) => return Ok(()),
+                    Err(e) => return Err(e),
+                };
+                let served = ObjectId {
+                    api_version: preferred,
+                    ..id.clone()
+                };
+                match self.api(&served).await {
+                    Ok((api, _)) => api,
+                    Err(ClusterError::UnknownKind { .. }) => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         match api.delete(&id.name, &DeleteParams::background()).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(r)) if r.code == 404 => Ok(()),

@@ -26,7 +26,7 @@ pub use self::cluster::{Cluster, ClusterError, KubeconfigSource};
 pub use self::diff::{diff, ObjectDiff};
 pub use self::images::Unmapped;
 pub use self::objects::{Object, ObjectId};
-pub use self::plan::{plan, ComponentPlan, Plan, Release, StepPlan};
+pub use self::plan::{plan, ComponentPlan, Overlap, Plan, Release, StepPlan};
 pub use self::record::{ComponentRecord, DeploymentRecord, RECORD_NAMESPACE};
 pub use self::run::{
     deploy, rollback, status, ComponentReport, DeployOptions, DeployReport, StatusReport,

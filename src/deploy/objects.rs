@@ -43,7 +43,22 @@ impl ObjectId {
             .rsplit_once('/')
             .map_or(self.api_version.as_str(), |(_, v)| v)
     }
+
+    /// Who the object is whatever version names it: group, kind, namespace, name (an Ingress of
+    /// `extensions/v1beta1` and one of `networking.k8s.io/v1` with one name are one object only
+    /// when the groups agree, as the API server stores them).
+    pub fn identity(&self) -> Identity {
+        (
+            self.group().to_owned(),
+            self.kind.clone(),
+            self.namespace.clone(),
+            self.name.clone(),
+        )
+    }
 }
+
+/// [`ObjectId::identity`]: group, kind, namespace, name.
+pub type Identity = (String, String, Option<String>, String);
 
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,13 +1,13 @@
 //! The deploy plan: what a bundle installs, step by step, object by object,
 //! worked out from the bundle alone (no cluster).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read as _;
 
 use serde::Serialize;
 
 use super::images::{self, Unmapped};
-use super::objects::{self, install_order, Object};
+use super::objects::{self, install_order, Identity, Object};
 use super::DeployError;
 use crate::bundle::{BundleComponent, BundleSpec, OpenBundle};
 use crate::image_map::ImageMap;
@@ -31,6 +31,19 @@ pub struct Plan {
     pub not_deployed: Vec<String>,
     /// Images that objects run and the image map cannot point anywhere.
     pub unmapped: Vec<Unmapped>,
+    /// Objects two components apply (see [`Plan::resolve_overlaps`]).
+    pub overlaps: Vec<Overlap>,
+}
+
+/// An object two components apply; the one deployed later keeps it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Overlap {
+    /// The object.
+    pub object: String,
+    /// The component that applies it.
+    pub kept_by: String,
+    /// The earlier component, which no longer applies it.
+    pub dropped_from: String,
 }
 
 /// One component's steps.
@@ -115,6 +128,7 @@ pub fn plan(
         components: Vec::new(),
         not_deployed: Vec::new(),
         unmapped: Vec::new(),
+        overlaps: Vec::new(),
     };
     for component in &spec.components {
         if component.deploy.is_empty() {
@@ -340,7 +354,44 @@ fn read_file(
 }
 
 impl Plan {
-    /// Every object of the plan with its component and step label.
+    /// Gives each object to one component. Where two apply the same object (group, kind,
+    /// namespace, name: Kubeflow's built manifest carries its own istiod into `istio-system`),
+    /// the component deployed later keeps it, as applying both in order would leave the
+    /// cluster, and the earlier one no longer applies it: otherwise every deploy would write it
+    /// twice, each undoing the other. Components in `skip` claim nothing. The overlaps are kept
+    /// in [`Plan::overlaps`] for the operator to see.
+    pub fn resolve_overlaps(&mut self, skip: &[String]) {
+        let mut claimed: HashMap<Identity, String> = HashMap::new();
+        let mut overlaps = Vec::new();
+        for component in self.components.iter_mut().rev() {
+            if skip.contains(&component.name) {
+                continue;
+            }
+            let mut mine = Vec::new();
+            for step in &mut component.steps {
+                step.objects
+                    .retain(|object| match claimed.get(&object.id.identity()) {
+                        Some(owner) => {
+                            overlaps.push(Overlap {
+                                object: object.id.to_string(),
+                                kept_by: owner.clone(),
+                                dropped_from: component.name.clone(),
+                            });
+                            false
+                        }
+                        None => true,
+                    });
+                mine.extend(step.objects.iter().map(|o| o.id.identity()));
+            }
+            for identity in mine {
+                claimed.insert(identity, component.name.clone());
+            }
+        }
+        overlaps.reverse();
+        self.overlaps = overlaps;
+    }
+
+    /// Every object and hook of the plan, with its component and step label.
     pub fn objects(&self) -> impl Iterator<Item = (&str, &str, &Object)> {
         self.components.iter().flat_map(|c| {
             c.steps.iter().flat_map(move |s| {

@@ -14,7 +14,7 @@ use super::apply::{self, Applied};
 use super::cluster::{Cluster, KubeconfigSource};
 use super::helm;
 use super::lease::{self, rfc3339, unix_now};
-use super::objects::{Object, ObjectId};
+use super::objects::{Identity, Object, ObjectId};
 use super::plan::{ComponentPlan, Plan, StepPlan};
 use super::record::{self, ComponentRecord, DeploymentRecord, RevisionData};
 use super::wait::{self, Readiness};
@@ -154,6 +154,7 @@ async fn deploy_locked(
         components: Vec::new(),
     };
     let mut namespaces = NamespaceCache::default();
+    let claimed = claimed(plan);
     for component in plan
         .components
         .iter()
@@ -190,6 +191,7 @@ async fn deploy_locked(
             options,
             progress,
             &mut namespaces,
+            &claimed,
         )
         .await;
         progress.finish_stage();
@@ -228,7 +230,9 @@ async fn deploy_locked(
     for gone in dropped.iter().rev() {
         let mut pruned = Vec::new();
         for id in gone.objects.iter().rev() {
-            if PROTECTED.contains(&id.kind.as_str()) && !options.prune_protected {
+            if PROTECTED.contains(&id.kind.as_str()) && !options.prune_protected
+                || claimed.contains(&id.identity())
+            {
                 continue;
             }
             cluster.delete(id).await?;
@@ -247,6 +251,23 @@ async fn deploy_locked(
     record.finished = Some(now_text());
     record::write(cluster, &record).await?;
     Ok(report)
+}
+
+/// Every object the plan applies, by [`ObjectId::identity`]; also without its namespace, so a
+/// cluster-scoped object written with one (the scope is fixed only when it is applied) is claimed.
+fn claimed(plan: &Plan) -> BTreeSet<Identity> {
+    let mut claimed = BTreeSet::new();
+    for (_, _, object) in plan.objects() {
+        let identity = object.id.identity();
+        claimed.insert((
+            identity.0.clone(),
+            identity.1.clone(),
+            None,
+            identity.3.clone(),
+        ));
+        claimed.insert(identity);
+    }
+    claimed
 }
 
 /// Namespaces known to exist.
@@ -286,6 +307,7 @@ async fn deploy_component(
     options: &DeployOptions,
     progress: &dyn Progress,
     namespaces: &mut NamespaceCache,
+    claimed: &BTreeSet<Identity>,
 ) -> Result<(ComponentRecord, ComponentReport), DeployError> {
     let cancelled = || options.cancel.load(Ordering::Relaxed);
     // What may be in the cluster (the pending inventory written before this run applied anything).
@@ -325,7 +347,9 @@ async fn deploy_component(
     let mut pruned = Vec::new();
     if let Some(previous) = &previous {
         for id in previous.objects.iter().rev() {
-            if current.contains(id) {
+            // Kept by this revision, or by another component of the bundle (moved there), under
+            // whichever version names it.
+            if current.contains(id) || claimed.contains(&id.identity()) {
                 continue;
             }
             if PROTECTED.contains(&id.kind.as_str()) && !options.prune_protected {
@@ -411,8 +435,14 @@ async fn run_step(
         }
         return wait::wait_ready(cluster, &wanted, timeout, &cancelled).await;
     }
-    apply::fix_scope(cluster, &mut step.objects).await?;
-    apply::fix_scope(cluster, &mut step.hooks).await?;
+    let defining: Vec<Object> = step
+        .objects
+        .iter()
+        .filter(|o| o.id.kind == "CustomResourceDefinition")
+        .cloned()
+        .collect();
+    apply::fix_scope(cluster, &mut step.objects, &defining).await?;
+    apply::fix_scope(cluster, &mut step.hooks, &defining).await?;
     let planned: BTreeSet<String> = step
         .objects
         .iter()
@@ -567,12 +597,20 @@ pub async fn status(kubeconfig: &KubeconfigSource) -> Result<StatusReport, Deplo
     if let Some(record) = &record {
         for component in &record.components {
             let mut reasons = Vec::new();
+            // A pending or failed component's inventory also names what the run may not have
+            // reached: the component's state is the reason, and only objects that exist are checked.
+            let deployed = component.status == "deployed";
+            if !deployed {
+                let why = component.message.as_deref().unwrap_or("not finished");
+                reasons.push(format!("component is {}: {why}", component.status));
+            }
             for id in component
                 .objects
                 .iter()
                 .filter(|id| wait::has_rule(&id.kind))
             {
                 match cluster.get(id).await? {
+                    None if !deployed => {}
                     None => reasons.push(format!("{id}: missing")),
                     Some(live) => match wait::readiness(&id.kind, &live) {
                         Readiness::Ready => {}

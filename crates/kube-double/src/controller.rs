@@ -19,12 +19,18 @@ const TICK: Duration = Duration::from_millis(40);
 const MANAGER: &str = "kube-controller-manager";
 
 /// Runs the controller until the runtime stops.
+///
+/// A pass holds the store; on a large store (a whole platform, a debug build, a busy machine) it
+/// takes longer than a tick, so the pause after it is at least twice the pass: API requests get
+/// the store two thirds of the time or more, as they would from a real controller manager.
 pub async fn run(shared: Arc<Shared>, settings: Controller) {
-    let mut tick = tokio::time::interval(TICK);
     loop {
-        tick.tick().await;
-        let mut store = shared.lock();
-        reconcile(&mut store, settings.ready_after);
+        let started = Instant::now();
+        {
+            let mut store = shared.lock();
+            reconcile(&mut store, settings.ready_after);
+        }
+        tokio::time::sleep(TICK.max(started.elapsed() * 2)).await;
     }
 }
 

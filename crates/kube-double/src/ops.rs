@@ -635,15 +635,29 @@ fn check_type(t: &Target, body: &Value) -> Result<(), ApiError> {
 }
 
 fn check_name(res: &Resource, name: &str) -> Result<(), ApiError> {
+    // RBAC objects are validated as path segments (`system:controller:x` is a valid ClusterRole
+    // or Role name); every other kind here as a DNS subdomain.
+    if res.group == "rbac.authorization.k8s.io" {
+        let ok = !name.is_empty()
+            && name != "."
+            && name != ".."
+            && !name.contains('/')
+            && !name.contains('%');
+        return if ok {
+            Ok(())
+        } else {
+            Err(ApiError::invalid(
+                &res.kind,
+                name,
+                &format!("metadata.name: Invalid value: \"{name}\": may not be '.' or '..' and may not contain '/' or '%'"),
+            ))
+        };
+    }
     let ok = !name.is_empty()
         && name.len() <= 253
-        && name.chars().all(|c| {
-            c.is_ascii_lowercase()
-                || c.is_ascii_digit()
-                || c == '-'
-                || c == '.'
-                || (c == ':' && !res.namespaced)
-        })
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     if ok {
