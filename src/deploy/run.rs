@@ -153,8 +153,10 @@ async fn deploy_locked(
         server: cluster.server().to_owned(),
         components: Vec::new(),
     };
-    let mut namespaces = NamespaceCache::default();
-    let claimed = claimed(plan);
+    let mut run = RunState {
+        namespaces: NamespaceCache::default(),
+        claimed: claimed(plan),
+    };
     for component in plan
         .components
         .iter()
@@ -190,8 +192,7 @@ async fn deploy_locked(
             prior.as_ref(),
             options,
             progress,
-            &mut namespaces,
-            &claimed,
+            &mut run,
         )
         .await;
         progress.finish_stage();
@@ -231,7 +232,7 @@ async fn deploy_locked(
         let mut pruned = Vec::new();
         for id in gone.objects.iter().rev() {
             if PROTECTED.contains(&id.kind.as_str()) && !options.prune_protected
-                || claimed.contains(&id.identity())
+                || run.claimed.contains(&id.identity())
             {
                 continue;
             }
@@ -251,6 +252,14 @@ async fn deploy_locked(
     record.finished = Some(now_text());
     record::write(cluster, &record).await?;
     Ok(report)
+}
+
+/// What the components of one run share.
+struct RunState {
+    /// Namespaces known to exist.
+    namespaces: NamespaceCache,
+    /// Every object the plan applies (never pruned).
+    claimed: BTreeSet<Identity>,
 }
 
 /// Every object the plan applies, by [`ObjectId::identity`]; also without its namespace, so a
@@ -306,8 +315,7 @@ async fn deploy_component(
     prior: Option<&ComponentRecord>,
     options: &DeployOptions,
     progress: &dyn Progress,
-    namespaces: &mut NamespaceCache,
-    claimed: &BTreeSet<Identity>,
+    run: &mut RunState,
 ) -> Result<(ComponentRecord, ComponentReport), DeployError> {
     let cancelled = || options.cancel.load(Ordering::Relaxed);
     // What may be in the cluster (the pending inventory written before this run applied anything).
@@ -334,7 +342,7 @@ async fn deploy_component(
             &component.name,
             step,
             options,
-            namespaces,
+            &mut run.namespaces,
             &mut applied,
             &mut releases,
         )
@@ -349,7 +357,7 @@ async fn deploy_component(
         for id in previous.objects.iter().rev() {
             // Kept by this revision, or by another component of the bundle (moved there), under
             // whichever version names it.
-            if current.contains(id) || claimed.contains(&id.identity()) {
+            if current.contains(id) || run.claimed.contains(&id.identity()) {
                 continue;
             }
             if PROTECTED.contains(&id.kind.as_str()) && !options.prune_protected {

@@ -649,7 +649,7 @@ fn check_name(res: &Resource, name: &str) -> Result<(), ApiError> {
             Err(ApiError::invalid(
                 &res.kind,
                 name,
-                &format!("metadata.name: Invalid value: \"{name}\": may not be '.' or '..' and may not contain '/' or '%'"),
+                format!("metadata.name: Invalid value: \"{name}\": may not be '.' or '..' and may not contain '/' or '%'"),
             ))
         };
     }
