@@ -24,3 +24,4 @@ pub mod sign;
 pub mod source;
 pub mod spec;
 pub mod store;
+pub mod text;

@@ -89,9 +89,12 @@ fn main() -> ExitCode {
                 let chain: Vec<String> = error.chain().map(ToString::to_string).collect();
                 println!("{}", serde_json::json!({ "error": chain }));
             }
-            eprintln!("error: {error}");
+            // Messages carry names and bytes from archives, specs and servers:
+            // no control character of theirs reaches the terminal.
+            let safe = |text: String| ferry::text::escape_message(&text).into_owned();
+            eprintln!("error: {}", safe(error.to_string()));
             for cause in error.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!("  caused by: {}", safe(cause.to_string()));
             }
             ExitCode::FAILURE
         }

@@ -74,6 +74,9 @@ pub async fn build(
     options: &BuildOptions,
     progress: &dyn Progress,
 ) -> Result<BuildOutcome, BuildError> {
+    // Nothing is fetched for a lock whose entries contradict each other.
+    lock.check_consistent()
+        .map_err(|reason| BuildError::Invalid(format!("the lock is inconsistent: {reason}")))?;
     let mut needed: BTreeMap<Digest, Needed> = BTreeMap::new();
     let mut root_entries: Vec<Descriptor> = Vec::new();
     let mut layout_entries: Vec<Descriptor> = Vec::new();
@@ -214,12 +217,7 @@ pub async fn build(
         annotations: root_annotations,
     });
     let root = store.put_bytes(&root_bytes)?;
-    let mut root_descriptor = Descriptor::for_bytes(OCI_INDEX, &root_bytes);
-    root_descriptor.artifact_type = Some(ROOT_ARTIFACT_TYPE.to_owned());
-    root_descriptor
-        .annotations
-        .insert(ANNOTATION_REF_NAME.to_owned(), ROOT_REF_NAME.to_owned());
-    layout_entries.insert(0, root_descriptor);
+    layout_entries.insert(0, super::layout::root_entry(&root_bytes));
     let signature = match &options.sign {
         Some(key) => Some(super::signed::sign_into_store(
             key,
@@ -304,22 +302,6 @@ fn push_entry(
     component: &str,
     ref_name: &str,
 ) {
-    let mut named = descriptor.clone();
-    named
-        .annotations
-        .insert(ANNOTATION_REF_NAME.to_owned(), ref_name.to_owned());
-    // OCI tools of the skopeo 1.9 generation look up `index.json` entries of
-    // OCI media types only; a Docker manifest (list) is listed under its OCI
-    // equivalent there, with its digest and bytes unchanged. The root keeps
-    // the true media type, which is what serve and push use.
-    named.media_type = match named.media_type.as_str() {
-        crate::oci::DOCKER_MANIFEST => OCI_MANIFEST.to_owned(),
-        crate::oci::DOCKER_MANIFEST_LIST => OCI_INDEX.to_owned(),
-        other => other.to_owned(),
-    };
-    if !layout.contains(&named) {
-        layout.push(named);
-    }
     descriptor
         .annotations
         .insert(ANNOTATION_KIND.to_owned(), kind.to_owned());
@@ -329,6 +311,11 @@ fn push_entry(
     descriptor
         .annotations
         .insert(ANNOTATION_REF_NAME.to_owned(), ref_name.to_owned());
+    // `index.json` lists what verify derives from the root, by the same rule.
+    let named = super::layout::layout_entry(&descriptor);
+    if !layout.contains(&named) {
+        layout.push(named);
+    }
     root.push(descriptor);
 }
 

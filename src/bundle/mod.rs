@@ -16,6 +16,8 @@ mod archive;
 mod build;
 pub mod delta;
 mod direct;
+mod layout;
+mod lock_graph;
 mod open;
 pub mod parts;
 mod scan;

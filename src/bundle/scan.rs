@@ -106,6 +106,8 @@ struct Scanner<'a> {
     out: Scanned,
     small_total: u64,
     progress: &'a dyn Progress,
+    /// Every path seen so far (without `./` and a trailing `/`).
+    seen: std::collections::HashSet<String>,
 }
 
 impl Scanner<'_> {
@@ -123,10 +125,33 @@ impl Scanner<'_> {
         size: u64,
         reader: &mut dyn Read,
     ) -> Result<(), ScanError> {
+        // Readers differ on whether the first or the last of two entries of
+        // one path wins: a path that occurs twice makes the archive ambiguous.
+        let normalized = name.strip_prefix("./").unwrap_or(name);
+        let normalized = normalized.strip_suffix('/').unwrap_or(normalized);
+        if !self.seen.insert(normalized.to_owned()) {
+            self.out
+                .unexpected
+                .push(format!("{name} (the path occurs twice)"));
+            return Ok(());
+        }
         let kind = classify(name);
         let kind = match (kind, regular) {
-            (Some(Kind::Directory), _) => return Ok(()),
-            (Some(kind), true) => kind,
+            (Some(kind), true) if !matches!(kind, Kind::Directory) => kind,
+            // A directory name reaches here only as something other than a
+            // directory: a link or special file where the layout has a folder.
+            (Some(Kind::Directory), _) => {
+                self.out.unexpected.push(format!(
+                    "{name} (not a directory: a link or other entry where the layout has a folder)"
+                ));
+                return Ok(());
+            }
+            (_, false) => {
+                self.out
+                    .unexpected
+                    .push(format!("{name} (not a regular file)"));
+                return Ok(());
+            }
             _ => {
                 self.out.unexpected.push(name.to_owned());
                 return Ok(());
@@ -150,9 +175,7 @@ impl Scanner<'_> {
                     .take(size)
                     .read_to_end(&mut bytes)
                     .map_err(self.io())?;
-                if let Some(target) = &target {
-                    write_file(target, &bytes)?;
-                }
+                // Not extracted: verification writes both from the signed root.
                 if matches!(kind, Kind::Layout) {
                     self.out.oci_layout = Some(bytes);
                 } else {
@@ -171,6 +194,17 @@ impl Scanner<'_> {
             Kind::Directory => {}
         }
         Ok(())
+    }
+
+    /// A directory entry of the layout: only its path is recorded (twice is ambiguous).
+    fn directory(&mut self, name: &str) {
+        let normalized = name.strip_prefix("./").unwrap_or(name);
+        let normalized = normalized.strip_suffix('/').unwrap_or(normalized);
+        if !self.seen.insert(normalized.to_owned()) {
+            self.out
+                .unexpected
+                .push(format!("{name} (the path occurs twice)"));
+        }
     }
 
     fn blob(
@@ -305,12 +339,6 @@ impl PendingFile {
     }
 }
 
-fn write_file(target: &Path, bytes: &[u8]) -> Result<(), ScanError> {
-    let mut file = PendingFile::create(target)?;
-    file.write(bytes)?;
-    file.finish()
-}
-
 /// Opens an archive (or the parts a `*.parts.json` lists), undoing zstd or
 /// gzip compression by its magic bytes.
 fn open_archive(path: &Path) -> io::Result<Box<dyn Read>> {
@@ -339,6 +367,7 @@ pub fn scan(
         out: Scanned::default(),
         small_total: 0,
         progress,
+        seen: std::collections::HashSet::new(),
     };
     let io_error = |source| ScanError::Io {
         path: path.to_owned(),
@@ -359,6 +388,7 @@ pub fn scan(
         }
         let regular = header_type.is_file();
         if header_type.is_dir() && matches!(classify(&name), Some(Kind::Directory)) {
+            scanner.directory(&name);
             continue;
         }
         scanner.entry(&name, regular, size, &mut entry)?;

@@ -13,6 +13,7 @@ use crate::oci::Digest;
 use crate::registry::RegistryError;
 use crate::source::SourceError;
 use crate::store::StoreError;
+use crate::text::escape;
 
 /// Build errors.
 #[derive(Debug, thiserror::Error)]
@@ -152,9 +153,12 @@ impl fmt::Display for Problem {
                 used_by,
             } => write!(
                 f,
-                "blob {digest} ({used_by}) was altered: its content hashes to {actual}"
+                "blob {digest} ({}) was altered: its content hashes to {actual}",
+                escape(used_by)
             ),
-            Self::Missing { digest, used_by } => write!(f, "blob {digest} ({used_by}) is missing"),
+            Self::Missing { digest, used_by } => {
+                write!(f, "blob {digest} ({}) is missing", escape(used_by))
+            }
             Self::WrongSize {
                 digest,
                 expected,
@@ -162,16 +166,17 @@ impl fmt::Display for Problem {
                 used_by,
             } => write!(
                 f,
-                "blob {digest} ({used_by}) is {actual} bytes, its descriptor says {expected}"
+                "blob {digest} ({}) is {actual} bytes, its descriptor says {expected}",
+                escape(used_by)
             ),
             Self::Extra { digest } => write!(
                 f,
                 "blob {digest} is not referenced by the bundle (extra content)"
             ),
             Self::UnexpectedEntry { name } => {
-                write!(f, "entry `{name}` does not belong in a bundle")
+                write!(f, "entry `{}` does not belong in a bundle", escape(name))
             }
-            Self::Invalid { detail } => f.write_str(detail),
+            Self::Invalid { detail } => f.write_str(&escape(detail)),
         }
     }
 }

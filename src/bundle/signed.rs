@@ -66,13 +66,8 @@ pub(super) fn sign_into_store(
         annotations: BTreeMap::new(),
     });
     let manifest_digest = store.put_bytes(&manifest)?;
-    let mut descriptor = Descriptor::for_bytes(OCI_MANIFEST, &manifest);
-    descriptor.artifact_type = Some(SIGNATURE_ARTIFACT_TYPE.to_owned());
-    descriptor
-        .annotations
-        .insert(ANNOTATION_REF_NAME.to_owned(), signature_tag(&root.digest));
     Ok(Signed {
-        descriptor,
+        descriptor: super::layout::signature_entry(&root.digest, &manifest),
         blobs: vec![manifest_digest, config, payload_digest],
         fingerprint: key.verifying_key().fingerprint().to_owned(),
     })

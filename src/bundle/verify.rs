@@ -103,6 +103,11 @@ pub(super) fn verify_full(
     let graph = Graph::check(&scanned).map_err(problems_of)?;
     let signed_by = crate::sign::check(&graph.signatures, &graph.lock.bundle, &graph.root, trust)
         .map_err(signature_error)?;
+    if let Some(dir) = extract_to {
+        // The layout's own files are written from the signed root, never
+        // copied from the archive's unsigned bytes.
+        write_layout_files(dir, &graph.layout_index)?;
+    }
     Ok((
         VerifyReport {
             bundle: graph.lock.bundle.clone(),
@@ -124,6 +129,19 @@ pub(super) fn verify_full(
         graph.lock,
         graph.signatures,
     ))
+}
+
+fn write_layout_files(dir: &Path, index_json: &[u8]) -> Result<(), VerifyError> {
+    for (name, bytes) in [
+        ("oci-layout", super::archive::LAYOUT_MARKER),
+        ("index.json", index_json),
+    ] {
+        let path = dir.join(name);
+        std::fs::create_dir_all(dir)
+            .and_then(|()| std::fs::write(&path, bytes))
+            .map_err(|source| ScanError::Extract { path, source })?;
+    }
+    Ok(())
 }
 
 /// What a bundle carries, for people and for `--json`.
@@ -222,6 +240,8 @@ struct Graph {
     signatures: Vec<crate::sign::FoundSignature>,
     /// For a delta bundle: what it leaves to its base.
     delta: Option<super::delta::DeltaRecord>,
+    /// The `index.json` bytes the signed root dictates (what `unpack` writes).
+    layout_index: Vec<u8>,
 }
 
 impl Graph {
@@ -314,37 +334,9 @@ impl Graph {
             problems.push(invalid(format!("bundle root {root} is not an OCI index")));
             return Err(problems);
         };
-        // index.json must list exactly what the root lists (with the same names).
-        let named = |d: &crate::oci::Descriptor| {
-            (
-                d.digest.clone(),
-                d.annotations.get(ANNOTATION_REF_NAME).cloned(),
-            )
-        };
-        let in_root: BTreeSet<_> = root_index
-            .manifests
-            .iter()
-            .filter(|d| d.annotations.get(ANNOTATION_KIND).map(String::as_str) != Some("metadata"))
-            .map(named)
-            .collect();
-        let in_index: BTreeSet<_> = index
-            .manifests
-            .iter()
-            .filter(|d| d.digest != root && !super::signed::is_signature_entry(d))
-            .map(named)
-            .collect();
-        for (digest, name) in in_index.difference(&in_root) {
-            problems.push(invalid(format!(
-                "`index.json` lists {} ({digest}), which the bundle root does not",
-                name.as_deref().unwrap_or("an unnamed manifest")
-            )));
-        }
-        for (digest, name) in in_root.difference(&in_index) {
-            problems.push(invalid(format!(
-                "the bundle root lists {} ({digest}), which `index.json` does not",
-                name.as_deref().unwrap_or("an unnamed manifest")
-            )));
-        }
+        // index.json is unsigned: it must be exactly what the signed root dictates.
+        let layout_index = Self::layout_index(scanned, &index, &root, &root_index);
+        super::layout::check_index(&index, &layout_index, &mut problems);
         // The embedded lock says which platform manifests of each index are carried.
         let lock = Self::lock(scanned, &root_index, &mut problems, &altered_or_missing);
         let Some(lock) = lock else {
@@ -355,18 +347,7 @@ impl Graph {
             .iter()
             .flat_map(|i| i.platforms.iter().map(|p| &p.digest))
             .collect();
-        for image in &lock.images {
-            if !root_index
-                .manifests
-                .iter()
-                .any(|d| d.digest == image.digest)
-            {
-                problems.push(invalid(format!(
-                    "the lock pins {} at {}, which the bundle root does not carry",
-                    image.reference, image.digest
-                )));
-            }
-        }
+        super::lock_graph::check(scanned, &root_index, &lock, &mut problems);
         // Walk the graph: every referenced blob present, intact, of the right size.
         let mut required: BTreeSet<Digest> = BTreeSet::from([root.clone()]);
         let mut queue: Vec<(crate::oci::Descriptor, String)> = root_index
@@ -440,10 +421,41 @@ impl Graph {
                 lock,
                 signatures,
                 delta,
+                layout_index: crate::oci::to_canonical_json(&layout_index),
             })
         } else {
             Err(problems)
         }
+    }
+
+    /// The `index.json` the root dictates; signature entries are derived from
+    /// the signature manifests `index.json` names (kept as they are when the
+    /// manifest is absent, which the signature check reports).
+    fn layout_index(
+        scanned: &Scanned,
+        index: &ImageIndex,
+        root: &Digest,
+        root_index: &ImageIndex,
+    ) -> ImageIndex {
+        let root_bytes = scanned
+            .small
+            .get(root)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let entries = root_index
+            .manifests
+            .iter()
+            .filter(|d| d.annotations.get(ANNOTATION_KIND).map(String::as_str) != Some("metadata"))
+            .map(super::layout::layout_entry);
+        let signatures = index
+            .manifests
+            .iter()
+            .filter(|d| super::signed::is_signature_entry(d))
+            .map(|d| match scanned.small.get(&d.digest) {
+                Some(bytes) => super::layout::signature_entry(root, bytes),
+                None => d.clone(),
+            });
+        super::layout::layout_index(super::layout::root_entry(root_bytes), entries, signatures)
     }
 
     /// The delta record of the bundle's metadata, when it is a delta.

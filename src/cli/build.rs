@@ -71,7 +71,7 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
     let (client, store) = registry_setup(&args.registry)?;
     let runtime = runtime()?;
     let lock =
-        match Lock::read(&path).and_then(|lock| lock.check_fresh(&spec, &path).map(|()| lock)) {
+        match Lock::read(&path).and_then(|lock| lock.check_usable(&spec, &path).map(|()| lock)) {
             Ok(lock) => lock,
             Err(error) if args.locked => {
                 return Err(error).context("`--locked` forbids resolving the spec again");

@@ -6,6 +6,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use ferry::bundle;
+use ferry::text::escape;
 
 use super::{human_bytes, print_json, Context};
 
@@ -53,7 +54,7 @@ pub fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
         println!(
             "verified {}: bundle {} root {}: {} blobs, {}, {} images, {} charts, {} files ({:.1}s)",
             args.bundle.display(),
-            report.bundle,
+            escape(&report.bundle),
             report.root,
             report.blobs,
             human_bytes(report.bytes),
@@ -122,7 +123,7 @@ pub fn unpack(ctx: &Context, args: &UnpackArgs) -> Result<()> {
     } else {
         println!(
             "unpacked {} ({} blobs, root {}) into {}",
-            report.bundle,
+            escape(&report.bundle),
             report.blobs,
             report.root,
             args.output.display()
@@ -134,11 +135,11 @@ pub fn unpack(ctx: &Context, args: &UnpackArgs) -> Result<()> {
 fn print_inspection(inspection: &bundle::Inspection) {
     println!(
         "bundle {}{}  root {}\n{} blobs, {}",
-        inspection.bundle,
+        escape(&inspection.bundle),
         inspection
             .version
             .as_deref()
-            .map(|v| format!(" {v}"))
+            .map(|v| format!(" {}", escape(v)))
             .unwrap_or_default(),
         inspection.root,
         inspection.blobs,
@@ -146,24 +147,29 @@ fn print_inspection(inspection: &bundle::Inspection) {
     );
     println!("\ncomponents:");
     for c in &inspection.components {
-        println!("  {:<32} {:<16} {}", c.name, c.version, c.license);
+        println!(
+            "  {:<32} {:<16} {}",
+            escape(&c.name),
+            escape(&c.version),
+            escape(&c.license)
+        );
     }
     println!("\nimages:");
     for i in &inspection.images {
         println!(
             "  {:<60} {:>10}  {}  [{}]",
-            i.reference,
+            escape(&i.reference),
             human_bytes(i.size),
             i.digest,
-            i.platforms.join(", ")
+            escape(&i.platforms.join(", "))
         );
     }
     println!("\ncharts:");
     for c in &inspection.charts {
         println!(
             "  {:<32} {:<12} {:>10}  sha256:{}",
-            c.name,
-            c.version,
+            escape(&c.name),
+            escape(&c.version),
             human_bytes(c.size),
             c.sha256.hex()
         );
@@ -172,11 +178,11 @@ fn print_inspection(inspection: &bundle::Inspection) {
     for f in &inspection.files {
         println!(
             "  {:<20} {:<10} {:<14} {:>10}  {}",
-            f.name,
-            f.version,
-            f.platform.as_deref().unwrap_or("any"),
+            escape(&f.name),
+            escape(&f.version),
+            escape(f.platform.as_deref().unwrap_or("any")),
             human_bytes(f.size),
-            f.url
+            escape(&f.url)
         );
     }
 }

@@ -54,13 +54,14 @@ pub fn run(ctx: &Context, args: &LockArgs) -> Result<()> {
         if !missing.is_empty() {
             // Resolve just those images, each in the component whose chart runs it.
             let mut extra = spec.clone();
+            let mut charts = std::collections::BTreeMap::new();
             for component in &mut extra.components {
                 component.images.clear();
                 component.charts.clear();
                 component.files.clear();
             }
             for image in &missing {
-                let reference = image.image.parse().map_err(|e| {
+                let reference: ferry::oci::Reference = image.image.parse().map_err(|e| {
                     anyhow::anyhow!("chart {} runs `{}`: {e}", image.chart, image.image)
                 })?;
                 if let Some(component) = extra
@@ -68,6 +69,9 @@ pub fn run(ctx: &Context, args: &LockArgs) -> Result<()> {
                     .iter_mut()
                     .find(|c| c.name == image.component)
                 {
+                    charts
+                        .entry((image.component.clone(), reference.to_string()))
+                        .or_insert_with(|| image.chart.clone());
                     component.images.push(ferry::spec::ImageSpec {
                         reference,
                         source: ferry::spec::ImageSource::Registry,
@@ -76,7 +80,10 @@ pub fn run(ctx: &Context, args: &LockArgs) -> Result<()> {
             }
             let found =
                 runtime.block_on(lock::resolve(&extra, &client, &store, &options, progress))?;
-            for image in found.images {
+            for mut image in found.images {
+                image.from_chart = charts
+                    .get(&(image.component.clone(), image.reference.clone()))
+                    .cloned();
                 if !resolved
                     .images
                     .iter()

@@ -5,6 +5,7 @@
 //! unchanged spec against unchanged upstreams rewrites a byte-identical file,
 //! and a diff of two locks reads as the change it is.
 
+mod check;
 mod resolve;
 
 use std::path::{Path, PathBuf};
@@ -78,6 +79,10 @@ pub struct LockedImage {
     /// Local source (`layout:<dir>#<ref>`), absent for registry images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// For an image the spec does not list but a chart of the component
+    /// runs (`ferry lock --add-chart-images`): that chart, `<name> <version>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_chart: Option<String>,
     /// The per-platform manifests kept (for a single manifest: itself).
     #[serde(default, rename = "platform")]
     pub platforms: Vec<LockedPlatform>,
@@ -172,6 +177,16 @@ pub enum LockError {
         /// Which entry is stale.
         reason: String,
     },
+    /// The lock's entries contradict each other or the spec they lock.
+    #[error("lockfile {path} is inconsistent: {reason}\nhint: the lock was edited or damaged; run `ferry lock {spec}` to write it again")]
+    Inconsistent {
+        /// The lockfile.
+        path: PathBuf,
+        /// The spec.
+        spec: String,
+        /// Which entry is wrong.
+        reason: String,
+    },
 }
 
 const HEADER: &str = "# This file is written by `ferry lock`. Do not edit it by hand.\n";
@@ -234,6 +249,18 @@ impl Lock {
         std::io::Write::write_all(&mut temp, self.to_text().as_bytes()).map_err(io)?;
         temp.persist(path).map_err(|error| io(error.error))?;
         Ok(())
+    }
+
+    /// [`Lock::check_fresh`], then [`Lock::check_against`] the spec: what
+    /// `build --locked` requires before anything is fetched.
+    pub fn check_usable(&self, spec: &Spec, path: &Path) -> Result<(), LockError> {
+        self.check_fresh(spec, path)?;
+        self.check_against(spec)
+            .map_err(|reason| LockError::Inconsistent {
+                path: path.to_owned(),
+                spec: spec.path.display().to_string(),
+                reason,
+            })
     }
 
     /// Fails, naming the first stale entry, when the lock no longer matches the spec.

@@ -310,6 +310,7 @@ impl Context<'_> {
                     Some(format!("docker-archive:{path}#{reference}"))
                 }
             },
+            from_chart: None,
             platforms,
         })
     }

@@ -5,6 +5,7 @@
 //! file, line and column it comes from.
 
 mod deploy;
+mod depth;
 pub mod files;
 mod paths;
 
@@ -74,6 +75,19 @@ impl Source {
     }
 
     fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, SpecError> {
+        if let Some((line, column)) = depth::too_deep(&self.text) {
+            return Err(SpecError {
+                location: Location {
+                    path: self.path.clone(),
+                    line,
+                    column,
+                },
+                message: format!(
+                    "nested deeper than {} levels; no spec needs that",
+                    depth::MAX_DEPTH
+                ),
+            });
+        }
         serde_norway::from_str(&self.text).map_err(|error| {
             let (line, column) = error
                 .location()
