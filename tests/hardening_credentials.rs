@@ -61,6 +61,54 @@ fn a_broken_docker_config_auth_is_reported_with_its_file_and_registry() {
 }
 
 #[test]
+fn the_credential_helper_runs_once_per_registry() {
+    use std::os::unix::fs::PermissionsExt as _;
+    support::require_tools();
+    let registry = Registry::start(RegistryOptions::basic("alice", "s3cret"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut layout = support::OciLayoutBuilder::new(dir.path().join("layout"));
+    layout.add_image(Some("1.0"), &support::ImageSpec::with_layers(3, 1, 4096));
+    support::skopeo::seed_as(
+        &dir.path().join("layout"),
+        "1.0",
+        &registry,
+        "team/app:1.0",
+        support::SeedFormat::Oci,
+        false,
+        Some(("alice", "s3cret")),
+    );
+    let spec = spec(dir.path(), &format!("{}/team/app:1.0", registry.host()));
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-counting");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nread server\necho \"$server\" >> \"$0.log\"\nprintf '{\"ServerURL\":\"%s\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}' \"$server\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let docker = dir.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(
+        docker.join("config.json"),
+        format!(
+            "{{\"credHelpers\":{{\"{}\":\"counting\"}}}}",
+            registry.host()
+        ),
+    )
+    .unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    ferry_env(
+        &dir.path().join("cache"),
+        &[("DOCKER_CONFIG", s(&docker)), ("PATH", &path)],
+        &["lock", s(&spec)],
+    )
+    .ok();
+    let asked = std::fs::read_to_string(bin.join("docker-credential-counting.log")).unwrap();
+    assert_eq!(asked.lines().count(), 1, "the helper ran for: {asked}");
+}
+
+#[test]
 fn lock_check_on_invalid_toml_names_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let spec = common::copy_example(dir.path());

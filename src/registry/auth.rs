@@ -102,6 +102,9 @@ pub struct CredentialStore {
     config: DockerConfig,
     /// The file each `auths` entry came from, for messages.
     auth_files: std::collections::HashMap<String, PathBuf>,
+    /// Answers already found, by host: a credential helper runs once per
+    /// registry per process.
+    answers: std::sync::Mutex<std::collections::HashMap<String, Option<Credentials>>>,
 }
 
 impl CredentialStore {
@@ -150,11 +153,24 @@ impl CredentialStore {
         Ok(Self {
             config: merged,
             auth_files,
+            answers: std::sync::Mutex::default(),
         })
     }
 
-    /// Credentials for a registry host, if any are configured.
+    /// Credentials for a registry host, if any are configured; asked of the
+    /// configuration (and its helpers) once per host.
     pub fn get(&self, host: &str) -> Result<Option<Credentials>, CredentialError> {
+        if let Some(known) = self.answers.lock().ok().and_then(|a| a.get(host).cloned()) {
+            return Ok(known);
+        }
+        let found = self.lookup(host)?;
+        if let Ok(mut answers) = self.answers.lock() {
+            answers.insert(host.to_owned(), found.clone());
+        }
+        Ok(found)
+    }
+
+    fn lookup(&self, host: &str) -> Result<Option<Credentials>, CredentialError> {
         let keys = config_keys(host);
         for key in &keys {
             if let Some(helper) = self.config.cred_helpers.get(key) {
