@@ -109,6 +109,30 @@ fn the_credential_helper_runs_once_per_registry() {
 }
 
 #[test]
+fn a_registry_that_accepts_and_never_answers_fails_fast() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    // Accept and hold every connection, answering nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let spec = spec(dir.path(), &format!("{host}/team/app:1.0"));
+    let started = std::time::Instant::now();
+    let run = common::ferry(&dir.path().join("cache"), &["lock", s(&spec)]).failed();
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(15),
+        "took {took:?}: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("did not answer"), "{}", run.stderr);
+}
+
+#[test]
 fn lock_check_on_invalid_toml_names_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let spec = common::copy_example(dir.path());
