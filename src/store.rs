@@ -9,8 +9,9 @@
 //! ```
 //!
 //! Packs exist so that a build writes each downloaded byte once: blobs
-//! stream straight into the archive, which then stays in the cache and is
-//! hard-linked to the output path. A blob read from a pack is re-hashed by
+//! stream straight into the archive, which then stays in the cache; the
+//! output path gets an independent reflink or copy of it, never a hard link,
+//! so writing into the output cannot change the cache. A blob read from a pack is re-hashed by
 //! whoever trusts it, like any cached blob.
 //!
 //! A blob reaches `blobs-v1` only through [`BlobWriter::commit`], which
@@ -26,6 +27,8 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::oci::{Digest, Hasher};
+
+pub mod packs;
 
 /// Errors from the blob cache.
 #[derive(Debug, thiserror::Error)]
@@ -160,12 +163,47 @@ impl Store {
     }
 
     /// A temporary file on the cache's filesystem to build a pack in.
+    /// Temporaries that killed builds left behind are removed first (see
+    /// [`packs`] for the lock rule that keeps those of live builds).
     pub fn pack_temp(&self) -> Result<tempfile::NamedTempFile, StoreError> {
         let dir = self.root.join("packs-v1");
-        tempfile::Builder::new()
-            .prefix(".pack-")
-            .tempfile_in(&dir)
-            .map_err(io_err(&dir))
+        self.remove_orphan_packs()?;
+        packs::locked_temp(&dir).map_err(io_err(&dir))
+    }
+
+    /// Removes pack temporaries no live build holds; returns how many and their bytes.
+    pub fn remove_orphan_packs(&self) -> Result<(usize, u64), StoreError> {
+        let dir = self.root.join("packs-v1");
+        packs::remove_orphans(&dir).map_err(io_err(&dir))
+    }
+
+    /// Removes packs whose blobs (or whole bytes, for a pack named by its
+    /// digest) do not hash to what they are listed under; returns the packs
+    /// removed and their bytes.
+    pub fn remove_unsound_packs(&self) -> Result<(Vec<PathBuf>, u64), StoreError> {
+        let mut by_pack: std::collections::HashMap<PathBuf, Vec<(Digest, u64, u64)>> =
+            std::collections::HashMap::new();
+        if let Ok(packs) = self.packs.read() {
+            for (digest, packed) in packs.iter() {
+                by_pack
+                    .entry(packed.pack.as_ref().clone())
+                    .or_default()
+                    .push((digest.clone(), packed.offset, packed.size));
+            }
+        }
+        let mut removed = Vec::new();
+        let mut freed = 0;
+        for (pack, blobs) in by_pack {
+            if packs::pack_is_sound(&pack, &blobs).map_err(io_err(&pack))? {
+                continue;
+            }
+            freed += fs::metadata(&pack).map(|m| m.len()).unwrap_or_default();
+            let _ = fs::remove_file(pack.with_extension("idx"));
+            fs::remove_file(&pack).map_err(io_err(&pack))?;
+            removed.push(pack);
+        }
+        self.load_packs()?;
+        Ok((removed, freed))
     }
 
     /// Publishes a finished pack under `name` with the blobs it holds
@@ -195,7 +233,7 @@ impl Store {
         for (digest, offset, size) in blobs {
             text.push_str(&format!("{} {offset} {size}\n", digest.hex()));
         }
-        let mut index_temp = tempfile::NamedTempFile::new_in(&dir).map_err(io_err(&dir))?;
+        let mut index_temp = packs::locked_temp(&dir).map_err(io_err(&dir))?;
         index_temp
             .write_all(text.as_bytes())
             .map_err(io_err(&index))?;

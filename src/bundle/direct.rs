@@ -190,7 +190,8 @@ pub(super) async fn write_direct(
         ),
     };
     let pack = store.persist_pack(temp, &name, &blobs)?;
-    link_output(&pack, out).map_err(write_error)?;
+    // a reflink or copy: writing into the output must not change the cache
+    crate::store::packs::independent_copy(&pack, out).map_err(write_error)?;
     Ok(Written {
         sha256,
         size: total,
@@ -353,29 +354,4 @@ fn spawn_follower(file: Arc<File>, total: u64) -> (std::sync::mpsc::Sender<(u64,
         Ok(hasher.finish())
     });
     (sender, handle)
-}
-
-/// Hard-links the pack to the output path; copies when the two are on different filesystems.
-fn link_output(pack: &Path, out: &Path) -> io::Result<()> {
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)?;
-    }
-    match std::fs::remove_file(out) {
-        Ok(()) => {}
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-        Err(error) => return Err(error),
-    }
-    if std::fs::hard_link(pack, out).is_ok() {
-        return Ok(());
-    }
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(".ferry-bundle-")
-        .tempfile_in(dir)?;
-    io::copy(&mut File::open(pack)?, &mut temp)?;
-    temp.persist(out).map_err(|e| e.error)?;
-    Ok(())
 }

@@ -46,6 +46,8 @@ pub fn run(ctx: &Context, command: &CacheCommand) -> Result<()> {
             cache_dir,
         } => {
             let store = open_store(cache_dir.as_deref())?;
+            let (orphans, orphan_bytes) = store.remove_orphan_packs()?;
+            let (unsound, unsound_bytes) = store.remove_unsound_packs()?;
             let mut keep: BTreeSet<Digest> = BTreeSet::new();
             for path in lockfiles {
                 let lock = Lock::read(path)?;
@@ -71,7 +73,7 @@ pub fn run(ctx: &Context, command: &CacheCommand) -> Result<()> {
                 }
             }
             let mut removed = 0usize;
-            let mut freed = 0u64;
+            let mut freed = orphan_bytes + unsound_bytes;
             for digest in store.list_loose()? {
                 if !keep.contains(&digest) {
                     freed += store.remove(&digest)?;
@@ -82,9 +84,15 @@ pub fn run(ctx: &Context, command: &CacheCommand) -> Result<()> {
             let stale_temp = store.clean_tmp()?;
             if ctx.json {
                 print_json(
-                    &serde_json::json!({ "removed": removed, "freed_bytes": freed, "kept": keep.len(), "stale_temp_files": stale_temp }),
+                    &serde_json::json!({ "removed": removed, "freed_bytes": freed, "kept": keep.len(), "stale_temp_files": stale_temp, "orphaned_pack_temporaries": orphans, "corrupt_packs": unsound }),
                 );
             } else {
+                for pack in &unsound {
+                    println!("removed corrupt pack {}", pack.display());
+                }
+                if orphans > 0 {
+                    println!("removed {orphans} pack temporaries left by killed builds");
+                }
                 println!(
                     "removed {removed} blobs ({}), kept {}",
                     human_bytes(freed),

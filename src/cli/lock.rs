@@ -148,8 +148,10 @@ pub fn run(ctx: &Context, args: &LockArgs) -> Result<()> {
 }
 
 fn describe_lock_change(old_text: &str, new: &Lock, path: &Path) -> String {
-    let Ok(old) = Lock::parse(old_text, path) else {
-        return "the existing lockfile is not valid".to_owned();
+    let old = match Lock::parse(old_text, path) {
+        Ok(old) => old,
+        // the parse error names the line and column
+        Err(error) => return format!("the existing lockfile is not valid: {error}"),
     };
     for image in &new.images {
         match old

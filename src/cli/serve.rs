@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use ferry::bundle::OpenBundle;
+use ferry::serve::auth::BasicAuth;
 use ferry::serve::{self, Catalog, ServeOptions};
 
 use super::{print_json, runtime, Context, TrustArgs};
@@ -27,6 +28,10 @@ pub struct ServeArgs {
     /// Require HTTP basic auth with this user; the password comes from $FERRY_SERVE_PASSWORD.
     #[arg(long)]
     pub basic_auth_user: Option<String>,
+    /// Seconds a client may take to send a request's headers, from connecting
+    /// or from its previous response; idle connections are closed after it.
+    #[arg(long, value_name = "SECONDS", default_value_t = ferry::serve::DEFAULT_HEADER_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout: u64,
     /// Print node and kubespray configuration for this server and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -49,19 +54,15 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     super::verify_bundle(ctx, &args.bundle, &args.trust, None)?;
     let bundle = OpenBundle::open(&args.bundle)?;
     let is_delta = bundle.delta().is_some();
-    let mut catalog = Catalog::new(bundle);
+    let mut catalog =
+        Catalog::new(bundle).with_context(|| format!("cannot serve {}", args.bundle.display()))?;
     match (&args.base, is_delta) {
         (Some(base_path), _) => {
             super::verify_bundle(ctx, base_path, &args.trust, None)?;
             let base = OpenBundle::open(base_path)?;
-            catalog = catalog.with_base(base).map_err(|missing| {
-                anyhow::anyhow!(
-                    "{} is not the base of this delta: it lacks {} blob(s) the delta leaves to its base, e.g. {}",
-                    base_path.display(),
-                    missing.len(),
-                    missing.first().map(ToString::to_string).unwrap_or_default()
-                )
-            })?;
+            catalog = catalog
+                .with_base(base)
+                .with_context(|| format!("cannot use {} as the base", base_path.display()))?;
         }
         (None, true) => anyhow::bail!(
             "{} is a delta bundle: serve it with --base <the bundle it was built against>",
@@ -110,7 +111,7 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         Some(user) => {
             let password = std::env::var("FERRY_SERVE_PASSWORD")
                 .context("--basic-auth-user needs the password in $FERRY_SERVE_PASSWORD")?;
-            Some(format!("{user}:{password}"))
+            Some(BasicAuth::new(user, &password).context("--basic-auth-user")?)
         }
         None => None,
     };
@@ -133,6 +134,7 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         listen: args.listen,
         tls,
         basic_auth,
+        header_timeout: std::time::Duration::from_secs(args.header_timeout),
     };
     runtime()?.block_on(serve::serve(catalog, options))?;
     Ok(())

@@ -84,12 +84,27 @@ pub enum CredentialError {
         /// What went wrong.
         detail: String,
     },
+    /// An `auth` entry of a config file is not base64 of `user:password`.
+    #[error("the `auth` entry for {key} in {path} is not valid: {reason}")]
+    BadAuth {
+        /// The file it is in.
+        path: PathBuf,
+        /// The registry key of the entry.
+        key: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// Reads credentials for registry hosts from Docker/podman configuration.
 #[derive(Debug, Default)]
 pub struct CredentialStore {
     config: DockerConfig,
+    /// The file each `auths` entry came from, for messages.
+    auth_files: std::collections::HashMap<String, PathBuf>,
+    /// Answers already found, by host: a credential helper runs once per
+    /// registry per process.
+    answers: std::sync::Mutex<std::collections::HashMap<String, Option<Credentials>>>,
 }
 
 impl CredentialStore {
@@ -105,6 +120,7 @@ impl CredentialStore {
             candidates.push(PathBuf::from(home).join(".docker").join("config.json"));
         }
         let mut merged = DockerConfig::default();
+        let mut auth_files = std::collections::HashMap::new();
         for path in candidates {
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
@@ -122,7 +138,10 @@ impl CredentialStore {
                     source: Box::new(error),
                 })?;
             for (key, value) in config.auths {
-                merged.auths.entry(key).or_insert(value);
+                if let std::collections::btree_map::Entry::Vacant(slot) = merged.auths.entry(key) {
+                    auth_files.insert(slot.key().clone(), path.clone());
+                    slot.insert(value);
+                }
             }
             for (key, value) in config.cred_helpers {
                 merged.cred_helpers.entry(key).or_insert(value);
@@ -131,11 +150,27 @@ impl CredentialStore {
                 merged.creds_store = config.creds_store;
             }
         }
-        Ok(Self { config: merged })
+        Ok(Self {
+            config: merged,
+            auth_files,
+            answers: std::sync::Mutex::default(),
+        })
     }
 
-    /// Credentials for a registry host, if any are configured.
+    /// Credentials for a registry host, if any are configured; asked of the
+    /// configuration (and its helpers) once per host.
     pub fn get(&self, host: &str) -> Result<Option<Credentials>, CredentialError> {
+        if let Some(known) = self.answers.lock().ok().and_then(|a| a.get(host).cloned()) {
+            return Ok(known);
+        }
+        let found = self.lookup(host)?;
+        if let Ok(mut answers) = self.answers.lock() {
+            answers.insert(host.to_owned(), found.clone());
+        }
+        Ok(found)
+    }
+
+    fn lookup(&self, host: &str) -> Result<Option<Credentials>, CredentialError> {
         let keys = config_keys(host);
         for key in &keys {
             if let Some(helper) = self.config.cred_helpers.get(key) {
@@ -144,8 +179,16 @@ impl CredentialStore {
         }
         for key in &keys {
             if let Some(entry) = self.config.auths.get(key) {
-                if let Some(credentials) = decode_entry(entry) {
-                    return Ok(Some(credentials));
+                match decode_entry(entry) {
+                    Ok(Some(credentials)) => return Ok(Some(credentials)),
+                    Ok(None) => {}
+                    Err(reason) => {
+                        return Err(CredentialError::BadAuth {
+                            path: self.auth_files.get(key).cloned().unwrap_or_default(),
+                            key: key.clone(),
+                            reason,
+                        })
+                    }
                 }
             }
         }
@@ -173,28 +216,40 @@ fn config_keys(host: &str) -> Vec<String> {
     }
 }
 
-fn decode_entry(entry: &AuthEntry) -> Option<Credentials> {
+/// The credentials of an `auths` entry: none when it has none, an error
+/// when its `auth` is not base64 of `user:password`.
+fn decode_entry(entry: &AuthEntry) -> Result<Option<Credentials>, &'static str> {
     if let (Some(username), Some(password)) = (&entry.username, &entry.password) {
-        return Some(Credentials {
+        return Ok(Some(Credentials {
             username: username.clone(),
             secret: password.clone(),
-        });
+        }));
     }
     if let Some(token) = &entry.identitytoken {
-        return Some(Credentials {
+        return Ok(Some(Credentials {
             username: "<token>".to_owned(),
             secret: token.clone(),
-        });
+        }));
     }
+    let Some(auth) = entry
+        .auth
+        .as_deref()
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+    else {
+        return Ok(None);
+    };
     let raw = base64::engine::general_purpose::STANDARD
-        .decode(entry.auth.as_deref()?.trim())
-        .ok()?;
-    let text = String::from_utf8(raw).ok()?;
-    let (username, secret) = text.split_once(':')?;
-    Some(Credentials {
+        .decode(auth)
+        .map_err(|_| "it is not base64")?;
+    let text = String::from_utf8(raw).map_err(|_| "it does not decode to UTF-8 text")?;
+    let (username, secret) = text
+        .split_once(':')
+        .ok_or("it does not decode to user:password (no colon)")?;
+    Ok(Some(Credentials {
         username: username.to_owned(),
         secret: secret.to_owned(),
-    })
+    }))
 }
 
 fn run_helper(helper: &str, host: &str) -> Result<Credentials, CredentialError> {
@@ -324,8 +379,19 @@ mod tests {
             auth: Some(base64::engine::general_purpose::STANDARD.encode("u:p:x")),
             ..AuthEntry::default()
         };
-        let c = decode_entry(&entry).unwrap();
+        let c = decode_entry(&entry).unwrap().unwrap();
         assert_eq!((c.username.as_str(), c.secret.as_str()), ("u", "p:x"));
         assert_eq!(format!("{c:?}"), "Credentials(u:****)");
+        for bad in [
+            "%%",
+            &base64::engine::general_purpose::STANDARD.encode("nocolon"),
+        ] {
+            let entry = AuthEntry {
+                auth: Some(bad.to_owned()),
+                ..AuthEntry::default()
+            };
+            assert!(decode_entry(&entry).is_err(), "{bad}");
+        }
+        assert!(decode_entry(&AuthEntry::default()).unwrap().is_none());
     }
 }

@@ -82,6 +82,11 @@ struct HostState {
     basic: bool,
 }
 
+/// How long the first request to a host (`GET /v2/`, a tiny answer) may take,
+/// connection and TLS handshake included: a server that accepts TCP and never
+/// answers fails within it.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A registry and URL client shared by every download in one ferry run.
 pub struct Client {
     http: reqwest::Client,
@@ -349,7 +354,7 @@ impl Client {
         let mut https_error: Option<(String, reqwest::Error)> = None;
         for base in candidates {
             let url = format!("{base}/v2/");
-            match self.http.get(&url).send().await {
+            match self.http.get(&url).timeout(PROBE_TIMEOUT).send().await {
                 Ok(response) => {
                     if base.starts_with("http://") && response.status() == StatusCode::BAD_REQUEST {
                         // A TLS server answering plain HTTP: the HTTPS attempt's
@@ -373,6 +378,18 @@ impl Client {
                     let state = HostState { base, basic };
                     lock(&self.hosts).insert(host.to_owned(), state.clone());
                     return Ok(state);
+                }
+                Err(error) if error.is_timeout() => {
+                    // A server that holds the connection without answering
+                    // would hold plain HTTP the same way: no second wait.
+                    return Err(RegistryError::Connect {
+                        url,
+                        hint: format!(
+                            " ({host} accepted the connection but did not answer within {} s)",
+                            PROBE_TIMEOUT.as_secs()
+                        ),
+                        source: Box::new(error),
+                    });
                 }
                 Err(error) if base.starts_with("https://") => https_error = Some((url, error)),
                 Err(error) => {

@@ -7,20 +7,27 @@
 //! form CRI-O mirrors and kubespray's `*_image_repo` use). Files are served
 //! at kubespray's offline layout: the original URL's host, then its path.
 
+pub mod auth;
 pub mod config;
+pub mod integrity;
+pub mod range;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use base64::Engine as _;
 use tokio::io::AsyncSeekExt;
+
+use self::auth::BasicAuth;
+use self::integrity::{Changed, Hashed, Stamps};
+use self::range::RangeAnswer;
 
 use crate::bundle::{OpenBundle, ANNOTATION_FILE_URL};
 use crate::oci::{Digest, Reference};
@@ -48,7 +55,22 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    /// A file of the bundle cannot be stamped for later checks.
+    #[error("cannot record the state of the verified bundle")]
+    Stamp(#[source] Changed),
+    /// The base given for a delta bundle lacks blobs the delta leaves to it.
+    #[error("it is not the base of this delta: it lacks {count} blob(s) the delta leaves to its base, e.g. {example}")]
+    NotTheBase {
+        /// How many blobs are missing.
+        count: usize,
+        /// One of them.
+        example: Digest,
+    },
 }
+
+/// How long a connection may take to send a request's headers, and how long it
+/// may sit idle between requests, when `ServeOptions` does not say.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How to serve.
 #[derive(Clone, Debug)]
@@ -57,8 +79,13 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// TLS certificate and key (PEM), for HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
-    /// `user:password` required on every request (HTTP basic auth).
-    pub basic_auth: Option<String>,
+    /// Credentials required on every request (HTTP basic auth).
+    pub basic_auth: Option<BasicAuth>,
+    /// How long a client may take to send its request headers, counted from
+    /// the connection's start or the end of its previous response: an idle or
+    /// slow connection is closed after it, so idle clients cannot hold every
+    /// file descriptor.
+    pub header_timeout: Duration,
 }
 
 /// One tag of one repository.
@@ -79,11 +106,27 @@ pub struct Catalog {
     image_registries: BTreeSet<String>,
     /// For a delta bundle: the base bundle holding the blobs it leaves out.
     base: Option<OpenBundle>,
+    /// The state of every file blobs are read from, taken at start.
+    stamps: Stamps,
+}
+
+/// Stamps every file a bundle's blobs are read from.
+fn stamp_files(bundle: &OpenBundle) -> Result<Stamps, ServeError> {
+    let paths: Vec<PathBuf> = bundle
+        .blob_sizes()
+        .iter()
+        .filter_map(|(digest, size)| bundle.blob_segments(digest, 0, *size))
+        .flatten()
+        .map(|(path, _, _)| path)
+        .collect();
+    Stamps::take(paths.iter().map(PathBuf::as_path)).map_err(ServeError::Stamp)
 }
 
 impl Catalog {
-    /// Indexes a bundle's images, charts and files for serving.
-    pub fn new(bundle: OpenBundle) -> Self {
+    /// Indexes a bundle's images, charts and files for serving, and records
+    /// the state of the files it is read from (call it right after verifying).
+    pub fn new(bundle: OpenBundle) -> Result<Self, ServeError> {
+        let stamps = stamp_files(&bundle)?;
         let mut repositories: BTreeMap<String, BTreeMap<String, BTreeMap<String, Tagged>>> =
             BTreeMap::new();
         let mut files = HashMap::new();
@@ -124,18 +167,19 @@ impl Catalog {
                 }
             }
         }
-        Self {
+        Ok(Self {
             bundle,
             repositories,
             files,
             image_registries,
             base: None,
-        }
+            stamps,
+        })
     }
 
     /// Serves a delta bundle together with its base; fails listing the blobs
     /// the delta leaves to a base that this base does not hold.
-    pub fn with_base(mut self, base: OpenBundle) -> Result<Self, Vec<Digest>> {
+    pub fn with_base(mut self, base: OpenBundle) -> Result<Self, ServeError> {
         let missing: Vec<Digest> = self
             .bundle
             .delta()
@@ -148,9 +192,13 @@ impl Catalog {
                     .collect()
             })
             .unwrap_or_default();
-        if !missing.is_empty() {
-            return Err(missing);
+        if let Some(example) = missing.first() {
+            return Err(ServeError::NotTheBase {
+                count: missing.len(),
+                example: example.clone(),
+            });
         }
+        self.stamps.extend(stamp_files(&base)?);
         self.base = Some(base);
         Ok(self)
     }
@@ -232,19 +280,14 @@ pub fn file_path(url: &str) -> Option<String> {
 
 struct AppState {
     catalog: Catalog,
-    basic_auth: Option<String>,
+    basic_auth: Option<BasicAuth>,
 }
 
 /// Builds the router (exposed for tests and embedding).
-pub fn router(catalog: Catalog, basic_auth: Option<String>) -> Router {
+pub fn router(catalog: Catalog, basic_auth: Option<BasicAuth>) -> Router {
     let state = Arc::new(AppState {
         catalog,
-        basic_auth: basic_auth.map(|creds| {
-            format!(
-                "Basic {}",
-                base64::engine::general_purpose::STANDARD.encode(creds)
-            )
-        }),
+        basic_auth,
     });
     Router::new().fallback(handle).with_state(state)
 }
@@ -257,12 +300,15 @@ pub async fn serve(catalog: Catalog, options: ServeOptions) -> Result<(), ServeE
         address: address.clone(),
         source,
     };
+    let timeout = options.header_timeout;
     match &options.tls {
         None => {
-            let listener = tokio::net::TcpListener::bind(options.listen)
+            let mut server = axum_server::bind(options.listen).first_request_timeout(timeout);
+            server.http_builder().http1().header_read_timeout(timeout);
+            server
+                .serve(app.into_make_service())
                 .await
-                .map_err(io_error)?;
-            axum::serve(listener, app).await.map_err(io_error)
+                .map_err(io_error)
         }
         Some((cert, key)) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -273,7 +319,10 @@ pub async fn serve(catalog: Catalog, options: ServeOptions) -> Result<(), ServeE
                     key: key.clone(),
                     source,
                 })?;
-            axum_server::bind_rustls(options.listen, config)
+            let mut server =
+                axum_server::bind_rustls(options.listen, config).first_request_timeout(timeout);
+            server.http_builder().http1().header_read_timeout(timeout);
+            server
                 .serve(app.into_make_service())
                 .await
                 .map_err(io_error)
@@ -296,8 +345,8 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
         let given = request
             .headers()
             .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        if given != Some(expected.as_str()) {
+            .map(HeaderValue::as_bytes);
+        if !expected.admits(given) {
             let mut response = oci_error(
                 StatusCode::UNAUTHORIZED,
                 "UNAUTHORIZED",
@@ -479,27 +528,6 @@ async fn file_route(
     }
 }
 
-/// Parses a single `Range: bytes=a-b` (or `a-`, `-n`) against a size.
-fn parse_range(value: &str, size: u64) -> Option<(u64, u64)> {
-    let spec = value.strip_prefix("bytes=")?;
-    if spec.contains(',') {
-        return None;
-    }
-    let (start, end) = spec.split_once('-')?;
-    let (start, end) = match (start.trim(), end.trim()) {
-        ("", suffix) => {
-            let n: u64 = suffix.parse().ok()?;
-            (size.checked_sub(n.min(size))?, size.checked_sub(1)?)
-        }
-        (start, "") => (start.parse().ok()?, size.checked_sub(1)?),
-        (start, end) => (
-            start.parse().ok()?,
-            end.parse::<u64>().ok()?.min(size.saturating_sub(1)),
-        ),
-    };
-    (start <= end && end < size).then(|| (start, end - start + 1))
-}
-
 async fn blob_response(
     catalog: &Catalog,
     digest: &Digest,
@@ -515,18 +543,16 @@ async fn blob_response(
         );
     };
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let (status, start, length) = match range {
-        None => (StatusCode::OK, 0, size),
-        Some(value) => match parse_range(value, size) {
-            Some((start, length)) => (StatusCode::PARTIAL_CONTENT, start, length),
-            None => {
-                let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-                if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
-                    response.headers_mut().insert(header::CONTENT_RANGE, value);
-                }
-                return response;
+    let (status, start, length) = match range::evaluate(range, size) {
+        RangeAnswer::Full => (StatusCode::OK, 0, size),
+        RangeAnswer::Partial { start, length } => (StatusCode::PARTIAL_CONTENT, start, length),
+        RangeAnswer::Unsatisfiable => {
+            let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
             }
-        },
+            return response;
+        }
     };
     let mut builder = Response::builder()
         .status(status)
@@ -549,25 +575,47 @@ async fn blob_response(
     let segments = catalog
         .blob_segments(digest, start, length)
         .unwrap_or_default();
-    let body = match open_segments(segments).await {
-        Ok(stream) => Body::from_stream(stream),
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    let stream = match open_segments(&catalog.stamps, segments).await {
+        Ok(stream) => stream,
+        Err(error) => {
+            eprintln!("ferry serve: refusing {digest}: {error}");
+            return oci_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "BLOB_UNKNOWN",
+                &format!("{digest} cannot be served: {error}"),
+            );
+        }
+    };
+    let body = if status == StatusCode::OK {
+        Body::from_stream(Hashed::new(stream, digest.clone()))
+    } else {
+        Body::from_stream(stream)
     };
     builder
         .body(body)
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-/// A stream over file segments, in order (a blob may straddle media parts).
+/// A stream over file segments, in order (a blob may straddle media parts);
+/// each file is checked, once opened, against its stamp from the start.
 async fn open_segments(
+    stamps: &Stamps,
     segments: Vec<crate::bundle::Segment>,
-) -> std::io::Result<impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>>> {
+) -> Result<impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Unpin, Changed> {
     use futures_util::StreamExt;
     use tokio::io::AsyncReadExt;
     let mut streams = Vec::new();
     for (path, offset, length) in segments {
-        let mut file = tokio::fs::File::open(&path).await?;
-        file.seek(std::io::SeekFrom::Start(offset)).await?;
+        let io = |source| Changed::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = tokio::fs::File::open(&path).await.map_err(io)?;
+        let metadata = file.metadata().await.map_err(io)?;
+        stamps.check(&path, &metadata)?;
+        file.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(io)?;
         streams.push(tokio_util::io::ReaderStream::with_capacity(
             file.take(length),
             256 << 10,
@@ -581,13 +629,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ranges() {
-        assert_eq!(parse_range("bytes=0-9", 100), Some((0, 10)));
-        assert_eq!(parse_range("bytes=90-", 100), Some((90, 10)));
-        assert_eq!(parse_range("bytes=-5", 100), Some((95, 5)));
-        assert_eq!(parse_range("bytes=50-500", 100), Some((50, 50)));
-        assert_eq!(parse_range("bytes=100-", 100), None);
-        assert_eq!(parse_range("bytes=0-1,3-4", 100), None);
+    fn file_paths() {
         assert_eq!(
             file_path("https://dl.k8s.io/release/v1/kubelet").as_deref(),
             Some("dl.k8s.io/release/v1/kubelet")
