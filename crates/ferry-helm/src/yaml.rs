@@ -581,7 +581,8 @@ impl Emitter {
         } else if s.len() == 1 || s[..s.len() - 1].ends_with('\n') {
             self.out.push('+');
         }
-        let ind = indent;
+        // a block scalar at the root is indented too (libyaml's best indent of 2)
+        let ind = if indent == 0 { 2 } else { indent };
         let body = s.strip_suffix('\n').unwrap_or(s);
         for line in body.split('\n') {
             self.out.push('\n');
@@ -592,7 +593,6 @@ impl Emitter {
                 self.out.push_str(line);
             }
         }
-        let _ = indent;
     }
 }
 

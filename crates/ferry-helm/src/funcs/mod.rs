@@ -2,6 +2,7 @@
 
 mod date;
 mod fmt;
+mod go_regex;
 pub mod helm;
 mod sprig;
 mod sprig_crypto;

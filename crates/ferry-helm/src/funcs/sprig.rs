@@ -332,7 +332,8 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     // regex
     m.insert("regexMatch", |_, a| {
         want(&a, 2, "regexMatch")?;
-        Ok(Value::Bool(re(&a[0])?.is_match(&s(&a[1]))))
+        // Sprig drops the compile error: an invalid pattern matches nothing
+        Ok(Value::Bool(re(&a[0]).is_ok_and(|r| r.is_match(&s(&a[1])))))
     });
     m.insert("mustRegexMatch", |_, a| {
         want(&a, 2, "mustRegexMatch")?;
@@ -390,7 +391,7 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         Ok(Value::from(v))
     });
     m.insert("regexQuoteMeta", |_, a| {
-        Ok(Value::from(regex::escape(&s(arg(&a, 0)))))
+        Ok(Value::from(super::go_regex::quote_meta(&s(arg(&a, 0)))))
     });
     // encoding and hashes
     m.insert("b64enc", |_, a| {
@@ -1213,7 +1214,7 @@ pub fn merge_into(dst: &Value, src: &Value, overwrite: bool) {
 }
 
 fn re(v: &Value) -> Result<regex::Regex, ExecError> {
-    regex::Regex::new(&v.to_str()).map_err(|e| ExecError::new(format!("error parsing regexp: {e}")))
+    super::go_regex::compile(&v.to_str()).map_err(ExecError::new)
 }
 
 /// Go's `$1`/`${name}` expansion syntax, mapped onto the regex crate's (`${1}`).

@@ -127,6 +127,8 @@ pub struct Exec {
     /// The render clock (Unix seconds): what Sprig's `now` returns and where generated
     /// certificates' validity starts.
     pub now: i64,
+    /// Warnings for the render's caller (e.g. a generated certificate already expired).
+    pub warnings: Vec<String>,
 }
 
 impl Exec {
@@ -146,7 +148,13 @@ impl Exec {
             total_output: 0,
             funcs: funcs::registry(),
             now: crate::render::DEFAULT_NOW,
+            warnings: Vec::new(),
         }
+    }
+
+    /// The name of the template being executed.
+    pub fn current_template(&self) -> &str {
+        &self.cur_name
     }
 
     /// Executes the named template with `data`, returning its output.
