@@ -252,7 +252,8 @@ impl Chart {
                 .map_err(|e| Error::Chart(format!("{origin}: {e}")))?;
             files.push((rest.to_string(), RawFile::Memory(buf)));
         }
-        Chart::from_raw(files, origin, feed)
+        // Helm reads an archive as packaged: its .helmignore was applied when it was packaged
+        Chart::from_filtered(files, origin, feed)
     }
 
     /// Builds a chart from its files (paths relative to the chart root, `/`-separated).
@@ -264,6 +265,9 @@ impl Chart {
         parsing_while_loading(|feed| Chart::from_raw(files, origin, feed))
     }
 
+    /// A chart directory's files: its top-level `.helmignore` (and Helm's default rule for
+    /// dotfiles in `templates/`) filters the whole tree, subcharts included, as Helm's
+    /// directory loader does.
     fn from_raw(
         mut files: Vec<(String, RawFile)>,
         origin: &str,
@@ -388,8 +392,9 @@ impl Chart {
             if !fs.iter().any(|(p, _)| p == "Chart.yaml") {
                 continue;
             }
+            // Helm applies only the top chart's .helmignore (already done), not a subchart's
             let sub =
-                Chart::from_raw(fs, &format!("{origin}/charts/{dir}"), feed).map_err(|e| {
+                Chart::from_filtered(fs, &format!("{origin}/charts/{dir}"), feed).map_err(|e| {
                     Error::Chart(format!(
                         "error unpacking subchart {dir} in {}: {e}",
                         metadata.name

@@ -189,12 +189,14 @@ pub struct RenderOptions {
 /// Helm's rule for splitting a template's output into documents.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ManifestSplit {
-    /// Helm v4.3 and current main (`(?m)^---[ \t]*`): blank lines at the end of a document
-    /// followed by another document in the same file are kept. Helm's own goldens use this.
+    /// Helm v3.x (the platform runs 3.17) and v4.2 (`(?:^|\s*\n)---\s*`): blank lines at the
+    /// end of a document followed by another document in the same file are dropped, so a `|+`
+    /// block value at a document's end keeps one line break. What `helm template` prints there.
     #[default]
-    Current,
-    /// Helm v4.2.3 (`(?:^|\s*\n)---\s*`): such blank lines are dropped.
     Helm42,
+    /// Helm v4.3 and current main (`(?m)^---[ \t]*`): such blank lines are kept. Helm's own
+    /// goldens use this.
+    Current,
 }
 
 impl Default for RenderOptions {
@@ -218,7 +220,7 @@ impl Default for RenderOptions {
             skip_schema_validation: false,
             seed: Vec::new(),
             limits: Limits::default(),
-            manifest_split: ManifestSplit::Current,
+            manifest_split: ManifestSplit::Helm42,
             now: None,
         }
     }
@@ -247,6 +249,9 @@ pub struct Rendered {
     pub manifests: Vec<Manifest>,
     /// Hook manifests, in Helm's order.
     pub hooks: Vec<Manifest>,
+    /// What the user should know but Helm would not stop for: generated certificates that
+    /// are already expired at the real current time (the render clock is in the past).
+    pub warnings: Vec<String>,
     output: String,
 }
 
@@ -717,11 +722,16 @@ fn render_engine(
     // no more outputs: the head reader stops after its current one
     parsing.stop_heads();
     // freeing all this is left to the worker after it delivers the result
+    let warnings = std::mem::take(&mut exec.warnings);
     left.keep(exec);
     left.keep(contexts);
     left.keep(parsed_ahead);
     left.keep((vals, user, memo));
-    Ok(Engine { chart, outputs })
+    Ok(Engine {
+        chart,
+        outputs,
+        warnings,
+    })
 }
 
 /// A template parsed on another thread.
@@ -1123,6 +1133,7 @@ impl ParseHelper {
 struct Engine {
     chart: Chart,
     outputs: BTreeMap<String, Arc<String>>,
+    warnings: Vec<String>,
 }
 
 /// Renders every template and returns each one's raw output (what Helm's engine returns, before
@@ -1157,6 +1168,7 @@ fn render_inner(
     let Engine {
         chart,
         outputs: mut shared,
+        warnings,
     } = render_engine(chart, opts, ahead, left)?;
     shared.retain(|k, _| !k.ends_with("NOTES.txt"));
 
@@ -1236,6 +1248,7 @@ fn render_inner(
         templates: outputs,
         manifests,
         hooks,
+        warnings,
         output: out,
     })
 }

@@ -295,6 +295,7 @@ fn gen_cert(e: &mut Exec, a: &[Value], kind: CertKind, with_key: bool) -> R {
         is_ca: kind == CertKind::Ca,
         now: e.now,
     };
+    warn_if_expired(e, &cn, days);
     let cert = if kind == CertKind::Signed {
         let ca = &a[4];
         let ca_cert = ca.get("Cert").map(|v| v.to_str()).unwrap_or_default();
@@ -624,5 +625,27 @@ impl Object for ApiVersions {
     }
     fn display(&self) -> String {
         format!("[{}]", self.versions.join(" "))
+    }
+}
+
+/// Warns when a certificate valid for `days` from the render clock has already expired at the
+/// real current time (renders are reproducible, so the clock can be long past).
+fn warn_if_expired(e: &mut Exec, cn: &str, days: i64) {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let expiry = e.now.saturating_add(days.saturating_mul(86_400));
+    if expiry <= wall {
+        let rfc3339 = |t| super::date::GoTime::unix(t).format("2006-01-02T15:04:05Z07:00");
+        let at = rfc3339(expiry);
+        let clock = rfc3339(e.now);
+        let message = format!(
+            "{}: the certificate generated for {cn:?} expired at {at} (the render clock is \
+             {clock}; render with a later clock, e.g. --now)",
+            e.current_template()
+        );
+        if !e.warnings.contains(&message) {
+            e.warnings.push(message);
+        }
     }
 }
