@@ -16,7 +16,9 @@ mod seed;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-pub use self::seed::{default_seed_path, site_seed};
+pub use self::seed::{
+    default_seed_path, format_rfc3339, parse_rfc3339, site_secret, site_seed, SiteSecret,
+};
 
 use ferry_helm::{Chart, RenderOptions};
 

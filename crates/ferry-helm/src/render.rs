@@ -168,6 +168,8 @@ pub struct RenderOptions {
     pub include_crds: bool,
     /// `--skip-tests`.
     pub skip_tests: bool,
+    /// `--no-hooks`: hooks are rendered but not printed.
+    pub no_hooks: bool,
     /// Do not validate values against `values.schema.json` (`--skip-schema-validation`).
     pub skip_schema_validation: bool,
     /// `.Release.IsUpgrade` (and not `IsInstall`).
@@ -216,6 +218,7 @@ impl Default for RenderOptions {
             show_only: Vec::new(),
             include_crds: false,
             skip_tests: false,
+            no_hooks: false,
             is_upgrade: false,
             skip_schema_validation: false,
             seed: Vec::new(),
@@ -1231,7 +1234,7 @@ fn render_inner(
     }
     let mut out = b;
     out.push('\n');
-    for h in &hooks {
+    for h in hooks.iter().filter(|_| !opts.no_hooks) {
         if opts.skip_tests
             && h.hook_events
                 .iter()
