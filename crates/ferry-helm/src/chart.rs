@@ -178,7 +178,9 @@ fn to_yaml_value(v: &crate::value::Value) -> serde_norway::Value {
                 .map(|(k, x)| (serde_norway::Value::String(k.clone()), to_yaml_value(x)))
                 .collect(),
         ),
-        Value::Bytes(_) | Value::Object(_) => serde_norway::Value::String(v.to_str()),
+        Value::Bytes(_) | Value::BinStr(_) | Value::Object(_) => {
+            serde_norway::Value::String(v.to_str())
+        }
     }
 }
 

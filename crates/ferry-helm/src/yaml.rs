@@ -149,6 +149,8 @@ fn write_json(o: &mut String, v: &Value, raw: bool, indent: Option<&str>, level:
         }
         Value::Float(f) => o.push_str(&json_float(*f)),
         Value::Str(s) => json_str(o, s, raw),
+        // Go's JSON encoder replaces invalid UTF-8 with U+FFFD
+        Value::BinStr(b) => json_str(o, &String::from_utf8_lossy(b), raw),
         Value::Bytes(b) => {
             use base64::Engine as _;
             json_str(
@@ -408,6 +410,7 @@ impl Emitter {
                 }
             }
             Value::Str(s) => self.scalar_str(s, indent, false),
+            Value::BinStr(b) => self.scalar_str(&String::from_utf8_lossy(b), indent, false),
             Value::Bytes(b) => {
                 use base64::Engine as _;
                 let s = base64::engine::general_purpose::STANDARD.encode(b.as_slice());

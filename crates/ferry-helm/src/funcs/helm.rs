@@ -336,6 +336,7 @@ fn to_toml(v: &Value) -> String {
                 format!("[{}]", parts.join(", "))
             }
             Value::Bytes(b) => super::go_quote(&String::from_utf8_lossy(b)),
+            Value::BinStr(b) => super::go_quote(&String::from_utf8_lossy(b)),
             Value::Object(o) => super::go_quote(&o.display()),
         })
     }
@@ -426,11 +427,9 @@ impl Object for Files {
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, ExecError>> {
         let a0 = arg(args, 0).to_str();
         Some(Ok(match name {
-            "Get" => Value::from(
-                self.find(&a0)
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default(),
-            ),
+            "Get" => self
+                .find(&a0)
+                .map_or_else(|| Value::from(""), |b| Value::from_go_bytes(b.to_vec())),
             "GetBytes" => Value::Bytes(Rc::new(
                 self.find(&a0).map(|b| b.to_vec()).unwrap_or_default(),
             )),
