@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ferry's main job, end to end, on the example bundle, offline:
-# lock --check -> key -> signed build (cold cache) -> verify -> inspect -> unpack -> rebuild (same bytes).
+# lock --check -> key -> signed build (cold cache) -> verify -> inspect -> unpack -> rebuild (same bytes) -> deploy plan.
 # Needs only the Rust toolchain. Output goes to target/example/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,3 +36,5 @@ a=$(sha256sum "$out/example.tar" | cut -d' ' -f1)
 b=$(sha256sum "$out/again/example.tar" | cut -d' ' -f1)
 if [ "$a" != "$b" ]; then echo "NOT reproducible: $a != $b" >&2; exit 1; fi
 echo "reproducible: both builds are sha256:$a"
+echo "== the deploy plan: every step and object ferry deploy would apply, in order (no cluster needed)"
+"$ferry" deploy "$out/example.tar" --key "$out/cosign.pub" --plan

@@ -54,6 +54,12 @@ enum Command {
     Images(cli::chart::ChartArgs),
     /// Render every chart of a bundle, image references rewritten through the push's image map.
     Render(cli::render::RenderArgs),
+    /// Apply a verified bundle to a Kubernetes cluster, in order, waiting, recorded (--plan: offline).
+    Deploy(cli::deploy::DeployArgs),
+    /// Show what ferry deployed on a cluster and what is not ready.
+    Status(cli::deploy::StatusArgs),
+    /// Re-apply an earlier recorded revision of a component.
+    Rollback(cli::deploy::RollbackArgs),
     /// Push a bundle into Harbor or any registry (projects created, resumable).
     Push(cli::push::PushArgs),
     /// Serve a bundle as a read-only registry and file server (no extraction).
@@ -110,6 +116,9 @@ fn run(args: &Cli) -> Result<()> {
         Command::Template(a) => cli::chart::template(&ctx, a),
         Command::Images(a) => cli::chart::images(&ctx, a),
         Command::Render(a) => cli::render::run(&ctx, a),
+        Command::Deploy(a) => cli::deploy::run(&ctx, a),
+        Command::Status(a) => cli::deploy::status(&ctx, a),
+        Command::Rollback(a) => cli::deploy::rollback(&ctx, a),
         Command::Push(a) => cli::push::run(&ctx, a),
         Command::Serve(a) => cli::serve::run(&ctx, a),
         Command::Key { command } => cli::sign::run(&ctx, command),

@@ -199,6 +199,103 @@ impl Harness {
     }
 }
 
+/// Components kubespray puts on the nodes (or CLIs copied to the master): no `deploy:` steps.
+const NODE_COMPONENTS: &[&str] = &[
+    "calico",
+    "cni-plugins",
+    "coredns",
+    "cri-o",
+    "crictl",
+    "crun",
+    "dns-autoscaler",
+    "etcd",
+    "helm",
+    "kubernetes",
+    "kubespray",
+    "kustomize",
+    "metallb",
+    "metrics-server",
+    "nginx-proxy",
+    "nodelocaldns",
+    "opentofu",
+    "skopeo",
+    "terraform",
+];
+
+#[test]
+fn platform_specs_load_with_their_deploy_steps() {
+    use ferry::spec::{DeployAction, Spec};
+    let steps = |spec: &Spec, name: &str| -> Vec<String> {
+        let component = spec
+            .components
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("{name} not in {}", spec.name));
+        component
+            .deploy
+            .iter()
+            .map(|step| match &step.action {
+                DeployAction::Chart(chart) => {
+                    format!(
+                        "chart {} as {} in {}",
+                        chart.chart, chart.release, chart.namespace
+                    )
+                }
+                DeployAction::Manifests(files) => format!("manifests {}", files.files.join(",")),
+                DeployAction::Wait(wait) => format!(
+                    "wait {}",
+                    wait.targets
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            })
+            .collect()
+    };
+    let new = Spec::load(&repo_root().join(SPEC_162)).unwrap();
+    let old = Spec::load(&repo_root().join(SPEC_140)).unwrap();
+    for spec in [&new, &old] {
+        for component in &spec.components {
+            if NODE_COMPONENTS.contains(&component.name.as_str()) {
+                assert!(component.deploy.is_empty(), "{} deploys", component.name);
+            }
+        }
+    }
+    // Every cluster application of 1.6.2 but the portal services (whose charts are not carried) deploys.
+    for component in &new.components {
+        let node = NODE_COMPONENTS.contains(&component.name.as_str());
+        assert_eq!(
+            component.deploy.is_empty(),
+            node || component.name == "cp-portal",
+            "{}",
+            component.name
+        );
+    }
+    assert_eq!(
+        steps(&new, "ingress-nginx"),
+        [
+            "manifests ingress-nginx-deploy.yaml",
+            "wait Deployment/ingress-nginx/ingress-nginx-controller Available"
+        ]
+    );
+    assert_eq!(
+        steps(&new, "istio"),
+        [
+            "chart base as istio-base in istio-system",
+            "chart istiod as istiod in istio-system",
+            "chart gateway as istio-ingressgateway in istio-system"
+        ]
+    );
+    assert_eq!(
+        steps(&new, "nfs-subdir-external-provisioner"),
+        ["chart nfs-subdir-external-provisioner as nfs-subdir-external-provisioner in default"]
+    );
+    assert_eq!(steps(&new, "harbor"), ["chart harbor as harbor in harbor"]);
+    assert_eq!(steps(&new, "rook-ceph").len(), 6);
+    assert_eq!(steps(&old, "vault"), ["chart vault as vault in vault"]);
+}
+
 #[test]
 fn k_paas_platform_through_a_synthetic_mirror() {
     require_python_yaml();

@@ -210,3 +210,225 @@ fn overlay_changes_values_adds_images_and_removes_components() {
     );
     assert!(run.stderr.contains("hello/1.0.0.yaml:"), "{}", run.stderr);
 }
+
+/// The example's `hello` manifest with `deploy` appended; returns the spec, the
+/// manifest's path and its text.
+fn example_with_deploy(
+    dir: &std::path::Path,
+    deploy: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, String) {
+    let spec = copy_example(dir);
+    let manifest = dir.join("examples/vendor-manifests/hello/1.0.0.yaml");
+    // The example's own deploy section (and its comment) give way to the one under test.
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    let base = original
+        .split("# How the cluster installs it")
+        .next()
+        .unwrap()
+        .to_owned();
+    let text = format!("{base}deploy:\n{deploy}");
+    write(&manifest, &text);
+    (spec, manifest, text)
+}
+
+/// 1-based line of the first line of `text` containing `needle`.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("`{needle}` not in:\n{text}"))
+        + 1
+}
+
+/// Runs `ferry lock` on the spec, expecting failure at `hello/1.0.0.yaml:LINE:`
+/// with `message`; the example's lock stays as it was.
+fn fails_at(dir: &std::path::Path, spec: &std::path::Path, line: usize, message: &str) {
+    let lock = dir.join("examples/lockfiles/example.lock");
+    let before = std::fs::read(&lock).unwrap();
+    let run = ferry(dir, &["lock", s(spec)]).failed();
+    assert!(
+        run.stderr.contains(&format!("hello/1.0.0.yaml:{line}:")),
+        "expected line {line} in: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(message),
+        "expected `{message}` in: {}",
+        run.stderr
+    );
+    assert_eq!(
+        before,
+        std::fs::read(&lock).unwrap(),
+        "the lock is untouched"
+    );
+}
+
+#[test]
+fn deploy_steps_load_with_their_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _, _) = example_with_deploy(
+        dir.path(),
+        "  - chart: hello\n    values: {greeting: \"{HOST_DOMAIN}\"}\n  - name: wait for it\n    wait:\n      - Deployment/hello Available\n      - CRD/widgets.example.com Established\n    timeout: 1h30m\n",
+    );
+    let loaded = ferry::spec::Spec::load(&spec).unwrap();
+    let hello = loaded
+        .components
+        .iter()
+        .find(|c| c.name == "hello")
+        .unwrap();
+    use ferry::spec::{ChartStep, DeployAction, WaitStep};
+    assert_eq!(hello.deploy.len(), 2);
+    assert_eq!(hello.deploy[0].name, None);
+    assert_eq!(
+        hello.deploy[0].action,
+        DeployAction::Chart(ChartStep {
+            chart: "hello".into(),
+            release: "hello".into(),
+            namespace: "hello".into(),
+            values: serde_json::json!({"greeting": "{HOST_DOMAIN}"}),
+            values_key: None,
+            timeout_seconds: 300,
+            wait: true,
+        }),
+        "release defaults to the component, namespace to the bundle's, timeout to 5m"
+    );
+    assert_eq!(hello.deploy[1].name.as_deref(), Some("wait for it"));
+    let DeployAction::Wait(WaitStep {
+        targets,
+        timeout_seconds,
+    }) = &hello.deploy[1].action
+    else {
+        panic!("{:?}", hello.deploy[1]);
+    };
+    assert_eq!(*timeout_seconds, 5400);
+    assert_eq!(targets[0].group, "apps");
+    assert_eq!(targets[1].kind, "CustomResourceDefinition");
+    assert_eq!(
+        targets[1].to_string(),
+        "CustomResourceDefinition/widgets.example.com Established"
+    );
+    // The composed spec carries the steps; a component without any keeps its
+    // canonical JSON (no `deploy` key), so its fingerprint does not change.
+    let json: serde_json::Value = serde_json::from_slice(&loaded.canonical_json()).unwrap();
+    let components = json["components"].as_array().unwrap();
+    assert_eq!(components[0]["deploy"][1]["action"]["type"], "wait");
+    assert!(components[1].get("deploy").is_none(), "{}", components[1]);
+}
+
+#[test]
+fn deploy_unknown_key_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _, text) = example_with_deploy(dir.path(), "  - chart: hello\n    relase: typo\n");
+    fails_at(
+        dir.path(),
+        &spec,
+        line_of(&text, "relase"),
+        "unknown field `relase`",
+    );
+}
+
+#[test]
+fn deploy_step_with_two_actions_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _, text) = example_with_deploy(
+        dir.path(),
+        "  - chart: hello\n  - chart: hello\n    manifests: [hello.yaml]\n",
+    );
+    fails_at(
+        dir.path(),
+        &spec,
+        line_of(&text, "manifests:"),
+        "deploy step 2 has both `chart` and `manifests`",
+    );
+}
+
+#[test]
+fn deploy_step_without_an_action_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _, text) = example_with_deploy(dir.path(), "  - chart: hello\n  - timeout: 5m\n");
+    fails_at(
+        dir.path(),
+        &spec,
+        line_of(&text, "- timeout"),
+        "deploy step 2 needs one of `chart`, `manifests` or `wait`",
+    );
+}
+
+#[test]
+fn deploy_chart_must_be_one_the_component_carries() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _, text) = example_with_deploy(
+        dir.path(),
+        "  - name: hello\n    chart: hello\n  - name: helo\n    chart: helo\n",
+    );
+    fails_at(
+        dir.path(),
+        &spec,
+        line_of(&text, "chart: helo"),
+        "deploy step 2: chart `helo` is not one of the charts `hello` carries (hello)",
+    );
+}
+
+#[test]
+fn deploy_manifest_must_be_a_file_the_component_carries() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _, text) = example_with_deploy(dir.path(), "  - manifests:\n      - hello.yaml\n");
+    fails_at(
+        dir.path(),
+        &spec,
+        line_of(&text, "- hello.yaml"),
+        "deploy step 1: `hello.yaml` is not one of the files `hello` carries (it carries none)",
+    );
+}
+
+#[test]
+fn deploy_bad_wait_target_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _, text) = example_with_deploy(
+        dir.path(),
+        "  - wait:\n      - Deployment/hello Available\n      - deployment/hello Available\n",
+    );
+    fails_at(
+        dir.path(),
+        &spec,
+        line_of(&text, "- deployment/hello"),
+        "kind `deployment` must start with an upper-case letter",
+    );
+}
+
+#[test]
+fn deploy_bad_duration_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _, text) =
+        example_with_deploy(dir.path(), "  - chart: hello\n    timeout: 10 minutes\n");
+    fails_at(
+        dir.path(),
+        &spec,
+        line_of(&text, "timeout:"),
+        "timeout `10 minutes` is not a duration",
+    );
+}
+
+#[test]
+fn deploy_options_of_another_action_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (spec, _, text) = example_with_deploy(
+        dir.path(),
+        "  - wait: [Deployment/hello]\n    release: hello\n",
+    );
+    fails_at(
+        dir.path(),
+        &spec,
+        line_of(&text, "release:"),
+        "`release` belongs to chart steps, not wait steps",
+    );
+    let (spec, _, text) = example_with_deploy(
+        dir.path(),
+        "  - chart: hello\n    wait: [Deployment/hello]\n",
+    );
+    fails_at(
+        dir.path(),
+        &spec,
+        line_of(&text, "wait: [Deployment"),
+        "deploy step 1 has both `chart` and `wait`",
+    );
+}

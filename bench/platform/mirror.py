@@ -11,6 +11,8 @@ bundles/paasta-container-platform-1.4.0.yaml) and their component manifests, and
   files/               an HTTP document root: every file at <host>/<path> and every HTTP chart
                        repository at <host>/<path>/index.yaml + <name>-<version>.tgz (the real chart from
                        ../shared/corpus/charts when name and version match, a minimal synthetic one otherwise)
+                       Synthetic charts and YAML files are deployable: they hold the objects the components'
+                       `deploy:` steps install and wait for, running the components' images (deployable.py)
   vendor-images/       the `podman save` archives the cp-portal manifests take their images from
   vendor-manifests/    the manifests the overlays read: symlinks to the real ones, except a manifest with
                        digest-only references (`repo@sha256:...`, Kubeflow's Knative images), which is
@@ -47,6 +49,9 @@ try:
     import yaml
 except ImportError:  # pragma: no cover
     sys.exit("mirror.py needs PyYAML: python3 -m pip install pyyaml (or apt-get install python3-yaml)")
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import deployable  # noqa: E402  (next to this file)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_SPECS = [
@@ -137,6 +142,8 @@ def load_layers(path):
         existing = layered["components"].setdefault(entry["name"], {"name": entry["name"], "images": []})
         if entry.get("version") is not None:
             existing["version"] = str(entry["version"])
+        if entry.get("namespace") is not None:
+            existing["namespace"] = entry["namespace"]
         for image in entry.get("images") or []:
             if image.get("archive") or image.get("layout"):
                 sys.exit(f"{path}: images a spec adds from archives or layouts are not generated ({image['ref']})")
@@ -177,7 +184,9 @@ def load_spec(path):
                 files.append({"name": f["name"], "arch": arch, "url": url, "local": local,
                               "path": os.path.normpath(os.path.join(mdir, url)) if local else None})
         components.append({"name": name, "version": str(manifest["version"]), "license": manifest.get("license"),
-                           "manifest_path": manifest_path, "images": images, "charts": charts, "files": files})
+                           "manifest_path": manifest_path, "images": images, "charts": charts, "files": files,
+                           "namespace": layered["components"][name].get("namespace"),
+                           "deploy": manifest.get("deploy") or []})
     return {"path": path, "name": layered["name"], "version": layered["version"],
             "platforms": layered["platforms"], "arches": arches, "manifests": layered["manifests"],
             "components": components}
@@ -426,6 +435,37 @@ class Mirror:
         self.chart_info = {}  # (repo, name, version) -> {"source": ..., "bytes": n}
         self.registries = set()
         self.url_hosts = set()
+        self.deployable()
+
+    # -- what the deploy steps apply ----------------------------------------------------------------
+
+    def deployable(self):
+        """Objects for every synthetic chart and manifest file a `deploy:` step names (see deployable.py)."""
+        self.chart_objects = {}  # (repo, name, version) -> [objects]
+        self.file_objects = {}  # url -> [objects]
+        for spec in self.specs:
+            for comp in spec["components"]:
+                refs = []
+                for image in comp["images"]:
+                    if image["archive"]:
+                        refs.append(image["ref"])
+                    else:
+                        registry, repository, tag = self.mirror_tag(image)
+                        refs.append(f"{registry}/{repository}:{tag}")
+                refs = sorted(set(refs), key=refs.index)
+                content = deployable.component_content(comp, comp["namespace"], refs)
+                for (kind, name), objects in content.items():
+                    if kind == "chart":
+                        for chart in comp["charts"]:
+                            if chart["name"] == name:
+                                self.chart_objects.setdefault((chart["repo"], name, chart["version"]), objects)
+                    else:
+                        for f in comp["files"]:
+                            if f["name"] == name and not f["local"]:
+                                self.file_objects.setdefault(f["url"], objects)
+                local = {f["name"]: f["path"] for f in comp["files"] if f["local"]}
+                for path, targets in deployable.real_file_targets(comp, comp["namespace"], local):
+                    deployable.check_real_file(comp["name"], path, targets)
 
     # -- plan ---------------------------------------------------------------------------------------
 
@@ -622,7 +662,7 @@ class Mirror:
 
     # -- charts ---------------------------------------------------------------------------------------
 
-    def chart_tgz(self, name, version):
+    def chart_tgz(self, name, version, objects=None):
         corpus = os.path.join(CORPUS, name)
         chart_yaml = os.path.join(corpus, "Chart.yaml")
         if os.path.isfile(chart_yaml):
@@ -639,6 +679,9 @@ class Mirror:
                 "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-%s\n"
                 "  namespace: {{ .Release.Namespace }}\ndata:\n  chart: %s-%s\n" % (name, name, version)).encode(),
         }
+        if objects:
+            files[f"{name}/templates/objects.yaml"] = deployable.render_documents(
+                objects, f"synthetic objects of the {name} chart: what its deploy steps install and wait for").encode()
         return gz(tar_of(files)), "synthetic", meta
 
     def write_charts(self):
@@ -649,7 +692,7 @@ class Mirror:
                     key = (chart["repo"], chart["name"], chart["version"])
                     if key in self.chart_info:
                         continue
-                    data, source, meta = self.chart_tgz(chart["name"], chart["version"])
+                    data, source, meta = self.chart_tgz(chart["name"], chart["version"], self.chart_objects.get(key))
                     self.chart_info[key] = {"source": source, "bytes": len(data)}
                     repo = chart["repo"]
                     if repo.startswith("oci://"):
@@ -710,7 +753,10 @@ class Mirror:
         with open(path + ".tmp", "wb") as f:
             if url.endswith((".yaml", ".yml")):
                 line = f"# synthetic stand-in for {url} (ferry mirror harness)\n".encode()
-                body = (line * (length // len(line) + 1))[:length]
+                objects = self.file_objects.get(url)
+                head = deployable.render_documents(objects, line.decode().strip("# \n")).encode() if objects else b""
+                # Padded with comment lines to the planned size (the objects come first).
+                body = head + (line * (max(length - len(head), 0) // len(line) + 1))[:max(length - len(head), 0)]
                 digest.update(body)
                 f.write(body)
             elif url.endswith((".tar.gz", ".tgz")):
@@ -735,6 +781,7 @@ class Mirror:
         tree = os.path.join(self.out, "vendor-manifests")
         shutil.rmtree(tree, ignore_errors=True)
         derived = {}
+        self.local_hashes = {}
         for spec in self.specs:
             for comp in spec["components"]:
                 target = os.path.join(tree, comp["name"], os.path.basename(comp["manifest_path"]))
@@ -758,13 +805,49 @@ class Mirror:
                     os.symlink(comp["manifest_path"], target)
                 # Local files and layouts next to the manifest (e.g. kubeflow/built/).
                 src_dir = os.path.dirname(comp["manifest_path"])
+                pins = set(re.findall(r"^\s*-\s*ref:\s*([^\s@:#]+(?:/[^\s@:#]+)*@sha256:[0-9a-f]{64})", text, flags=re.M))
                 for f in comp["files"]:
-                    if f["local"]:
-                        first = f["url"].split("/", 1)[0]
-                        link = os.path.join(tree, comp["name"], first)
-                        if not os.path.lexists(link):
-                            os.symlink(os.path.join(src_dir, first), link)
+                    if not f["local"]:
+                        continue
+                    first = f["url"].split("/", 1)[0]
+                    link = os.path.join(tree, comp["name"], first)
+                    if pins and f["url"].endswith((".yaml", ".yaml.gz")) and "/" in f["url"]:
+                        # The carried manifest runs the same digest-only pins: give it the mirror's tags too,
+                        # in a derived copy whose hash the overlay names.
+                        self.derive_local_file(comp, f, src_dir, tree, pins)
+                    elif not os.path.lexists(link):
+                        os.symlink(os.path.join(src_dir, first), link)
         return derived
+
+    def derive_local_file(self, comp, f, src_dir, tree, pins):
+        """A copy of a carried manifest file with `repo@sha256:HEX` pins as `repo:sha256-HEX` (see manifests_tree)."""
+        first, rest = f["url"].split("/", 1)
+        directory = os.path.join(tree, comp["name"], first)
+        if os.path.islink(directory):
+            os.unlink(directory)
+        os.makedirs(directory, exist_ok=True)
+        for entry in os.listdir(os.path.join(src_dir, first)):
+            link = os.path.join(directory, entry)
+            if not os.path.lexists(link):
+                os.symlink(os.path.join(src_dir, first, entry), link)
+        source = os.path.join(src_dir, f["url"])
+        with open(source, "rb") as fh:
+            data = fh.read()
+        if source.endswith(".gz"):
+            data = gzip.decompress(data)
+        text = data.decode()
+        for pin in pins:
+            repo, digest = pin.split("@sha256:")
+            text = text.replace(pin, f"{repo}:sha256-{digest}")
+        out = text.encode()
+        if source.endswith(".gz"):
+            out = gzip.compress(out, mtime=0)
+        target = os.path.join(tree, comp["name"], f["url"])
+        if os.path.lexists(target):
+            os.unlink(target)
+        with open(target, "wb") as fh:
+            fh.write(out)
+        self.local_hashes[(comp["name"], comp["version"], f["name"])] = hashlib.sha256(out).hexdigest()
 
     def overlay(self, spec):
         lines = [
@@ -783,6 +866,9 @@ class Mirror:
             hashes = {}
             for f in comp["files"]:
                 if f["local"]:
+                    derived_sha = self.local_hashes.get((comp["name"], comp["version"], f["name"]))
+                    if derived_sha:
+                        hashes[f["name"]] = derived_sha
                     continue
                 sha, _ = self.file_hashes[f["url"]]
                 if f["arch"]:

@@ -21,19 +21,18 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::bundle::{
-    scan, ScanError, ScanOptions, LOCK_MEDIA_TYPE, METADATA_ARTIFACT_TYPE, ROOT_ARTIFACT_TYPE,
-    SPEC_MEDIA_TYPE,
+    scan, BundleSpec, ScanError, ScanOptions, LOCK_MEDIA_TYPE, METADATA_ARTIFACT_TYPE,
+    ROOT_ARTIFACT_TYPE, SPEC_MEDIA_TYPE,
 };
 use crate::lock::{Lock, LockError};
 use crate::oci::{Digest, ImageIndex, ManifestView};
 use crate::progress::Progress;
 use crate::spec::{Spec, SpecError};
 
-/// Media type of the CycloneDX JSON SBOM embedded in the metadata manifest.
-pub const SBOM_MEDIA_TYPE: &str = "application/vnd.cyclonedx+json";
+pub use crate::bundle::SBOM_MEDIA_TYPE;
 
 /// Errors of the audit commands.
 #[derive(Debug, thiserror::Error)]
@@ -89,58 +88,12 @@ pub enum InputKind {
     Bundle,
 }
 
-/// The parts of a composed spec the audits read (from [`Spec::canonical_json`]).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct SpecSummary {
-    /// Bundle name.
-    pub name: String,
-    /// Bundle version.
-    #[serde(default)]
-    pub version: Option<String>,
-    /// Components.
-    #[serde(default)]
-    pub components: Vec<SpecComponent>,
-}
-
-/// A component of a [`SpecSummary`].
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub struct SpecComponent {
-    /// Name.
-    pub name: String,
-    /// Version.
-    pub version: String,
-    /// SPDX licence expression.
-    #[serde(default)]
-    pub license: String,
-    /// Upstream project.
-    #[serde(default)]
-    pub upstream: Option<String>,
-    /// Upstream source of the manifest.
-    #[serde(default)]
-    pub source: Option<String>,
-    /// Components it depends on.
-    #[serde(default)]
-    pub dependencies: Vec<String>,
-}
-
-impl SpecSummary {
-    /// Reads the summary of a composed spec's canonical JSON.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
-    }
-
-    /// The summary of a loaded spec.
-    pub fn of(spec: &Spec) -> Self {
-        // The canonical JSON of a loaded spec always has these fields.
-        Self::from_json(&spec.canonical_json()).unwrap_or_default()
-    }
-
-    /// A component by name.
-    pub fn component(&self, name: &str) -> Option<&SpecComponent> {
-        self.components.iter().find(|c| c.name == name)
-    }
+/// The composed spec of a loaded spec file, as a bundle would embed it.
+fn spec_of(spec: &Spec) -> Result<BundleSpec, AuditError> {
+    BundleSpec::from_json(&spec.canonical_json()).map_err(|e| AuditError::Input {
+        path: spec.path.clone(),
+        detail: e.to_string(),
+    })
 }
 
 /// A spec, lock or bundle, read for auditing.
@@ -153,7 +106,7 @@ pub struct Material {
     /// The lock (embedded, for a bundle); `None` for a spec.
     pub lock: Option<Lock>,
     /// The composed spec (embedded in a bundle, loaded for a spec, found for a lock).
-    pub spec: Option<SpecSummary>,
+    pub spec: Option<BundleSpec>,
     /// The SBOM embedded in a bundle (absent in bundles built before SBOMs).
     pub sbom: Option<Vec<u8>>,
     /// A bundle's blobs and their sizes.
@@ -177,7 +130,7 @@ impl Material {
             InputKind::Lock => {
                 let lock = Lock::read(path)?;
                 let summary = match spec {
-                    Some(spec) => Some(SpecSummary::of(&Spec::load(spec)?)),
+                    Some(spec) => Some(spec_of(&Spec::load(spec)?)?),
                     None => discover_spec(path, &lock),
                 };
                 Ok(Self {
@@ -196,7 +149,7 @@ impl Material {
                     path: path.to_owned(),
                     kind: InputKind::Spec,
                     lock: None,
-                    spec: Some(SpecSummary::of(&loaded)),
+                    spec: Some(spec_of(&loaded)?),
                     sbom: None,
                     blobs: None,
                     root: None,
@@ -261,14 +214,16 @@ pub fn detect(path: &Path) -> Result<InputKind, AuditError> {
 
 /// The spec next to a lock (`<lock dir>/../bundles/<bundle>.yaml`), when it
 /// is the one the lock was made from.
-fn discover_spec(lock_path: &Path, lock: &Lock) -> Option<SpecSummary> {
+fn discover_spec(lock_path: &Path, lock: &Lock) -> Option<BundleSpec> {
     let dir = lock_path.parent()?;
     let candidate = dir
         .join("..")
         .join("bundles")
         .join(format!("{}.yaml", lock.bundle));
     let spec = Spec::load(&candidate).ok()?;
-    (spec.fingerprint() == lock.spec_fingerprint).then(|| SpecSummary::of(&spec))
+    (spec.fingerprint() == lock.spec_fingerprint)
+        .then(|| spec_of(&spec).ok())
+        .flatten()
 }
 
 fn read_bundle(path: &Path, progress: &dyn Progress) -> Result<Material, AuditError> {
@@ -319,7 +274,7 @@ fn read_bundle(path: &Path, progress: &dyn Progress) -> Result<Material, AuditEr
             SPEC_MEDIA_TYPE => {
                 let bytes = small(&layer.digest, "the embedded spec")?;
                 spec = Some(
-                    SpecSummary::from_json(bytes)
+                    BundleSpec::from_json(bytes)
                         .map_err(|e| bad(format!("the embedded spec is invalid: {e}")))?,
                 );
             }

@@ -16,7 +16,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::{AuditError, SpecSummary};
+use super::AuditError;
+use crate::bundle::BundleSpec;
 use crate::lock::{Lock, LockedChart, LockedFile, LockedImage};
 use crate::oci::{Digest, Reference};
 
@@ -59,7 +60,7 @@ const KNOWN_SPDX_IDS: &[&str] = &[
 ];
 
 /// The SBOM of `lock`, as a JSON value.
-pub fn generate(lock: &Lock, spec: Option<&SpecSummary>) -> Value {
+pub fn generate(lock: &Lock, spec: Option<&BundleSpec>) -> Value {
     let licenses: BTreeMap<&str, &str> = lock
         .components
         .iter()
@@ -171,7 +172,7 @@ pub fn generate(lock: &Lock, spec: Option<&SpecSummary>) -> Value {
 }
 
 /// The SBOM of `lock` as the bytes ferry writes (pretty JSON and a newline).
-pub fn to_bytes(lock: &Lock, spec: Option<&SpecSummary>) -> Vec<u8> {
+pub fn to_bytes(lock: &Lock, spec: Option<&BundleSpec>) -> Vec<u8> {
     // Serialising a JSON value cannot fail.
     let mut bytes = serde_json::to_vec_pretty(&generate(lock, spec)).unwrap_or_default();
     bytes.push(b'\n');
@@ -180,7 +181,7 @@ pub fn to_bytes(lock: &Lock, spec: Option<&SpecSummary>) -> Vec<u8> {
 
 /// [`to_bytes`] with the spec given as its canonical JSON (as `build` has it).
 pub fn to_bytes_with_spec_json(lock: &Lock, spec_json: &[u8]) -> Result<Vec<u8>, AuditError> {
-    let spec = SpecSummary::from_json(spec_json).map_err(|e| AuditError::Input {
+    let spec = BundleSpec::from_json(spec_json).map_err(|e| AuditError::Input {
         path: "<composed spec>".into(),
         detail: format!("not a composed spec: {e}"),
     })?;

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
 
-use super::build::BuildError;
+use super::shared::BuildError;
 use crate::oci::{Digest, Hasher};
 use crate::progress::Progress;
 use crate::store::Store;

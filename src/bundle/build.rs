@@ -5,12 +5,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::path::Path;
+use std::sync::atomic::Ordering;
 
 use futures_util::{stream, StreamExt, TryStreamExt};
 
 use super::archive::{write_archive, ArchiveOptions, Compression};
+use super::shared::{BuildError, Counters, Needed, Origin};
 use super::*;
 use crate::lock::{Lock, LockedChart, LockedFile, LockedImage};
 use crate::oci::{
@@ -19,9 +20,9 @@ use crate::oci::{
     OCI_MANIFEST,
 };
 use crate::progress::Progress;
-use crate::registry::{Client, RegistryError};
-use crate::source::{DockerArchive, Layout, SourceError};
-use crate::store::{Store, StoreError};
+use crate::registry::Client;
+use crate::source::{DockerArchive, Layout};
+use crate::store::Store;
 
 /// How a build runs.
 #[derive(Clone, Debug)]
@@ -56,68 +57,16 @@ pub struct BuildOutcome {
     pub signed_by: Option<String>,
 }
 
-/// Build errors.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// A registry or download failed.
-    #[error("{what}")]
-    Registry {
-        /// What was being fetched.
-        what: String,
-        /// The cause.
-        #[source]
-        source: RegistryError,
-    },
-    /// A local source failed.
-    #[error(transparent)]
-    Source(#[from] SourceError),
-    /// The cache failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// Content in the cache or lock is inconsistent.
-    #[error("{0}")]
-    Invalid(String),
-    /// Writing the archive failed.
-    #[error("cannot write the bundle {path}")]
-    Write {
-        /// The archive path.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-/// Where a blob can be fetched from when the cache lacks it.
-#[derive(Clone, Debug)]
-pub(super) enum Origin {
-    /// A `docker save` archive; its blobs are ingested whole when the cache lacks any.
-    DockerArchive {
-        path: PathBuf,
-        reference: String,
-    },
-    Registry {
-        registry: String,
-        repository: String,
-    },
-    Layout(PathBuf),
-    Url(String),
-    LocalFile(PathBuf),
-}
-
-pub(super) struct Needed {
-    pub(super) size: Option<u64>,
-    pub(super) origin: Origin,
-}
-
 /// Builds the bundle of `lock` into the archive `out`.
 ///
 /// `spec_root` is the directory local sources in the lock are relative to;
-/// `spec_json` is the composed spec embedded next to the lock.
+/// `spec_json` is the composed spec and `sbom` the SBOM embedded next to the
+/// lock (the caller derives the SBOM, so building depends on no audit).
 #[allow(clippy::too_many_arguments)]
 pub async fn build(
     lock: &Lock,
     spec_json: &[u8],
+    sbom: &[u8],
     spec_root: &Path,
     client: &Client,
     store: &Store,
@@ -244,7 +193,7 @@ pub async fn build(
             &file_ref_name(file),
         );
     }
-    let metadata = metadata_manifest(lock, spec_json, delta.as_ref(), store)?;
+    let metadata = metadata_manifest(lock, spec_json, sbom, delta.as_ref(), store)?;
     root_entries.insert(0, metadata);
     let mut root_annotations = BTreeMap::new();
     if let Some(delta) = &delta {
@@ -345,30 +294,6 @@ pub async fn build(
         bytes_fetched: fetched.bytes.load(Ordering::Relaxed),
         signed_by: signature.map(|s| s.fingerprint),
     })
-}
-
-#[derive(Default)]
-pub(super) struct Counters {
-    blobs: AtomicUsize,
-    bytes: AtomicU64,
-    /// Blobs hashed on their way into the cache during this build: the
-    /// archive writer need not hash them again.
-    verified: std::sync::Mutex<std::collections::HashSet<Digest>>,
-}
-
-impl Counters {
-    /// The blobs verified on their way in during this build.
-    pub(super) fn verified(&self) -> std::collections::HashSet<Digest> {
-        self.verified.lock().map(|v| v.clone()).unwrap_or_default()
-    }
-
-    pub(super) fn fetched(&self, digest: &Digest, size: u64) {
-        self.blobs.fetch_add(1, Ordering::Relaxed);
-        self.bytes.fetch_add(size, Ordering::Relaxed);
-        if let Ok(mut verified) = self.verified.lock() {
-            verified.insert(digest.clone());
-        }
-    }
 }
 
 fn push_entry(
@@ -793,6 +718,7 @@ fn file_manifest(file: &LockedFile, store: &Store) -> Result<Descriptor, BuildEr
 fn metadata_manifest(
     lock: &Lock,
     spec_json: &[u8],
+    sbom: &[u8],
     delta: Option<&super::delta::DeltaRecord>,
     store: &Store,
 ) -> Result<Descriptor, BuildError> {
@@ -807,10 +733,8 @@ fn metadata_manifest(
     spec_layer
         .annotations
         .insert(ANNOTATION_TITLE.to_owned(), "spec.json".to_owned());
-    let sbom = crate::audit::sbom::to_bytes_with_spec_json(lock, spec_json)
-        .map_err(|e| BuildError::Invalid(format!("cannot derive the SBOM: {e}")))?;
-    store.put_bytes(&sbom)?;
-    let mut sbom_layer = Descriptor::for_bytes(crate::audit::SBOM_MEDIA_TYPE, &sbom);
+    store.put_bytes(sbom)?;
+    let mut sbom_layer = Descriptor::for_bytes(super::SBOM_MEDIA_TYPE, sbom);
     sbom_layer
         .annotations
         .insert(ANNOTATION_TITLE.to_owned(), "sbom.cdx.json".to_owned());

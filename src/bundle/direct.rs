@@ -14,7 +14,7 @@ use std::sync::Arc;
 use futures_util::{stream, StreamExt, TryStreamExt};
 
 use super::archive::{tar_header, ArchiveOptions, Written, LAYOUT_MARKER};
-use super::build::{BuildError, Counters, Needed, Origin};
+use super::shared::{BuildError, Counters, Needed, Origin};
 use crate::oci::{Digest, Hasher};
 use crate::progress::Progress;
 use crate::registry::{BlobSink, Client};

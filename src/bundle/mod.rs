@@ -19,18 +19,22 @@ mod direct;
 mod open;
 pub mod parts;
 mod scan;
+mod shared;
 mod signed;
+mod spec;
 mod stamp;
 mod verify;
 
 pub use self::archive::{write_archive, ArchiveOptions, Compression};
-pub use self::build::{build, fetch_chart_archives, BuildError, BuildOptions, BuildOutcome};
+pub use self::build::{build, fetch_chart_archives, BuildOptions, BuildOutcome};
 pub use self::open::{Entry, OpenBundle, OpenError, Segment};
 pub use self::scan::{scan, ScanError, ScanOptions, Scanned};
-pub use self::stamp::{verify_for_use, Verified};
-pub use self::verify::{
-    inspect, verify, InspectedImage, Inspection, Problem, VerifyError, VerifyReport,
+pub use self::shared::{BuildError, Problem};
+pub use self::spec::{
+    BundleChart, BundleComponent, BundleFile, BundleImage, BundleSpec, BundleSpecError,
 };
+pub use self::stamp::{verify_for_use, Verified};
+pub use self::verify::{inspect, verify, InspectedImage, Inspection, VerifyError, VerifyReport};
 
 /// Artifact type of the bundle root index.
 pub const ROOT_ARTIFACT_TYPE: &str = "application/vnd.ferry.bundle.v1";
@@ -42,6 +46,8 @@ pub const FILE_ARTIFACT_TYPE: &str = "application/vnd.ferry.file.v1";
 pub const FILE_LAYER_MEDIA_TYPE: &str = "application/octet-stream";
 /// Media type of the embedded lockfile.
 pub const LOCK_MEDIA_TYPE: &str = "application/vnd.ferry.lock.v1+toml";
+/// Media type of the CycloneDX JSON SBOM embedded in the metadata manifest.
+pub const SBOM_MEDIA_TYPE: &str = "application/vnd.cyclonedx+json";
 /// Media type of the embedded composed spec.
 pub const SPEC_MEDIA_TYPE: &str = "application/vnd.ferry.spec.v1+json";
 /// `org.opencontainers.image.ref.name` of the root in `index.json`.

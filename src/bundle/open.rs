@@ -225,6 +225,21 @@ impl OpenBundle {
         self.metadata.as_ref()
     }
 
+    /// The composed spec the bundle embeds, components in dependency order.
+    pub fn spec(&self) -> Result<super::spec::BundleSpec, OpenError> {
+        let metadata = self
+            .metadata()
+            .ok_or_else(|| self.invalid("it has no metadata manifest (lock and spec)"))?;
+        let view = self.manifest(&metadata.digest)?;
+        let layer = view
+            .layers
+            .iter()
+            .find(|l| l.media_type == super::SPEC_MEDIA_TYPE)
+            .ok_or_else(|| self.invalid("its metadata embeds no spec"))?;
+        super::spec::BundleSpec::from_json(&self.read_small(&layer.digest)?)
+            .map_err(|e| self.invalid(e.to_string()))
+    }
+
     fn invalid(&self, detail: impl Into<String>) -> OpenError {
         OpenError::Invalid {
             path: self.path.clone(),

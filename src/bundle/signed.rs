@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine as _;
 
 use super::scan::Scanned;
-use super::verify::Problem;
+use super::shared::Problem;
 use crate::oci::{
     to_canonical_json, Descriptor, Digest, ImageIndex, ImageManifest, ManifestView,
     ANNOTATION_REF_NAME, OCI_EMPTY, OCI_MANIFEST,

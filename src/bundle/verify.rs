@@ -2,97 +2,16 @@
 //! the root, checked against the embedded lock, with every problem named.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::path::Path;
 
 use serde::Serialize;
 
 use super::scan::{scan, ScanError, ScanOptions, Scanned};
+pub use super::shared::Problem;
 use super::*;
 use crate::lock::Lock;
 use crate::oci::{Digest, ImageIndex, ManifestView, ANNOTATION_REF_NAME};
 use crate::progress::Progress;
-
-/// One thing wrong with a bundle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(tag = "problem", rename_all = "kebab-case")]
-pub enum Problem {
-    /// A blob's content does not match its name.
-    Altered {
-        /// The digest its path names.
-        digest: Digest,
-        /// What it hashes to.
-        actual: Digest,
-        /// Who references it.
-        used_by: String,
-    },
-    /// A referenced blob is absent.
-    Missing {
-        /// The blob.
-        digest: Digest,
-        /// Who references it.
-        used_by: String,
-    },
-    /// A blob has another size than its descriptor says.
-    WrongSize {
-        /// The blob.
-        digest: Digest,
-        /// Descriptor size.
-        expected: u64,
-        /// Actual size.
-        actual: u64,
-        /// Who references it.
-        used_by: String,
-    },
-    /// A blob nothing references.
-    Extra {
-        /// The blob.
-        digest: Digest,
-    },
-    /// An entry that does not belong in an OCI layout (stray file, link, `..`).
-    UnexpectedEntry {
-        /// Its name.
-        name: String,
-    },
-    /// `index.json`, `oci-layout`, the root or the lock is invalid or disagrees.
-    Invalid {
-        /// What is wrong.
-        detail: String,
-    },
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Altered {
-                digest,
-                actual,
-                used_by,
-            } => write!(
-                f,
-                "blob {digest} ({used_by}) was altered: its content hashes to {actual}"
-            ),
-            Self::Missing { digest, used_by } => write!(f, "blob {digest} ({used_by}) is missing"),
-            Self::WrongSize {
-                digest,
-                expected,
-                actual,
-                used_by,
-            } => write!(
-                f,
-                "blob {digest} ({used_by}) is {actual} bytes, its descriptor says {expected}"
-            ),
-            Self::Extra { digest } => write!(
-                f,
-                "blob {digest} is not referenced by the bundle (extra content)"
-            ),
-            Self::UnexpectedEntry { name } => {
-                write!(f, "entry `{name}` does not belong in a bundle")
-            }
-            Self::Invalid { detail } => f.write_str(detail),
-        }
-    }
-}
 
 /// Verification failed or could not run.
 #[derive(Debug, thiserror::Error)]

@@ -135,9 +135,12 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
             );
         }
     }
+    let spec_json = spec.canonical_json();
+    let sbom = ferry::audit::sbom::to_bytes_with_spec_json(&lock, &spec_json)?;
     let outcome = runtime.block_on(bundle::build(
         &lock,
-        &spec.canonical_json(),
+        &spec_json,
+        &sbom,
         &spec.root,
         &client,
         &store,

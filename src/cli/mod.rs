@@ -6,6 +6,7 @@ pub mod build;
 pub mod bundle;
 pub mod cache;
 pub mod chart;
+pub mod deploy;
 pub mod lock;
 pub mod parts;
 pub mod progress;

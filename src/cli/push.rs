@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use ferry::bundle::OpenBundle;
 use ferry::push::{self, harbor::Harbor, HarborMode, Mapping, PushOptions};
@@ -106,9 +106,7 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
     let report = runtime.block_on(push::push(&bundle, &client, &options, &ctx.progress))?;
     let push_seconds = pushing.elapsed().as_secs_f64();
     ctx.progress.clear();
-    let map = serde_json::to_vec_pretty(&report.map)?;
-    std::fs::write(&args.image_map, map)
-        .with_context(|| format!("cannot write the image map {}", args.image_map.display()))?;
+    report.map.write(&args.image_map)?;
     if ctx.json {
         let mut value = serde_json::to_value(&report)?;
         if let Some(object) = value.as_object_mut() {
@@ -119,7 +117,7 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
     } else {
         println!(
             "verified in {verify_seconds:.1}s, pushed in {push_seconds:.2}s: {} artifacts to {}{} ({:.1}s in all): {} blobs uploaded ({}), {} mounted, {} already there; {} manifests written, {} artifacts already complete{}\nimage map: {}",
-            report.map.len(),
+            report.map.entries().len(),
             report.target,
             if report.harbor { " (Harbor)" } else { "" },
             started.elapsed().as_secs_f64(),

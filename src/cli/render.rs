@@ -1,15 +1,15 @@
-//! `ferry render`: every chart of a bundle rendered with its component's
-//! values and the site seed, image references rewritten through the image
-//! map `ferry push` wrote (original → Harbor, pinned by digest).
+//! `ferry render`: every chart release of a bundle rendered with its
+//! component's values and the site seed, image references rewritten through
+//! the image map `ferry push` wrote (original → Harbor, pinned by digest).
 
-use std::collections::BTreeMap;
-use std::io::Read;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use ferry::bundle::{OpenBundle, SPEC_MEDIA_TYPE};
-use ferry_helm::Chart;
+use ferry::bundle::OpenBundle;
+use ferry::image_map::ImageMap;
+use ferry::render::RenderSettings;
 
 use super::{print_json, Context, TrustArgs};
 
@@ -35,65 +35,77 @@ pub struct RenderArgs {
     pub trust: TrustArgs,
 }
 
+/// A bundle verified and opened for rendering (render and deploy).
+pub struct Opened {
+    /// The verification.
+    pub report: ferry::bundle::VerifyReport,
+    /// The bundle.
+    pub bundle: OpenBundle,
+    /// Its lock (as verification read it).
+    pub lock: ferry::lock::Lock,
+    /// Its embedded spec.
+    pub spec: ferry::bundle::BundleSpec,
+    /// The image map, when one is given.
+    pub map: Option<ImageMap>,
+}
+
+/// Verifies the bundle (signature and blobs), opens it and reads its spec and the image map.
+pub fn open_verified(
+    ctx: &Context,
+    path: &Path,
+    trust: &TrustArgs,
+    image_map: Option<&Path>,
+) -> Result<Opened> {
+    let (report, lock) = super::verify_bundle(ctx, path, trust, None)?;
+    let bundle = OpenBundle::open(path)?;
+    let spec = bundle.spec()?;
+    let map = image_map.map(ImageMap::read).transpose()?;
+    Ok(Opened {
+        report,
+        bundle,
+        lock,
+        spec,
+        map,
+    })
+}
+
 /// `ferry render`.
 pub fn run(ctx: &Context, args: &RenderArgs) -> Result<()> {
-    super::verify_bundle(ctx, &args.bundle, &args.trust, None)?;
-    let bundle = OpenBundle::open(&args.bundle)?;
-    let lock = bundle.lock().context("the bundle has no lock")?.clone();
-    let spec = embedded_spec(&bundle)?;
-    let map: Vec<ferry::push::Mapped> = match &args.image_map {
-        Some(path) => serde_json::from_slice(
-            &std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
-        )
-        .with_context(|| format!("{} is not an image map", path.display()))?,
-        None => Vec::new(),
+    let Opened {
+        bundle,
+        lock,
+        spec,
+        map,
+        ..
+    } = open_verified(ctx, &args.bundle, &args.trust, args.image_map.as_deref())?;
+    let settings = RenderSettings {
+        seed: ferry::render::site_seed(args.seed_file.as_deref())?,
+        ..RenderSettings::default()
     };
-    let seed = ferry::render::site_seed(args.seed_file.as_deref())?;
+    let releases = ferry::render::render_bundle(&bundle, &lock, &spec, map.as_ref(), &settings)?;
     let mut written = Vec::new();
+    let mut used = BTreeSet::new();
     let mut unmapped_all: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for chart in &lock.charts {
-        let mut archive = Vec::new();
-        bundle
-            .blob_reader(&chart.sha256, None)?
-            .take(256 << 20)
-            .read_to_end(&mut archive)
-            .with_context(|| format!("cannot read chart {} from the bundle", chart.name))?;
-        let loaded =
-            Chart::from_archive(&archive, &format!("{}-{}.tgz", chart.name, chart.version))?;
-        let component = spec
-            .get("components")
-            .and_then(|c| c.as_array())
-            .and_then(|list| {
-                list.iter().find(|c| {
-                    c.get("name").and_then(|n| n.as_str()) == Some(chart.component.as_str())
-                })
-            });
-        let namespace = component
-            .and_then(|c| c.get("namespace"))
-            .and_then(|n| n.as_str());
-        let values = component
-            .and_then(|c| c.get("values"))
-            .cloned()
-            .unwrap_or_default();
-        let options = ferry::render::component_options(&chart.component, namespace, &values, &seed);
-        let rendered = ferry_helm::render(&loaded, &options)?;
-        let (text, _, unmapped) = if args.image_map.is_none() {
-            (rendered.to_helm_output(), Vec::new(), Vec::new())
-        } else {
-            ferry::render::rewrite_images(rendered.helm_output(), &map)
-        };
-        if !unmapped.is_empty() {
-            unmapped_all.insert(format!("{} {}", chart.name, chart.version), unmapped);
+    for release in &releases {
+        let plan = &release.plan;
+        if !release.unmapped.is_empty() {
+            unmapped_all.insert(
+                format!("{} {}", plan.chart, plan.version),
+                release.unmapped.clone(),
+            );
         }
-        let path = args
-            .output
-            .join(&chart.component)
-            .join(format!("{}.yaml", chart.name));
+        // The first release of a chart keeps `<chart>.yaml`; another release of it adds its name.
+        let mut name = format!("{}.yaml", plan.chart);
+        if !used.insert((plan.component.clone(), name.clone())) {
+            name = format!("{}.{}.yaml", plan.chart, plan.release);
+        }
+        let path = args.output.join(&plan.component).join(name);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(&path, &release.text)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         written.push(path);
     }
     if args.strict && !unmapped_all.is_empty() {
@@ -121,18 +133,4 @@ pub fn run(ctx: &Context, args: &RenderArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// The composed spec the bundle embeds (component values and namespaces).
-fn embedded_spec(bundle: &OpenBundle) -> Result<serde_json::Value> {
-    let metadata = bundle
-        .metadata()
-        .context("the bundle has no metadata manifest")?;
-    let view = bundle.manifest(&metadata.digest)?;
-    let layer = view
-        .layers
-        .iter()
-        .find(|l| l.media_type == SPEC_MEDIA_TYPE)
-        .context("the bundle embeds no spec")?;
-    Ok(serde_json::from_slice(&bundle.read_small(&layer.digest)?)?)
 }

@@ -10,9 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
-use crate::oci::{Digest, Reference};
+use crate::oci::Reference;
 
 /// The mapping rule.
 #[derive(Clone, Debug)]
@@ -25,19 +23,6 @@ pub struct Mapping {
     pub projects: BTreeMap<String, String>,
     /// Keep the original registry as the first path segment.
     pub keep_registry: bool,
-}
-
-/// One mapped artifact: what the image map records.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Mapped {
-    /// Original reference (`docker.io/library/nginx:1.27`).
-    pub original: String,
-    /// Target reference with tag (`harbor.example/platform/library/nginx:1.27`).
-    pub target: String,
-    /// The manifest or index digest, the same on both sides.
-    pub digest: Digest,
-    /// `image`, `chart`, `file`, `metadata` or `signature`.
-    pub kind: String,
 }
 
 impl Mapping {

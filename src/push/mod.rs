@@ -18,8 +18,9 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use serde::Serialize;
 
-pub use self::mapping::{Mapped, Mapping};
+pub use self::mapping::Mapping;
 use crate::bundle::{OpenBundle, OpenError};
+use crate::image_map::{ArtifactKind, ImageMap, MapEntry};
 use crate::oci::{Descriptor, Digest, Reference};
 use crate::progress::Progress;
 use crate::registry::{BlobSource, Client, MountOutcome, RegistryError};
@@ -70,7 +71,7 @@ pub struct PushReport {
     /// Artifacts whose tag already pointed at the right digest.
     pub artifacts_skipped: usize,
     /// The image map: original → target, with digest.
-    pub map: Vec<Mapped>,
+    pub map: ImageMap,
 }
 
 /// Push errors.
@@ -132,7 +133,7 @@ pub enum PushError {
 
 /// One artifact to push.
 struct Item {
-    mapped: Mapped,
+    mapped: MapEntry,
     target: Reference,
     top: Descriptor,
     manifests: Vec<Descriptor>,
@@ -347,7 +348,7 @@ pub async fn push(
     report.blobs_mounted = counters.mounted.load(Ordering::Relaxed);
     report.blobs_skipped = counters.skipped.load(Ordering::Relaxed);
     report.manifests_pushed = counters.manifests.load(Ordering::Relaxed);
-    report.map = items.into_iter().map(|item| item.mapped).collect();
+    report.map = ImageMap::new(items.into_iter().map(|item| item.mapped).collect());
     Ok(report)
 }
 
@@ -371,7 +372,7 @@ fn plan(bundle: &OpenBundle, mapping: &Mapping) -> Result<Vec<Item>, PushError> 
     let mut add = |original: String,
                    target: Reference,
                    top: Descriptor,
-                   kind: &str|
+                   kind: ArtifactKind|
      -> Result<(), PushError> {
         let target_name = target.to_string();
         if let Some((digest, first)) = seen.get(&target_name) {
@@ -387,11 +388,11 @@ fn plan(bundle: &OpenBundle, mapping: &Mapping) -> Result<Vec<Item>, PushError> 
         seen.insert(target_name.clone(), (top.digest.clone(), original.clone()));
         let (manifests, blobs) = bundle.closure(&top)?;
         items.push(Item {
-            mapped: Mapped {
+            mapped: MapEntry {
                 original,
                 target: target_name,
                 digest: top.digest.clone(),
-                kind: kind.to_owned(),
+                kind,
             },
             target,
             top,
@@ -412,7 +413,12 @@ fn plan(bundle: &OpenBundle, mapping: &Mapping) -> Result<Vec<Item>, PushError> 
             entry.reference.clone(),
             mapping.target(&original),
             entry.descriptor.clone(),
-            &entry.kind,
+            entry
+                .kind
+                .parse()
+                .map_err(|e: crate::image_map::UnknownKind| {
+                    PushError::Invalid(format!("{} in the bundle: {e}", entry.reference))
+                })?,
         )?;
     }
     // The metadata (lock, spec) and signatures go to <project>/ferry-bundle/<name>.
@@ -444,7 +450,7 @@ fn plan(bundle: &OpenBundle, mapping: &Mapping) -> Result<Vec<Item>, PushError> 
             format!("ferry-bundle/{}:{tag}", lock.bundle),
             target,
             metadata.clone(),
-            "metadata",
+            ArtifactKind::Metadata,
         )?;
     }
     for extra in &bundle.extra_index_entries {
@@ -461,7 +467,7 @@ fn plan(bundle: &OpenBundle, mapping: &Mapping) -> Result<Vec<Item>, PushError> 
             tag: Some(tag.clone()),
             digest: None,
         };
-        add(tag.clone(), target, extra.clone(), "signature")?;
+        add(tag.clone(), target, extra.clone(), ArtifactKind::Signature)?;
     }
     Ok(items)
 }

@@ -11,17 +11,23 @@
 //! `~/.config/ferry/site.seed`), created once with 32 random bytes (mode 0600)
 //! and kept: back it up with the site's other secrets.
 
+mod bundle;
 mod seed;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+pub use self::bundle::{
+    component_releases, component_values, merge, release_of_step, render_bundle, render_release,
+    resolve_placeholders, ReleasePlan, RenderSettings, RenderedRelease,
+};
 pub use self::seed::{
     default_seed_path, format_rfc3339, parse_rfc3339, site_secret, site_seed, SiteSecret,
 };
 
 use ferry_helm::{Chart, RenderOptions};
 
+use crate::image_map::{ImageMap, MapEntry};
 use crate::lock::{Lock, LockedChart};
 use crate::oci::Reference;
 use crate::spec::Spec;
@@ -51,6 +57,27 @@ pub enum RenderError {
         version: String,
         /// Archive digest.
         sha256: String,
+    },
+    /// A deploy step names a chart its component does not carry.
+    #[error("component {component} has no chart `{chart}` in the bundle (it carries: {})", if carried.is_empty() { "none".to_owned() } else { carried.join(", ") })]
+    NoSuchChart {
+        /// The component.
+        component: String,
+        /// The chart asked for.
+        chart: String,
+        /// The charts it carries.
+        carried: Vec<String>,
+    },
+    /// The bundle could not be read.
+    #[error("{0}")]
+    Bundle(String),
+    /// Values name site variables nobody gave.
+    #[error("{context}: site variables not given:{}\nhint: pass --var NAME=VALUE (or a --values file) for each", missing.iter().map(|m| format!("\n  - {m}")).collect::<String>())]
+    UnresolvedVariables {
+        /// Where (component, step).
+        context: String,
+        /// Each placeholder and its values path.
+        missing: Vec<String>,
     },
     /// The Helm engine failed.
     #[error("chart {name} {version}")]
@@ -136,12 +163,9 @@ fn carried(image: &str, locked: &[Reference]) -> bool {
     let Ok(wanted) = image.parse::<Reference>() else {
         return false;
     };
-    let name = |r: &Reference| r.repository.rsplit('/').next().map(str::to_owned);
     locked.iter().any(|have| {
-        if wanted.digest.is_some() && wanted.digest == have.digest {
-            return true;
-        }
-        name(have) == name(&wanted) && wanted.tag.is_some() && wanted.tag == have.tag
+        (wanted.digest.is_some() && wanted.digest == have.digest)
+            || crate::image_map::same_name_and_tag(&wanted, have)
     })
 }
 
@@ -219,41 +243,8 @@ pub struct Rewrite {
 /// `image:` value (and image list item) that names a mapped image becomes
 /// `target@digest`. Returns the new text, what was rewritten and the images
 /// the map does not know.
-pub fn rewrite_images(
-    rendered: &str,
-    map: &[crate::push::Mapped],
-) -> (String, Vec<Rewrite>, Vec<String>) {
-    let targets: Vec<(Reference, String)> = map
-        .iter()
-        .filter_map(|m| {
-            let original: Reference = m.original.parse().ok()?;
-            let target = m
-                .target
-                .split_once('@')
-                .map_or(m.target.as_str(), |(t, _)| t);
-            Some((original, format!("{target}@{}", m.digest)))
-        })
-        .collect();
-    let lookup = |image: &str| -> Option<String> {
-        let wanted: Reference = image.parse().ok()?;
-        targets
-            .iter()
-            .find(|(original, _)| {
-                original.registry == wanted.registry
-                    && original.repository == wanted.repository
-                    && (wanted.tag.is_none() || original.tag == wanted.tag)
-                    && (wanted.digest.is_none() || original.digest == wanted.digest)
-            })
-            .or_else(|| {
-                let short: Vec<&(Reference, String)> = targets
-                    .iter()
-                    .filter(|(original, _)| carried(image, std::slice::from_ref(original)))
-                    .collect();
-                // A rewritten registry matches by name and tag only when that is unambiguous.
-                (short.len() == 1).then(|| short[0])
-            })
-            .map(|(_, target)| target.clone())
-    };
+pub fn rewrite_images(rendered: &str, map: &ImageMap) -> (String, Vec<Rewrite>, Vec<String>) {
+    let lookup = |image: &str| map.resolve(image).entry().map(MapEntry::pinned_target);
     let mut rewrites: Vec<Rewrite> = Vec::new();
     let mut unmapped: Vec<String> = Vec::new();
     let mut out = String::with_capacity(rendered.len());
@@ -304,12 +295,12 @@ mod rewrite_tests {
     #[test]
     fn rewrites_image_fields_through_the_map() {
         let digest = crate::oci::Digest::of_bytes(b"x");
-        let map = vec![crate::push::Mapped {
+        let map = ImageMap::new(vec![MapEntry {
             original: "docker.io/library/nginx:1.27".into(),
             target: "harbor.example/platform/library/nginx:1.27".into(),
             digest: digest.clone(),
-            kind: "image".into(),
-        }];
+            kind: crate::image_map::ArtifactKind::Image,
+        }]);
         let text = "spec:\n  containers:\n    - image: nginx:1.27\n      name: a\n    - name: b\n      image: \"quay.io/other:1\"\n";
         let (out, rewrites, unmapped) = rewrite_images(text, &map);
         assert!(

@@ -101,6 +101,53 @@ pub struct ComponentFile {
     /// Files (node binaries, tarballs).
     #[serde(default)]
     pub files: Vec<FileEntry>,
+    /// How the component is installed into a cluster, step by step.
+    #[serde(default)]
+    pub deploy: Vec<DeployEntry>,
+}
+
+/// One `deploy:` step as written: exactly one of `chart`, `manifests` or a
+/// `wait` list, with the options that action takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeployEntry {
+    /// A display name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A chart release: one of the component's chart names.
+    #[serde(default)]
+    pub chart: Option<String>,
+    /// The release name of a chart step.
+    #[serde(default)]
+    pub release: Option<String>,
+    /// The release namespace, or the default namespace of applied manifests.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Values of a chart step, under the component's.
+    #[serde(default)]
+    pub values: Option<serde_json::Value>,
+    /// The subtree of the component's values a chart step takes.
+    #[serde(default)]
+    pub values_key: Option<String>,
+    /// Manifest files to apply: names among the component's files.
+    #[serde(default)]
+    pub manifests: Option<Vec<String>>,
+    /// A Go duration (`10m`).
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// `true`/`false` on chart and manifest steps; a list of targets makes a wait step.
+    #[serde(default)]
+    pub wait: Option<WaitEntry>,
+}
+
+/// The `wait` key: a flag on chart and manifest steps, or the targets of a wait step.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum WaitEntry {
+    /// Wait for what the step applied, or not.
+    Flag(bool),
+    /// `KIND[.group]/[NAMESPACE/]NAME [CONDITION]` texts.
+    Targets(Vec<String>),
 }
 
 /// An image: a reference, optionally with a local source.

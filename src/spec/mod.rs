@@ -4,6 +4,7 @@
 //! Loading is pure: it reads files, never the network. Every error names the
 //! file, line and column it comes from.
 
+mod deploy;
 pub mod files;
 mod paths;
 
@@ -13,6 +14,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use self::deploy::{
+    default_group, parse_duration, ChartStep, DeployAction, DeployStep, ManifestStep, WaitStep,
+    WaitTarget, DEFAULT_TIMEOUT_SECONDS,
+};
 use self::files::{BundleFile, ComponentFile, FileEntry, ImageEntry, Sha256Entry, API_VERSION};
 pub use self::paths::{normalize, relative_path};
 use crate::oci::{Digest, Platform, Reference};
@@ -92,8 +97,33 @@ impl Source {
     /// The location of the first occurrence of `needle` (after `after`, a
     /// preceding key), for errors about values serde accepted.
     fn locate(&self, needle: &str) -> Location {
-        let offset = self.text.find(needle).unwrap_or(0);
-        let before = &self.text[..offset];
+        self.location_of(self.text.find(needle).unwrap_or(0))
+    }
+
+    /// The location of `needles` found one after another inside the byte
+    /// range `span` (e.g. a key, then its value), or of as much of the chain
+    /// as is found, or of the range's start.
+    fn locate_in(&self, span: (usize, usize), needles: &[&str]) -> Location {
+        let end = span.1.min(self.text.len());
+        let mut at = span.0.min(end);
+        for needle in needles {
+            match self.text.get(at..end).and_then(|range| range.find(needle)) {
+                Some(found) => at += found,
+                None => break,
+            }
+        }
+        self.location_of(at)
+    }
+
+    fn error_in(&self, span: (usize, usize), needles: &[&str], message: String) -> SpecError {
+        SpecError {
+            location: self.locate_in(span, needles),
+            message,
+        }
+    }
+
+    fn location_of(&self, offset: usize) -> Location {
+        let before = self.text.get(..offset).unwrap_or_default();
         let line = before.matches('\n').count() + 1;
         let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
         Location {
@@ -164,6 +194,10 @@ pub struct Component {
     pub files: Vec<FileSpec>,
     /// The manifest file, relative to the spec root.
     pub manifest: String,
+    /// How the component is installed into a cluster, in order (none for
+    /// what the cluster's installer puts on its nodes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deploy: Vec<DeployStep>,
 }
 
 /// An image to carry.
@@ -619,7 +653,18 @@ fn load_component(
             &source,
         )?);
     }
+    let deploy = deploy::resolve_steps(
+        &file.deploy,
+        &deploy::DeployContext {
+            component: &file.name,
+            namespace: entry.namespace.as_deref(),
+            charts: charts.iter().map(|c| c.name.as_str()).collect(),
+            files: files.iter().map(|f| f.name.as_str()).collect(),
+            source: &source,
+        },
+    )?;
     Ok(Component {
+        deploy,
         name: file.name,
         version: file.version,
         license: file.license,

@@ -127,3 +127,13 @@ pub fn sha256_file(path: &Path) -> String {
 pub fn s(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+
+/// Builds the example bundle (`examples/bundles/example.yaml`, offline) into `out` with cache `cache`.
+pub fn build_example(cache: &Path, out: &Path) {
+    let spec = repo_root().join("examples/bundles/example.yaml");
+    ferry(
+        cache,
+        &["build", s(&spec), "--locked", "-o", s(out), "--quiet"],
+    )
+    .ok();
+}

@@ -36,6 +36,6 @@ pub use error::{Error, Result};
 pub use images::{annotation_images, discover_images, discover_images_with_operators};
 pub use render::{
     render, render_template_string, render_templates, Manifest, ManifestSplit, RenderOptions,
-    Rendered,
+    Rendered, DEFAULT_NOW, INSTALL_ORDER,
 };
 pub use template::exec::Limits;

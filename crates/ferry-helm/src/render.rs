@@ -80,8 +80,8 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "apiextensions.k8s.io/v1",
 ];
 
-/// Helm's InstallOrder for kinds.
-const INSTALL_ORDER: &[&str] = &[
+/// Helm's InstallOrder for kinds (`releaseutil.InstallOrder`); kinds not listed install last.
+pub const INSTALL_ORDER: &[&str] = &[
     "PriorityClass",
     "Namespace",
     "NetworkPolicy",
