@@ -98,9 +98,29 @@ fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
     // through `take`, so std does not ask the size before reading
     (&mut file).take(FIRST as u64).read_to_end(&mut buf)?;
     if buf.len() == FIRST {
-        file.read_to_end(&mut buf)?;
+        // a file that grew past the limit since it was listed is not read whole
+        file.take(MAX_FILE_SIZE + 1 - FIRST as u64)
+            .read_to_end(&mut buf)?;
+    }
+    if buf.len() as u64 > MAX_FILE_SIZE {
+        return Err(std::io::Error::other(format!(
+            "larger than the maximum file size {MAX_FILE_SIZE}"
+        )));
     }
     Ok(buf)
+}
+
+/// The largest file Helm loads from a chart (5 MiB; in an archive, its decompressed size).
+pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
+
+/// The largest decompressed size of all files of a chart archive that Helm loads (100 MiB).
+pub const MAX_ARCHIVE_SIZE: u64 = 100 * 1024 * 1024;
+
+/// Helm's error for an archive whose files decompress to more than [`MAX_ARCHIVE_SIZE`].
+fn archive_too_large(origin: &str) -> Error {
+    Error::Chart(format!(
+        "{origin}: decompressed chart is larger than the maximum size {MAX_ARCHIVE_SIZE}"
+    ))
 }
 
 /// A file found while loading, before it is sorted into the chart.
@@ -229,6 +249,8 @@ impl Chart {
         let entries = ar
             .entries()
             .map_err(|e| Error::Chart(format!("{origin}: {e}")))?;
+        // what may still be decompressed, as Helm's loader counts it
+        let mut remaining = MAX_ARCHIVE_SIZE;
         for entry in entries {
             let mut entry = entry.map_err(|e| Error::Chart(format!("{origin}: {e}")))?;
             if !entry.header().entry_type().is_file() {
@@ -239,6 +261,17 @@ impl Chart {
                 .map_err(|e| Error::Chart(format!("{origin}: {e}")))?
                 .to_string_lossy()
                 .replace('\\', "/");
+            // the sizes the header claims are checked before anything is decompressed, the
+            // bytes read are counted too (a header may claim less than follows)
+            let size = entry.size();
+            if size > remaining {
+                return Err(archive_too_large(origin));
+            }
+            if size > MAX_FILE_SIZE {
+                return Err(Error::Chart(format!(
+                    "{origin}: decompressed chart file {p:?} is larger than the maximum file size {MAX_FILE_SIZE}"
+                )));
+            }
             // strip the top-level directory
             let Some((_, rest)) = p.split_once('/') else {
                 continue;
@@ -249,9 +282,15 @@ impl Chart {
                 )));
             }
             let mut buf = Vec::new();
-            entry
+            (&mut entry)
+                .take(remaining + 1)
                 .read_to_end(&mut buf)
                 .map_err(|e| Error::Chart(format!("{origin}: {e}")))?;
+            let read = buf.len() as u64;
+            if read > remaining || read < size {
+                return Err(archive_too_large(origin));
+            }
+            remaining -= read;
             files.push((rest.to_string(), RawFile::Memory(buf)));
         }
         // Helm reads an archive as packaged: its .helmignore was applied when it was packaged
@@ -290,6 +329,22 @@ impl Chart {
             .into_iter()
             .filter(|(p, _)| !ignore.ignored(p))
             .collect();
+        for (p, raw) in &files {
+            let size = match raw {
+                RawFile::Memory(b) => b.len() as u64,
+                RawFile::Disk(path) => std::fs::metadata(path)
+                    .map_err(|source| Error::Io {
+                        path: path.clone(),
+                        source,
+                    })?
+                    .len(),
+            };
+            if size > MAX_FILE_SIZE {
+                return Err(Error::Chart(format!(
+                    "{origin}: chart file {p:?} is larger than the maximum file size {MAX_FILE_SIZE}"
+                )));
+            }
+        }
         Chart::from_filtered(files, origin, feed)
     }
 
