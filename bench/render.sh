@@ -30,7 +30,7 @@ CHARTS=$SHARED/corpus/charts
 HELM=$SHARED/tools/helm-template
 [ -d "$CHARTS" ] || { echo "missing $CHARTS" >&2; exit 1; }
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
-(cd "$root" && cargo build --release --quiet -p ferry --example render_bench)
+(cd "$root" && cargo build --release --quiet -p ferry-helm --example render_bench)
 FERRY=$CARGO_TARGET_DIR/release/examples/render_bench
 
 printf '%-34s %6s %10s %10s %10s %8s %8s\n' chart n ferry_s ferry_cold helm_s ratio cold_ratio
