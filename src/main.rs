@@ -8,9 +8,6 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 
-#[global_allocator]
-static GLOBAL: ferry_alloc::MiMalloc = ferry_alloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "ferry",

@@ -27,7 +27,6 @@ mod semver;
 mod template;
 mod value;
 mod values;
-mod worker;
 mod yaml;
 mod yaml11;
 
