@@ -66,7 +66,9 @@ fn the_same_site_seed_renders_the_same_secrets() {
     let (secret, created) = text.split_once('\n').unwrap();
     assert_eq!(secret.len(), 64, "{text}");
     assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()), "{text}");
-    let created = created.strip_prefix("created ").unwrap_or_else(|| panic!("{text}"));
+    let created = created
+        .strip_prefix("created ")
+        .unwrap_or_else(|| panic!("{text}"));
     assert!(
         ferry::render::parse_rfc3339(created.trim_end()).is_some() && created.ends_with("Z\n"),
         "{text}"
