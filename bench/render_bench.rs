@@ -10,10 +10,6 @@ use std::time::Instant;
 
 use ferry_helm::{discover_images, render, Chart, RenderOptions};
 
-// the allocator the ferry binary uses
-#[global_allocator]
-static GLOBAL: ferry_alloc::MiMalloc = ferry_alloc::MiMalloc;
-
 fn main() {
     if let Err(e) = run() {
         eprintln!("Error: {e}");

@@ -8,9 +8,6 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 
-#[global_allocator]
-static GLOBAL: ferry_alloc::MiMalloc = ferry_alloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "ferry",
@@ -49,7 +46,7 @@ enum Command {
     /// Re-resolve a lock's entries upstream and report drift (the lock is not written).
     Audit(cli::audit::AuditArgs),
     /// Render a chart as `helm template` does (Rust Helm engine, reproducible randomness).
-    Template(cli::chart::ChartArgs),
+    Template(cli::chart::TemplateArgs),
     /// List the images a chart will run.
     Images(cli::chart::ChartArgs),
     /// Render every chart of a bundle, image references rewritten through the push's image map.

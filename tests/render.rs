@@ -61,7 +61,18 @@ fn the_same_site_seed_renders_the_same_secrets() {
         .ok()
         .stdout;
     let seed = std::fs::read(&seed_file).unwrap();
-    assert_eq!(seed.len(), 65, "32 random bytes, hex, newline");
+    // 32 random bytes, hex, newline; then when it was created (the default render clock)
+    let text = String::from_utf8(seed.clone()).unwrap();
+    let (secret, created) = text.split_once('\n').unwrap();
+    assert_eq!(secret.len(), 64, "{text}");
+    assert!(secret.bytes().all(|b| b.is_ascii_hexdigit()), "{text}");
+    let created = created
+        .strip_prefix("created ")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        ferry::render::parse_rfc3339(created.trim_end()).is_some() && created.ends_with("Z\n"),
+        "{text}"
+    );
     assert_eq!(
         once,
         ferry_env(&cache, &env, &["template", s(&chart)])

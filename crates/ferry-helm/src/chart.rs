@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::Error;
-use crate::render::EarlyText;
 
 /// A loaded chart (templates, values, files and its dependencies under `charts/`).
 #[derive(Debug, Clone)]
@@ -24,9 +23,6 @@ pub struct Chart {
     pub files: Vec<(String, FileContent)>,
     /// Charts under `charts/`.
     pub dependencies: Vec<Chart>,
-    /// What a worker read while this chart was loading (templates parsed, `values.yaml` files
-    /// read as YAML), for its first render.
-    pub(crate) early: crate::render::EarlyParse,
 }
 
 /// Identifies a chart's text (a template, a `values.yaml`, a schema) by its shared allocation:
@@ -36,10 +32,6 @@ pub struct Chart {
 pub(crate) fn text_key(text: &Arc<str>) -> usize {
     Arc::as_ptr(text).cast::<u8>() as usize
 }
-
-/// Where loading sends each template and `values.yaml` as it reads it, for a worker to read at
-/// once.
-type Feed<'a> = Option<&'a std::sync::mpsc::Sender<EarlyText>>;
 
 /// The bytes of a chart's non-template file: in memory, or on disk and read on first use.
 ///
@@ -98,9 +90,29 @@ fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
     // through `take`, so std does not ask the size before reading
     (&mut file).take(FIRST as u64).read_to_end(&mut buf)?;
     if buf.len() == FIRST {
-        file.read_to_end(&mut buf)?;
+        // a file that grew past the limit since it was listed is not read whole
+        file.take(MAX_FILE_SIZE + 1 - FIRST as u64)
+            .read_to_end(&mut buf)?;
+    }
+    if buf.len() as u64 > MAX_FILE_SIZE {
+        return Err(std::io::Error::other(format!(
+            "larger than the maximum file size {MAX_FILE_SIZE}"
+        )));
     }
     Ok(buf)
+}
+
+/// The largest file Helm loads from a chart (5 MiB; in an archive, its decompressed size).
+pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
+
+/// The largest decompressed size of all files of a chart archive that Helm loads (100 MiB).
+pub const MAX_ARCHIVE_SIZE: u64 = 100 * 1024 * 1024;
+
+/// Helm's error for an archive whose files decompress to more than [`MAX_ARCHIVE_SIZE`].
+fn archive_too_large(origin: &str) -> Error {
+    Error::Chart(format!(
+        "{origin}: decompressed chart is larger than the maximum size {MAX_ARCHIVE_SIZE}"
+    ))
 }
 
 /// A file found while loading, before it is sorted into the chart.
@@ -178,7 +190,9 @@ fn to_yaml_value(v: &crate::value::Value) -> serde_norway::Value {
                 .map(|(k, x)| (serde_norway::Value::String(k.clone()), to_yaml_value(x)))
                 .collect(),
         ),
-        Value::Bytes(_) | Value::Object(_) => serde_norway::Value::String(v.to_str()),
+        Value::Bytes(_) | Value::BinStr(_) | Value::Object(_) => {
+            serde_norway::Value::String(v.to_str())
+        }
     }
 }
 
@@ -193,9 +207,6 @@ fn ystr(v: Option<&serde_norway::Value>) -> String {
 
 impl Chart {
     /// Loads a chart from a directory or a `.tgz`/`.tar.gz` archive.
-    ///
-    /// A worker thread parses the templates (and reads `values.yaml` files) as loading reads
-    /// them; the chart's first render takes what it has done (see [`crate::render()`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Chart, Error> {
         let path = path.as_ref();
         let meta = std::fs::metadata(path).map_err(|e| Error::Io {
@@ -205,7 +216,7 @@ impl Chart {
         if meta.is_dir() {
             let mut files = Vec::new();
             walk(path, "", &mut files)?;
-            parsing_while_loading(|feed| Chart::from_raw(files, &path.display().to_string(), feed))
+            Chart::from_raw(files, &path.display().to_string())
         } else {
             let data = std::fs::read(path).map_err(|e| Error::Io {
                 path: path.to_path_buf(),
@@ -217,16 +228,14 @@ impl Chart {
 
     /// Loads a chart from the bytes of a `.tgz` archive.
     pub fn from_archive(data: &[u8], origin: &str) -> Result<Chart, Error> {
-        parsing_while_loading(|feed| Chart::from_archive_fed(data, origin, feed))
-    }
-
-    fn from_archive_fed(data: &[u8], origin: &str, feed: Feed<'_>) -> Result<Chart, Error> {
         let gz = flate2::read::GzDecoder::new(data);
         let mut ar = tar::Archive::new(gz);
         let mut files = Vec::new();
         let entries = ar
             .entries()
             .map_err(|e| Error::Chart(format!("{origin}: {e}")))?;
+        // what may still be decompressed, as Helm's loader counts it
+        let mut remaining = MAX_ARCHIVE_SIZE;
         for entry in entries {
             let mut entry = entry.map_err(|e| Error::Chart(format!("{origin}: {e}")))?;
             if !entry.header().entry_type().is_file() {
@@ -237,6 +246,17 @@ impl Chart {
                 .map_err(|e| Error::Chart(format!("{origin}: {e}")))?
                 .to_string_lossy()
                 .replace('\\', "/");
+            // the sizes the header claims are checked before anything is decompressed, the
+            // bytes read are counted too (a header may claim less than follows)
+            let size = entry.size();
+            if size > remaining {
+                return Err(archive_too_large(origin));
+            }
+            if size > MAX_FILE_SIZE {
+                return Err(Error::Chart(format!(
+                    "{origin}: decompressed chart file {p:?} is larger than the maximum file size {MAX_FILE_SIZE}"
+                )));
+            }
             // strip the top-level directory
             let Some((_, rest)) = p.split_once('/') else {
                 continue;
@@ -247,12 +267,19 @@ impl Chart {
                 )));
             }
             let mut buf = Vec::new();
-            entry
+            (&mut entry)
+                .take(remaining + 1)
                 .read_to_end(&mut buf)
                 .map_err(|e| Error::Chart(format!("{origin}: {e}")))?;
+            let read = buf.len() as u64;
+            if read > remaining || read < size {
+                return Err(archive_too_large(origin));
+            }
+            remaining -= read;
             files.push((rest.to_string(), RawFile::Memory(buf)));
         }
-        Chart::from_raw(files, origin, feed)
+        // Helm reads an archive as packaged: its .helmignore was applied when it was packaged
+        Chart::from_filtered(files, origin)
     }
 
     /// Builds a chart from its files (paths relative to the chart root, `/`-separated).
@@ -261,14 +288,13 @@ impl Chart {
             .into_iter()
             .map(|(p, b)| (p, RawFile::Memory(b)))
             .collect();
-        parsing_while_loading(|feed| Chart::from_raw(files, origin, feed))
+        Chart::from_raw(files, origin)
     }
 
-    fn from_raw(
-        mut files: Vec<(String, RawFile)>,
-        origin: &str,
-        feed: Feed<'_>,
-    ) -> Result<Chart, Error> {
+    /// A chart directory's files: its top-level `.helmignore` (and Helm's default rule for
+    /// dotfiles in `templates/`) filters the whole tree, subcharts included, as Helm's
+    /// directory loader does.
+    fn from_raw(mut files: Vec<(String, RawFile)>, origin: &str) -> Result<Chart, Error> {
         let ignore = match files.iter().position(|(p, _)| p == ".helmignore") {
             Some(i) => {
                 let (p, raw) =
@@ -284,14 +310,26 @@ impl Chart {
             .into_iter()
             .filter(|(p, _)| !ignore.ignored(p))
             .collect();
-        Chart::from_filtered(files, origin, feed)
+        for (p, raw) in &files {
+            let size = match raw {
+                RawFile::Memory(b) => b.len() as u64,
+                RawFile::Disk(path) => std::fs::metadata(path)
+                    .map_err(|source| Error::Io {
+                        path: path.clone(),
+                        source,
+                    })?
+                    .len(),
+            };
+            if size > MAX_FILE_SIZE {
+                return Err(Error::Chart(format!(
+                    "{origin}: chart file {p:?} is larger than the maximum file size {MAX_FILE_SIZE}"
+                )));
+            }
+        }
+        Chart::from_filtered(files, origin)
     }
 
-    fn from_filtered(
-        files: Vec<(String, RawFile)>,
-        origin: &str,
-        feed: Feed<'_>,
-    ) -> Result<Chart, Error> {
+    fn from_filtered(files: Vec<(String, RawFile)>, origin: &str) -> Result<Chart, Error> {
         let mut chart_yaml = None;
         let mut values_yaml = None;
         let mut schema = None;
@@ -301,20 +339,11 @@ impl Chart {
             Default::default();
         let mut sub_archives = Vec::new();
         let mut requirements: Option<String> = None;
-        // a text shared with the worker, which reads it at once (if it stopped, the render
-        // reads what it did not)
-        let fed = |text: String, early: fn(Arc<str>) -> EarlyText| -> Arc<str> {
-            let text: Arc<str> = Arc::from(text);
-            if let Some(feed) = feed {
-                let _ = feed.send(early(text.clone()));
-            }
-            text
-        };
         for (p, data) in files {
             if p == "Chart.yaml" {
                 chart_yaml = Some(data.text()?);
             } else if p == "values.yaml" {
-                values_yaml = Some(fed(data.text()?, EarlyText::Values));
+                values_yaml = Some(Arc::from(data.text()?));
             } else if p == "values.schema.json" {
                 schema = Some(Arc::from(data.text()?));
             } else if p == "requirements.yaml" {
@@ -322,7 +351,7 @@ impl Chart {
             } else if p == "requirements.lock" || p == "Chart.lock" {
                 continue;
             } else if p.starts_with("templates/") {
-                templates.push((p, fed(data.text()?, EarlyText::Template)));
+                templates.push((p, Arc::from(data.text()?)));
             } else if let Some(rest) = p.strip_prefix("charts/") {
                 match rest.split_once('/') {
                     Some((dir, inner)) => sub_dirs
@@ -388,18 +417,18 @@ impl Chart {
             if !fs.iter().any(|(p, _)| p == "Chart.yaml") {
                 continue;
             }
-            let sub =
-                Chart::from_raw(fs, &format!("{origin}/charts/{dir}"), feed).map_err(|e| {
-                    Error::Chart(format!(
-                        "error unpacking subchart {dir} in {}: {e}",
-                        metadata.name
-                    ))
-                })?;
+            // Helm applies only the top chart's .helmignore (already done), not a subchart's
+            let sub = Chart::from_filtered(fs, &format!("{origin}/charts/{dir}")).map_err(|e| {
+                Error::Chart(format!(
+                    "error unpacking subchart {dir} in {}: {e}",
+                    metadata.name
+                ))
+            })?;
             dependencies.push(sub);
         }
         for (name, data) in sub_archives {
-            let sub = Chart::from_archive_fed(&data, &format!("{origin}/charts/{name}"), feed)
-                .map_err(|e| {
+            let sub =
+                Chart::from_archive(&data, &format!("{origin}/charts/{name}")).map_err(|e| {
                     let stem = name.trim_end_matches(".tgz").trim_end_matches(".tar.gz");
                     Error::Chart(format!(
                         "error unpacking subchart {stem} in {}: {e}",
@@ -418,7 +447,6 @@ impl Chart {
             templates,
             files: other,
             dependencies,
-            early: Default::default(),
         })
     }
 
@@ -480,19 +508,6 @@ fn parse_metadata(y: &serde_norway::Value) -> Metadata {
         }
     }
     m
-}
-
-/// Builds a chart with `build`, feeding its templates and `values.yaml` files to a worker that
-/// reads them meanwhile.
-fn parsing_while_loading(
-    build: impl FnOnce(Feed<'_>) -> Result<Chart, Error>,
-) -> Result<Chart, Error> {
-    let (feed, early) = crate::render::parse_while_loading();
-    let mut chart = build(feed.as_ref())?;
-    // closing the feed tells the worker that every template has come
-    drop(feed);
-    chart.early = early;
-    Ok(chart)
 }
 
 /// Lists the files under `dir` (sorted, following symbolic links) without reading them, with

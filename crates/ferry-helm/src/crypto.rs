@@ -291,8 +291,21 @@ fn bit_string(unused: u8, bytes: &[u8]) -> Vec<u8> {
     tlv(0x03, &body)
 }
 
+/// Go's `asn1.Marshal` of a string: a PrintableString when every character is one of
+/// `A-Za-z0-9 '()+,-./:=?`, otherwise a UTF8String.
+fn go_string_tag(s: &str) -> u8 {
+    let printable = s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b));
+    if printable {
+        0x13
+    } else {
+        0x0c
+    }
+}
+
 fn name_cn(cn: &str) -> Vec<u8> {
-    let atv = seq(&[oid(&[2, 5, 4, 3]), tlv(0x0c, cn.as_bytes())]);
+    let atv = seq(&[oid(&[2, 5, 4, 3]), tlv(go_string_tag(cn), cn.as_bytes())]);
     seq(&[tlv(0x31, &atv)])
 }
 
@@ -611,6 +624,28 @@ MC4CAQAwBQYDK2VwBCIEIIpAHJ1231t7Uc6GiBVutHg1/mIx2Q1IZXS97n7UMGgJ
         let cert = make_cert(&mut seeded("cert"), &spec, &key, None).unwrap();
         let der = pem_der(&cert).unwrap();
         assert!(cert_subject(&der).is_some());
+    }
+
+    /// The subject CN's string type is Go's: checked with `openssl asn1parse` on certificates
+    /// the real Helm generated (`genCA <cn> 365`) for these names.
+    #[test]
+    fn common_name_string_type_is_gos() {
+        for (cn, tag) in [
+            ("plain-name", 0x13),
+            ("*.wild", 0x0c),
+            ("a&b", 0x0c),
+            ("é", 0x0c),
+            ("a_b", 0x0c),
+            ("a@b", 0x0c),
+            ("A (b) c+d,e.f/g:h=i?j'k", 0x13),
+        ] {
+            let name = name_cn(cn);
+            let at = name
+                .windows(cn.len())
+                .position(|w| w == cn.as_bytes())
+                .unwrap();
+            assert_eq!(name[at - 2], tag, "{cn}");
+        }
     }
 
     #[test]

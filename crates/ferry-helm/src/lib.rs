@@ -12,6 +12,8 @@
 //! # Ok::<(), ferry_helm::Error>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod chart;
 mod crypto;
 pub mod error;
@@ -19,6 +21,7 @@ mod fasthead;
 mod fastyaml;
 mod funcs;
 pub mod images;
+mod manifests;
 mod prime;
 mod rand;
 pub mod render;
@@ -27,7 +30,6 @@ mod semver;
 mod template;
 mod value;
 mod values;
-mod worker;
 mod yaml;
 mod yaml11;
 

@@ -1,12 +1,12 @@
 //! Rendering a chart the way `helm template` does.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::chart::{text_key, Chart};
+use crate::chart::Chart;
 use crate::error::Error;
 use crate::funcs::helm::{ApiVersions, Files, KubeVersion};
 use crate::rand::DetRng;
@@ -122,7 +122,7 @@ pub const INSTALL_ORDER: &[&str] = &[
     "ValidatingWebhookConfiguration",
 ];
 
-const HOOK_EVENTS: &[&str] = &[
+pub(crate) const HOOK_EVENTS: &[&str] = &[
     "pre-install",
     "post-install",
     "pre-delete",
@@ -168,6 +168,8 @@ pub struct RenderOptions {
     pub include_crds: bool,
     /// `--skip-tests`.
     pub skip_tests: bool,
+    /// `--no-hooks`: hooks are rendered but not printed.
+    pub no_hooks: bool,
     /// Do not validate values against `values.schema.json` (`--skip-schema-validation`).
     pub skip_schema_validation: bool,
     /// `.Release.IsUpgrade` (and not `IsInstall`).
@@ -189,12 +191,14 @@ pub struct RenderOptions {
 /// Helm's rule for splitting a template's output into documents.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum ManifestSplit {
-    /// Helm v4.3 and current main (`(?m)^---[ \t]*`): blank lines at the end of a document
-    /// followed by another document in the same file are kept. Helm's own goldens use this.
+    /// Helm v3.x (the platform runs 3.17) and v4.2 (`(?:^|\s*\n)---\s*`): blank lines at the
+    /// end of a document followed by another document in the same file are dropped, so a `|+`
+    /// block value at a document's end keeps one line break. What `helm template` prints there.
     #[default]
-    Current,
-    /// Helm v4.2.3 (`(?:^|\s*\n)---\s*`): such blank lines are dropped.
     Helm42,
+    /// Helm v4.3 and current main (`(?m)^---[ \t]*`): such blank lines are kept. Helm's own
+    /// goldens use this.
+    Current,
 }
 
 impl Default for RenderOptions {
@@ -214,11 +218,12 @@ impl Default for RenderOptions {
             show_only: Vec::new(),
             include_crds: false,
             skip_tests: false,
+            no_hooks: false,
             is_upgrade: false,
             skip_schema_validation: false,
             seed: Vec::new(),
             limits: Limits::default(),
-            manifest_split: ManifestSplit::Current,
+            manifest_split: ManifestSplit::Helm42,
             now: None,
         }
     }
@@ -247,6 +252,9 @@ pub struct Rendered {
     pub manifests: Vec<Manifest>,
     /// Hook manifests, in Helm's order.
     pub hooks: Vec<Manifest>,
+    /// What the user should know but Helm would not stop for: generated certificates that
+    /// are already expired at the real current time (the render clock is in the past).
+    pub warnings: Vec<String>,
     output: String,
 }
 
@@ -270,37 +278,29 @@ impl Rendered {
     }
 }
 
-/// Renders `chart` with `opts`. Runs on a worker thread with a large stack so deep templates
-/// cannot overflow; recursion and output size are limited by [`RenderOptions::limits`]. The
-/// calling thread reads templates ahead meanwhile, which takes up to 64 KiB of its stack in a
-/// release build and 512 KiB in a debug build (measured at the nesting limit; Rust
-/// threads get 2 MiB by default).
+/// Renders `chart` with `opts`. Runs on a thread of its own with a large stack, so deep
+/// templates cannot overflow; recursion, output size and steps are limited by
+/// [`RenderOptions::limits`].
 pub fn render(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> {
-    on_worker(chart, opts, render_inner, true)
+    on_large_stack(|| render_inner(chart, opts))
 }
 
-/// Runs `job` on a render worker; meanwhile this thread, which would only wait, reads the chart's
-/// templates and schemas ahead for it (see [`ParseAhead`]).
-fn on_worker<T: Send + 'static>(
-    chart: &Chart,
-    opts: &RenderOptions,
-    job: fn(&Chart, &RenderOptions, ParseAhead, &mut crate::worker::Leftovers) -> Result<T, Error>,
-    with_heads: bool,
-) -> Result<T, Error> {
-    // both threads need the function table at once; building it here first means neither
-    // sleeps on the other's initialisation (a sleeping thread can take milliseconds to wake)
-    crate::funcs::registry();
-    let (ahead, helper) = ParseAhead::split(chart, opts, with_heads);
-    let (chart, opts) = (chart.clone(), opts.clone());
-    crate::worker::run(
-        move |left| {
-            let result = job(&chart, &opts, ahead, left);
-            left.keep((chart, opts));
-            result
-        },
-        || helper.run(),
-    )
-    .unwrap_or_else(|e| Err(Error::Execution(e.to_string())))
+/// The stack of a render's thread: deep templates recurse deeply (only the pages touched cost
+/// memory).
+const RENDER_STACK: usize = 512 * 1024 * 1024;
+
+/// Runs `job` on a new thread with a [`RENDER_STACK`] stack and waits for its result.
+fn on_large_stack<T: Send>(job: impl FnOnce() -> Result<T, Error> + Send) -> Result<T, Error> {
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .name("ferry-helm render".into())
+            .stack_size(RENDER_STACK)
+            .spawn_scoped(scope, job)
+            .map_err(|e| Error::Execution(format!("cannot start a render thread: {e}")))?;
+        thread
+            .join()
+            .unwrap_or_else(|_| Err(Error::Execution("the render thread panicked".into())))
+    })
 }
 
 fn read_values(opts: &RenderOptions) -> Result<Value, Error> {
@@ -428,18 +428,9 @@ struct ChartCtx {
 }
 
 /// Validates each chart's values against its `values.schema.json`, appending Helm's report.
-/// Schemas already read (by [`ParseAhead`]) are taken from `parsed`.
-fn validate_schemas(
-    c: &Chart,
-    values: &Value,
-    report: &mut String,
-    parsed: &mut HashMap<usize, crate::schema::ParsedSchema>,
-) -> Result<(), Error> {
+fn validate_schemas(c: &Chart, values: &Value, report: &mut String) -> Result<(), Error> {
     if let Some(schema) = &c.schema {
-        let schema = match parsed.remove(&text_key(schema)) {
-            Some(done) => done,
-            None => crate::schema::parse(schema),
-        };
+        let schema = crate::schema::parse(schema);
         let errs = crate::schema::validate(&schema, values).map_err(Error::Values)?;
         if !errs.is_empty() {
             report.push_str(&format!("{}:\n{}\n", c.name(), errs.join("\n")));
@@ -447,14 +438,14 @@ fn validate_schemas(
     }
     for d in &c.dependencies {
         let sub = values.get(d.name()).unwrap_or_else(Value::new_map);
-        validate_schemas(d, &sub, report, parsed)?;
+        validate_schemas(d, &sub, report)?;
     }
     Ok(())
 }
 
 /// Sorts `items` stably by `rank`, worked out once per item rather than in every comparison,
 /// then by `tie` (given their rank) among items of equal rank.
-fn sort_ranked<T, R: Ord>(
+pub(crate) fn sort_ranked<T, R: Ord>(
     items: &mut Vec<T>,
     rank: impl Fn(&T) -> R,
     tie: impl Fn(&R, &T, &T) -> std::cmp::Ordering,
@@ -474,12 +465,7 @@ fn sort_templates<T>(items: &mut Vec<T>, path: impl Fn(&T) -> &str) {
 }
 
 #[allow(clippy::too_many_lines)]
-fn render_engine(
-    chart: &Chart,
-    opts: &RenderOptions,
-    mut parsing: ParseAhead,
-    left: &mut crate::worker::Leftovers,
-) -> Result<Engine, Error> {
+fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
     if chart.is_library() {
         return Err(Error::Library);
     }
@@ -492,20 +478,14 @@ fn render_engine(
             version: kv,
         });
     }
-    // templates and schemas do not depend on values: the caller's thread is reading them while
-    // this one works out the values
     let user = read_values(opts)?;
-    let memo = values::DefaultsMemo::with_parsed(
-        std::mem::take(&mut parsing.early_values)
-            .into_iter()
-            .map(|(text, read)| (text, read.0)),
-    );
+    let memo = values::DefaultsMemo::default();
     let chart = values::process_dependencies(chart, &user, &memo)?;
     let vals = user.deep_copy();
     values::coalesce(&chart, &vals, &memo)?;
     if !opts.skip_schema_validation {
         let mut report = String::new();
-        validate_schemas(&chart, &vals, &mut report, &mut parsing.schemas())?;
+        validate_schemas(&chart, &vals, &mut report)?;
         if !report.is_empty() {
             return Err(Error::Schema(report));
         }
@@ -636,17 +616,13 @@ fn render_engine(
     let set = crate::template::exec::TemplateMap::default();
     let set = Rc::new(RefCell::new(set));
     let mut renderables = Vec::new();
-    let mut parsed_ahead = parsing.finish();
     for (name, text, idx) in &sources {
-        let parsed = match parsed_ahead.remove(&text_key(text)) {
-            Some(done) => done.0,
-            None => parse::parse_shared(text, &crate::funcs::is_func),
-        }
-        .map_err(|e| Error::Parse {
-            template: name.clone(),
-            line: e.line,
-            message: e.message,
-        })?;
+        let parsed =
+            parse::parse_shared(text, &crate::funcs::is_func).map_err(|e| Error::Parse {
+                template: name.clone(),
+                line: e.line,
+                message: e.message,
+            })?;
         let file: Rc<str> = Rc::from(name.as_str());
         let src: Arc<str> = text.clone();
         let mut s = set.borrow_mut();
@@ -673,7 +649,7 @@ fn render_engine(
     // execute
     let mut exec = Exec::new(set, DetRng::new(&[]), opts.limits);
     exec.now = opts.now.unwrap_or(DEFAULT_NOW);
-    let mut outputs: BTreeMap<String, Arc<String>> = BTreeMap::new();
+    let mut outputs: BTreeMap<String, String> = BTreeMap::new();
     for r in &renderables {
         let base = r.name.rsplit('/').next().unwrap_or(&r.name);
         if base.starts_with('_') {
@@ -705,424 +681,20 @@ fn render_engine(
         } else {
             out
         };
-        let out = Arc::new(out);
-        if let Some(feed) = &parsing.heads {
-            if !r.name.ends_with("NOTES.txt") {
-                // the calling thread reads this output's document heads while we go on
-                let _ = feed.send((r.name.clone(), out.clone()));
-            }
-        }
         outputs.insert(r.name.clone(), out);
     }
-    // no more outputs: the head reader stops after its current one
-    parsing.stop_heads();
-    // freeing all this is left to the worker after it delivers the result
-    left.keep(exec);
-    left.keep(contexts);
-    left.keep(parsed_ahead);
-    left.keep((vals, user, memo));
-    Ok(Engine { chart, outputs })
-}
-
-/// A template parsed on another thread.
-struct ParsedElsewhere(Result<parse::Parsed, parse::ParseError>);
-
-// SAFETY: a `Parsed` is not `Send` only because its names are `Rc<str>`. Every one of those `Rc`s
-// is created by the parse that returns the tree, for that tree alone (the parser keeps no table
-// of them), so moving the whole tree moves every owner of every count; nothing on the parsing
-// thread can touch a count afterwards.
-unsafe impl Send for ParsedElsewhere {}
-
-/// Texts a worker read while their chart was loading (templates parsed, `values.yaml` files read
-/// as YAML): the chart's first render takes them. Loading is mostly system calls (listing
-/// directories, opening and reading small files), during which the worker would otherwise idle;
-/// a text is read as soon as loading has it.
-#[derive(Clone, Default)]
-pub(crate) struct EarlyParse(Option<Arc<EarlySlot>>);
-
-/// The worker's result, and a flag that tells it to stop after its current text.
-struct EarlySlot {
-    result: std::sync::Mutex<Option<std::sync::mpsc::Receiver<EarlyParsed>>>,
-    stop: Arc<std::sync::atomic::AtomicBool>,
-}
-
-/// A text loading hands to the parsing worker.
-pub(crate) enum EarlyText {
-    /// A template.
-    Template(Arc<str>),
-    /// A `values.yaml`.
-    Values(Arc<str>),
-}
-
-/// What the parsing worker delivers, by text address; each result comes with its text, so the
-/// text (whose address is the key) stays alive as long as the result is kept.
-#[derive(Default)]
-struct EarlyParsed {
-    templates: HashMap<usize, (Arc<str>, ParsedElsewhere)>,
-    values: HashMap<usize, (Arc<str>, ValuesElsewhere)>,
-}
-
-/// A `values.yaml` read as YAML on another thread.
-struct ValuesElsewhere(Result<Value, String>);
-
-// SAFETY: a `Value` is not `Send` only because of its `Rc`s. A tree read from YAML is made by
-// that one read (the reader keeps no shared table of strings or maps), so moving the whole tree
-// moves every owner of every count; nothing on the reading thread can touch a count afterwards.
-unsafe impl Send for ValuesElsewhere {}
-
-impl std::fmt::Debug for EarlyParse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("EarlyParse")
-    }
-}
-
-impl EarlyParse {
-    /// What was read so far, once (later renders and clones of the chart read for themselves).
-    /// The worker stops after the text it is reading: the render shares out the rest between
-    /// its two threads, rather than wait for one to read them all.
-    fn take(&self) -> EarlyParsed {
-        let Some(slot) = &self.0 else {
-            return EarlyParsed::default();
-        };
-        slot.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let rx = slot.result.lock().ok().and_then(|mut s| s.take());
-        rx.and_then(|rx| crate::worker::receive(&rx).ok())
-            .unwrap_or_default()
-    }
-}
-
-/// Starts a worker that reads every text sent to the returned feed until the feed is dropped.
-/// Without a worker, nothing is read early (`None`).
-pub(crate) fn parse_while_loading() -> (Option<std::sync::mpsc::Sender<EarlyText>>, EarlyParse) {
-    // built before a second thread needs it (see `on_worker`)
-    crate::funcs::registry();
-    let (feed, texts) = std::sync::mpsc::channel::<EarlyText>();
-    let (done_tx, done_rx) = std::sync::mpsc::sync_channel(1);
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let stopped = stop.clone();
-    let started = crate::worker::start(move || {
-        let mut done = EarlyParsed::default();
-        while let Ok(text) = crate::worker::receive(&texts) {
-            if stopped.load(std::sync::atomic::Ordering::Relaxed) {
-                break;
-            }
-            match text {
-                EarlyText::Template(text) => {
-                    let parsed = parse::parse_shared(&text, &crate::funcs::is_func);
-                    done.templates
-                        .insert(text_key(&text), (text, ParsedElsewhere(parsed)));
-                }
-                EarlyText::Values(text) => {
-                    let read = crate::yaml::parse_yaml(&text);
-                    done.values
-                        .insert(text_key(&text), (text, ValuesElsewhere(read)));
-                }
-            }
-        }
-        // nobody may be waiting (the load failed, or the chart was dropped unrendered)
-        let _ = done_tx.send(done);
-        || {}
-    });
-    match started {
-        Ok(()) => (
-            Some(feed),
-            EarlyParse(Some(Arc::new(EarlySlot {
-                result: std::sync::Mutex::new(Some(done_rx)),
-                stop,
-            }))),
-        ),
-        Err(_) => (None, EarlyParse::default()),
-    }
-}
-
-/// The renderer's side of the work the calling thread does for it.
-///
-/// Templates and schemas do not depend on values, so the thread that called [`render`] (which
-/// would otherwise only wait) reads them while the render worker works out the values: first
-/// every schema, then templates one by one (those a worker parsed while the chart loaded, see
-/// [`EarlyParse`], are left out). Once the worker is done with the values it takes
-/// templates too; each side takes the next one nobody has taken until none is left. Templates of
-/// disabled dependencies are read as well (that is decided later); only those rendered matter.
-/// Then, while the worker executes templates, the calling thread reads the document heads of
-/// each output the worker hands it.
-///
-/// The calling thread may have a small stack, so it leaves to the worker (512 MiB of stack) every
-/// template nested too deeply ([`nesting_bound`]) and every schema with many brackets.
-struct ParseAhead {
-    /// Templates parsed while the chart loaded.
-    early: HashMap<usize, ParsedElsewhere>,
-    /// `values.yaml` texts read while the chart loaded (those the chart still holds).
-    early_values: Vec<(Arc<str>, ValuesElsewhere)>,
-    texts: Arc<Vec<Arc<str>>>,
-    next: Arc<std::sync::atomic::AtomicUsize>,
-    schemas: Option<std::sync::mpsc::Receiver<HashMap<usize, crate::schema::ParsedSchema>>>,
-    helper: Option<std::sync::mpsc::Receiver<HashMap<usize, ParsedElsewhere>>>,
-    /// Template outputs for the calling thread to read document heads from, while templates are
-    /// still being executed (`None` when the caller does not want manifests).
-    heads: Option<std::sync::mpsc::Sender<(String, Arc<String>)>>,
-    heads_stop: Arc<std::sync::atomic::AtomicBool>,
-    heads_read: Option<std::sync::mpsc::Receiver<HeadsRead>>,
-}
-
-/// The caller's side of [`ParseAhead`].
-struct ParseHelper {
-    texts: Arc<Vec<Arc<str>>>,
-    next: Arc<std::sync::atomic::AtomicUsize>,
-    schemas: Vec<Arc<str>>,
-    schema_tx: std::sync::mpsc::SyncSender<HashMap<usize, crate::schema::ParsedSchema>>,
-    tx: std::sync::mpsc::SyncSender<HashMap<usize, ParsedElsewhere>>,
-    outputs: Option<std::sync::mpsc::Receiver<(String, Arc<String>)>>,
-    heads_stop: Arc<std::sync::atomic::AtomicBool>,
-    heads_tx: std::sync::mpsc::SyncSender<HeadsRead>,
-    style: ManifestSplit,
-}
-
-/// How deeply nested a template may be (see [`nesting_bound`]) for the calling thread to parse
-/// it: each level costs a few stack frames (a few KiB in a debug build).
-const HELPER_MAX_NESTING: usize = 48;
-
-/// An upper bound of how deeply parsing `src` recurses: control structures open within each
-/// other (`if`, `range`, `with`, `define`, `block`, and each `else if`/`else with` of a chain
-/// until its `end`) plus the parentheses open within one action. It may over-count (keywords in
-/// comments, parentheses in strings), never under-count.
-fn nesting_bound(src: &str) -> usize {
-    let b = src.as_bytes();
-    // levels each open structure holds (an `if` with two `else if`s holds three)
-    let mut open: Vec<usize> = Vec::new();
-    let (mut depth, mut max) = (0usize, 0usize);
-    let word_at = |mut i: usize| -> (usize, usize) {
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let start = i;
-        while i < b.len() && b[i].is_ascii_alphanumeric() {
-            i += 1;
-        }
-        (start, i)
-    };
-    for start in memchr::memmem::find_iter(b, b"{{") {
-        let mut i = start + 2;
-        if b.get(i) == Some(&b'-') {
-            i += 1;
-        }
-        let (ws, we) = word_at(i);
-        match &b[ws..we] {
-            b"if" | b"range" | b"with" | b"define" | b"block" => {
-                open.push(1);
-                depth += 1;
-            }
-            b"else" => {
-                let (ns, ne) = word_at(we);
-                if matches!(&b[ns..ne], b"if" | b"with") {
-                    if let Some(top) = open.last_mut() {
-                        *top += 1;
-                        depth += 1;
-                    }
-                }
-            }
-            b"end" => {
-                if let Some(n) = open.pop() {
-                    depth = depth.saturating_sub(n);
-                }
-            }
-            _ => {}
-        }
-        let end = memchr::memchr_iter(b'}', &b[i..])
-            .find(|&e| b.get(i + e + 1) == Some(&b'}'))
-            .map_or(b.len(), |e| i + e);
-        let (mut parens, mut deepest) = (0usize, 0usize);
-        for c in &b[i..end] {
-            match c {
-                b'(' => {
-                    parens += 1;
-                    deepest = deepest.max(parens);
-                }
-                b')' => parens = parens.saturating_sub(1),
-                _ => {}
-            }
-        }
-        max = max.max(depth + deepest + 1);
-    }
-    max
-}
-
-impl ParseAhead {
-    fn split(chart: &Chart, opts: &RenderOptions, with_heads: bool) -> (ParseAhead, ParseHelper) {
-        let with_schemas = !opts.skip_schema_validation;
-        fn gather(
-            c: &Chart,
-            texts: &mut Vec<Arc<str>>,
-            schemas: &mut Vec<Arc<str>>,
-            values: &mut Vec<Arc<str>>,
-        ) {
-            texts.extend(c.templates.iter().map(|(_, t)| t.clone()));
-            schemas.extend(c.schema.clone());
-            values.extend(c.values_yaml.clone());
-            for d in &c.dependencies {
-                gather(d, texts, schemas, values);
-            }
-        }
-        let (mut texts, mut schemas, mut values) = (Vec::new(), Vec::new(), Vec::new());
-        gather(chart, &mut texts, &mut schemas, &mut values);
-        if !with_schemas {
-            schemas.clear();
-        }
-        // what the loading worker parsed is left out of the texts both threads share out. Only
-        // trees of texts the chart still holds are kept: a key is the address of a live text
-        let mut parsed_early = chart.early.take();
-        let early_values = values
-            .iter()
-            .filter_map(|t| parsed_early.values.remove(&text_key(t)))
-            .collect();
-        let mut early = HashMap::new();
-        texts.retain(|t| match parsed_early.templates.remove(&text_key(t)) {
-            Some((_, parsed)) => {
-                early.insert(text_key(t), parsed);
-                false
-            }
-            None => true,
-        });
-        let texts = Arc::new(texts);
-        let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (schema_tx, schema_rx) = std::sync::mpsc::sync_channel(1);
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let (out_tx, out_rx) = std::sync::mpsc::channel();
-        let (heads_tx, heads_rx) = std::sync::mpsc::sync_channel(1);
-        let heads_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let ahead = ParseAhead {
-            early,
-            early_values,
-            texts: texts.clone(),
-            next: next.clone(),
-            schemas: Some(schema_rx),
-            helper: Some(rx),
-            heads: with_heads.then_some(out_tx),
-            heads_stop: heads_stop.clone(),
-            heads_read: with_heads.then_some(heads_rx),
-        };
-        let helper = ParseHelper {
-            texts,
-            next,
-            schemas,
-            schema_tx,
-            tx,
-            outputs: with_heads.then_some(out_rx),
-            heads_stop,
-            heads_tx,
-            style: opts.manifest_split,
-        };
-        (ahead, helper)
-    }
-
-    /// Tells the head reader that no more outputs come: it stops after the one it is reading
-    /// (the rest are read by [`sort_manifests`]).
-    fn stop_heads(&mut self) {
-        self.heads_stop
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-        self.heads = None;
-    }
-
-    /// Where the heads the caller read arrive, once [`ParseAhead::stop_heads`] was called.
-    fn heads_result(&mut self) -> Option<std::sync::mpsc::Receiver<HeadsRead>> {
-        self.heads_read.take()
-    }
-
-    /// The schemas the caller read (those it left are read by [`validate_schemas`]).
-    fn schemas(&mut self) -> HashMap<usize, crate::schema::ParsedSchema> {
-        self.schemas
-            .take()
-            .and_then(|rx| crate::worker::receive(&rx).ok())
-            .unwrap_or_default()
-    }
-
-    /// Parses what the caller has not taken yet, then collects what it parsed. Templates missing
-    /// from the result (the caller left them) are parsed when needed.
-    fn finish(&mut self) -> HashMap<usize, ParsedElsewhere> {
-        let mut done = parse_unclaimed(&self.texts, &self.next, |_| true);
-        done.extend(std::mem::take(&mut self.early));
-        if let Some(theirs) = self
-            .helper
-            .take()
-            .and_then(|rx| crate::worker::receive(&rx).ok())
-        {
-            done.extend(theirs);
-        }
-        done
-    }
-}
-
-/// Takes template after template nobody has taken yet (`next` is shared by both threads) and
-/// parses those `wanted` accepts; the rest are left, taken, for the renderer to parse when needed.
-fn parse_unclaimed(
-    texts: &[Arc<str>],
-    next: &std::sync::atomic::AtomicUsize,
-    wanted: impl Fn(&str) -> bool,
-) -> HashMap<usize, ParsedElsewhere> {
-    let mut done = HashMap::new();
-    while let Some(t) = texts.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
-        if wanted(t) {
-            let parsed = parse::parse_shared(t, &crate::funcs::is_func);
-            done.insert(text_key(t), ParsedElsewhere(parsed));
-        }
-    }
-    done
-}
-
-impl ParseHelper {
-    /// Reads schemas, then templates, until the worker has taken the rest.
-    fn run(self) {
-        // JSON is read without recursion, but dropping a deep document recurses
-        let bounded = |s: &str| memchr::memchr2_iter(b'{', b'[', s.as_bytes()).count() <= 1024;
-        let read: HashMap<usize, crate::schema::ParsedSchema> = self
-            .schemas
-            .iter()
-            .filter(|s| bounded(s))
-            .map(|s| (text_key(s), crate::schema::parse(s)))
-            .collect();
-        // the worker may have stopped early (an error); then nobody waits
-        let _ = self.schema_tx.send(read);
-        let done = parse_unclaimed(&self.texts, &self.next, |t| {
-            nesting_bound(t) <= HELPER_MAX_NESTING
-        });
-        let _ = self.tx.send(done);
-        let Some(outputs) = self.outputs else {
-            return;
-        };
-        // then document heads of outputs as the worker produces them; this thread only polls
-        // (never sleeps), as the worker waits for the result as soon as it is done
-        let mut read = HeadsRead::new();
-        loop {
-            match outputs.try_recv() {
-                Ok((name, text)) => {
-                    let stop = || self.heads_stop.load(std::sync::atomic::Ordering::Relaxed);
-                    if stop() {
-                        break;
-                    }
-                    // stopping mid-template leaves the first documents read, the rest to
-                    // the worker
-                    let docs = template_docs(&name, &text, self.style);
-                    let mut heads = Vec::with_capacity(docs.len());
-                    for r in &docs {
-                        if stop() {
-                            break;
-                        }
-                        heads.push(doc_head(text.get(r.clone()).unwrap_or("")));
-                    }
-                    read.insert(name, TemplateHeads { docs, heads });
-                }
-                Err(std::sync::mpsc::TryRecvError::Empty) => std::thread::yield_now(),
-                Err(std::sync::mpsc::TryRecvError::Disconnected) => break,
-            }
-        }
-        // the outputs are shared; let go of every copy before the worker takes them back
-        drop(outputs);
-        let _ = self.heads_tx.send(read);
-    }
+    let warnings = std::mem::take(&mut exec.warnings);
+    Ok(Engine {
+        chart,
+        outputs,
+        warnings,
+    })
 }
 
 struct Engine {
     chart: Chart,
-    outputs: BTreeMap<String, Arc<String>>,
+    outputs: BTreeMap<String, String>,
+    warnings: Vec<String>,
 }
 
 /// Renders every template and returns each one's raw output (what Helm's engine returns, before
@@ -1131,44 +703,17 @@ pub fn render_templates(
     chart: &Chart,
     opts: &RenderOptions,
 ) -> Result<BTreeMap<String, String>, Error> {
-    on_worker(
-        chart,
-        opts,
-        |c, o, ahead, left| {
-            render_engine(c, o, ahead, left).map(|e| {
-                e.outputs
-                    .into_iter()
-                    .map(|(k, v)| (k, Arc::try_unwrap(v).unwrap_or_else(|v| (*v).clone())))
-                    .collect()
-            })
-        },
-        false,
-    )
+    on_large_stack(|| render_engine(chart, opts).map(|e| e.outputs))
 }
 
-fn render_inner(
-    chart: &Chart,
-    opts: &RenderOptions,
-    ahead: ParseAhead,
-    left: &mut crate::worker::Leftovers,
-) -> Result<Rendered, Error> {
-    let mut ahead = ahead;
-    let heads = ahead.heads_result();
+fn render_inner(chart: &Chart, opts: &RenderOptions) -> Result<Rendered, Error> {
     let Engine {
         chart,
-        outputs: mut shared,
-    } = render_engine(chart, opts, ahead, left)?;
-    shared.retain(|k, _| !k.ends_with("NOTES.txt"));
-
-    // split and sort; heads the calling thread has read already are taken from it
-    let read = heads
-        .and_then(|rx| crate::worker::receive(&rx).ok())
-        .unwrap_or_default();
-    let (hooks, manifests) = sort_manifests(&shared, opts.manifest_split, read)?;
-    let outputs: BTreeMap<String, String> = shared
-        .into_iter()
-        .map(|(k, v)| (k, Arc::try_unwrap(v).unwrap_or_else(|v| (*v).clone())))
-        .collect();
+        mut outputs,
+        warnings,
+    } = render_engine(chart, opts)?;
+    outputs.retain(|k, _| !k.ends_with("NOTES.txt"));
+    let (hooks, manifests) = crate::manifests::sort_manifests(&outputs, opts.manifest_split)?;
     let text = |m: &Manifest| -> &str {
         outputs
             .get(&m.source)
@@ -1200,7 +745,6 @@ fn render_inner(
         }
         crds(&chart, None, &mut b)?;
     }
-    left.keep(chart);
     let total: usize = manifests
         .iter()
         .chain(hooks.iter())
@@ -1208,18 +752,18 @@ fn render_inner(
         .sum();
     b.reserve(total);
     for m in &manifests {
-        push_doc(&mut b, &m.source, text(m));
+        crate::manifests::push_doc(&mut b, &m.source, text(m));
     }
     // TrimSpace, in place
-    let end = b.trim_end_matches(is_go_space).len();
+    let end = b.trim_end_matches(crate::manifests::is_go_space).len();
     b.truncate(end);
-    let start = b.len() - b.trim_start_matches(is_go_space).len();
+    let start = b.len() - b.trim_start_matches(crate::manifests::is_go_space).len();
     if start > 0 {
         b.drain(..start);
     }
     let mut out = b;
     out.push('\n');
-    for h in &hooks {
+    for h in hooks.iter().filter(|_| !opts.no_hooks) {
         if opts.skip_tests
             && h.hook_events
                 .iter()
@@ -1227,355 +771,18 @@ fn render_inner(
         {
             continue;
         }
-        push_doc(&mut out, &h.source, text(h));
+        crate::manifests::push_doc(&mut out, &h.source, text(h));
     }
     if !opts.show_only.is_empty() {
-        out = show_only(&out, &opts.show_only, opts.manifest_split)?;
+        out = crate::manifests::show_only(&out, &opts.show_only, opts.manifest_split)?;
     }
     Ok(Rendered {
         templates: outputs,
         manifests,
         hooks,
+        warnings,
         output: out,
     })
-}
-
-fn push_doc(out: &mut String, source: &str, content: &str) {
-    out.push_str("---\n# Source: ");
-    out.push_str(source);
-    out.push('\n');
-    out.push_str(content);
-    out.push('\n');
-}
-
-fn is_go_space(c: char) -> bool {
-    c.is_whitespace() || c == '\u{85}' || c == '\u{a0}'
-}
-
-fn show_only(all: &str, show: &[String], style: ManifestSplit) -> Result<String, Error> {
-    let docs = split_manifests(all, style);
-    let mut out = String::new();
-    for f in show {
-        let mut missing = true;
-        for d in &docs {
-            let Some(rest) = d.strip_prefix("# Source: ") else {
-                continue;
-            };
-            let line = rest.lines().next().unwrap_or("");
-            let Some((_, name)) = line.split_once('/') else {
-                continue;
-            };
-            if !crate::funcs::helm::glob_match(f, name) {
-                continue;
-            }
-            out.push_str("---\n");
-            out.push_str(d);
-            out.push('\n');
-            missing = false;
-        }
-        if missing {
-            return Err(Error::ShowOnly(f.clone()));
-        }
-    }
-    Ok(out)
-}
-
-/// Helm v4.2.3's SplitManifests: separators `(?:^|\s*\n)---\s*`, documents left-trimmed.
-fn split_manifests(big: &str, style: ManifestSplit) -> Vec<&str> {
-    if style == ManifestSplit::Current {
-        return split_manifests_current(big);
-    }
-    let big = big.trim_start_matches(is_go_space);
-    let mut out = Vec::new();
-    let b = big.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    let is_sp = |c: u8| matches!(c, b'\t' | b'\n' | b'\x0c' | b'\r' | b' ');
-    let mut pieces = Vec::new();
-    while i < b.len() {
-        // find a separator starting at i: either at ^ (i==0) or whitespace* \n
-        let sep_start;
-        let mut j;
-        if i == 0 && big.starts_with("---") {
-            sep_start = 0;
-            j = 3;
-        } else if b[i] == b'\n' && big[i + 1..].starts_with("---") {
-            // extend backwards over whitespace
-            let mut k = i;
-            while k > start && is_sp(b[k - 1]) {
-                k -= 1;
-            }
-            sep_start = k;
-            j = i + 4;
-        } else {
-            i += 1;
-            continue;
-        }
-        while j < b.len() && is_sp(b[j]) {
-            j += 1;
-        }
-        pieces.push(&big[start..sep_start]);
-        start = j;
-        i = j.max(i + 1);
-    }
-    pieces.push(&big[start..]);
-    for d in pieces {
-        if d.trim_matches(is_go_space).is_empty() {
-            continue;
-        }
-        out.push(d.trim_start_matches(is_go_space));
-    }
-    out
-}
-
-/// Helm's current SplitManifests: documents separated by lines starting with `---`.
-fn split_manifests_current(big: &str) -> Vec<&str> {
-    let mut pieces: Vec<&str> = Vec::new();
-    let mut start = 0;
-    let b = big.as_bytes();
-    // every line start that begins with `---`: offset 0, then each `\n---`
-    let first = big.starts_with("---").then_some(0);
-    let rest = memchr::memmem::find_iter(b, b"\n---").map(|i| i + 1);
-    for line_start in first.into_iter().chain(rest) {
-        pieces.push(&big[start..line_start]);
-        let mut j = line_start + 3;
-        while j < b.len() && (b[j] == b' ' || b[j] == b'\t') {
-            j += 1;
-        }
-        start = j;
-    }
-    pieces.push(&big[start..]);
-    pieces
-        .into_iter()
-        .filter(|d| !d.trim_matches(is_go_space).is_empty())
-        .map(|d| d.trim_start_matches(is_go_space))
-        .collect()
-}
-
-#[derive(serde::Deserialize, Default)]
-struct Head {
-    #[serde(default)]
-    kind: Option<serde_norway::Value>,
-    #[serde(default)]
-    metadata: Option<HeadMetadata>,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct HeadMetadata {
-    #[serde(default)]
-    annotations: Option<BTreeMap<String, serde_norway::Value>>,
-}
-
-fn scalar_text(v: &serde_norway::Value) -> String {
-    match v {
-        serde_norway::Value::String(s) => s.clone(),
-        other => serde_norway::to_string(other)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
-    }
-}
-
-/// The `kind` and `helm.sh/hook` annotation of a document (the first one, as Helm reads it).
-fn doc_head(d: &str) -> Result<(String, Option<String>), String> {
-    use serde::Deserialize as _;
-    if let Some(h) = crate::fasthead::fast_head(d) {
-        return Ok(h);
-    }
-    let Some(doc) = serde_norway::Deserializer::from_str(d).next() else {
-        return Ok((String::new(), None));
-    };
-    match Head::deserialize(doc) {
-        Ok(h) => {
-            let kind = match &h.kind {
-                Some(serde_norway::Value::String(s)) => s.clone(),
-                _ => String::new(),
-            };
-            let hook = h
-                .metadata
-                .and_then(|m| m.annotations)
-                .and_then(|a| a.get("helm.sh/hook").map(scalar_text));
-            Ok((kind, hook))
-        }
-        Err(_) => {
-            // not a mapping of the expected shape: read it as a generic value
-            let v: serde_norway::Value = match serde_norway::Deserializer::from_str(d).next() {
-                Some(doc) => serde_norway::Value::deserialize(doc).map_err(|e| e.to_string())?,
-                None => serde_norway::Value::Null,
-            };
-            let kind = match v.get("kind") {
-                Some(serde_norway::Value::String(s)) => s.clone(),
-                _ => String::new(),
-            };
-            let hook = v
-                .get("metadata")
-                .and_then(|m| m.get("annotations"))
-                .and_then(|a| a.get("helm.sh/hook"))
-                .map(scalar_text);
-            Ok((kind, hook))
-        }
-    }
-}
-
-/// Sorts manifests in Helm's install order: known kinds in their order, then unknown kinds by
-/// name; stable, as Helm's sort is.
-fn sort_by_kind(manifests: &mut Vec<Manifest>) {
-    let unknown = INSTALL_ORDER.len();
-    sort_ranked(
-        manifests,
-        |m| {
-            INSTALL_ORDER
-                .iter()
-                .position(|k| *k == m.kind)
-                .unwrap_or(unknown)
-        },
-        |rank, a, b| {
-            if *rank == unknown {
-                a.kind.cmp(&b.kind)
-            } else {
-                std::cmp::Ordering::Equal
-            }
-        },
-    );
-}
-
-type DocHead = Result<(String, Option<String>), String>;
-
-/// One document: its template's output and where in it the document sits.
-type Doc = (Arc<String>, std::ops::Range<usize>);
-
-fn doc_text(d: &Doc) -> &str {
-    d.0.get(d.1.clone()).unwrap_or("")
-}
-
-/// Reads the heads of many documents, the second half on a worker thread when there is much to
-/// read (the outputs are shared with it, not copied). Heads come back in order.
-fn doc_heads(docs: &[Doc]) -> Result<Vec<DocHead>, Error> {
-    let total: usize = docs.iter().map(|d| d.1.len()).sum();
-    if total < 32 * 1024 {
-        return Ok(docs.iter().map(|d| doc_head(doc_text(d))).collect());
-    }
-    // split at the byte midpoint
-    let mut acc = 0;
-    let mut mid = docs.len();
-    for (i, d) in docs.iter().enumerate() {
-        acc += d.1.len();
-        if acc * 2 >= total {
-            mid = i + 1;
-            break;
-        }
-    }
-    let second: Vec<Doc> = docs[mid..].to_vec();
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    crate::worker::start(move || {
-        let heads: Vec<DocHead> = second.iter().map(|d| doc_head(doc_text(d))).collect();
-        move || {
-            let _ = tx.send(heads);
-        }
-    })
-    .map_err(|e| Error::Execution(e.to_string()))?;
-    let mut heads: Vec<DocHead> = docs[..mid].iter().map(|d| doc_head(doc_text(d))).collect();
-    let rest = crate::worker::receive(&rx)
-        .map_err(|_| Error::Execution("document head reader panicked".into()))?;
-    heads.extend(rest);
-    Ok(heads)
-}
-
-/// Where each document of one template's output sits in it (none for partials and empty
-/// outputs).
-fn template_docs(path: &str, content: &str, style: ManifestSplit) -> Vec<std::ops::Range<usize>> {
-    let base = path.rsplit('/').next().unwrap_or(path);
-    if base.starts_with('_') || content.trim_matches(is_go_space).is_empty() {
-        return Vec::new();
-    }
-    let origin = content.as_ptr() as usize;
-    split_manifests(content, style)
-        .into_iter()
-        // the document is a slice of the output: its offset
-        .map(|d| d.as_ptr() as usize - origin..d.as_ptr() as usize - origin + d.len())
-        .collect()
-}
-
-/// One template output as the calling thread read it: where its documents sit (all of them, as
-/// [`template_docs`] splits it) and the heads of the first ones (all, unless it was stopped).
-struct TemplateHeads {
-    docs: Vec<std::ops::Range<usize>>,
-    heads: Vec<DocHead>,
-}
-
-/// What the calling thread read, by template.
-type HeadsRead = HashMap<String, TemplateHeads>;
-
-fn sort_manifests(
-    files: &BTreeMap<String, Arc<String>>,
-    style: ManifestSplit,
-    mut read: HeadsRead,
-) -> Result<(Vec<Manifest>, Vec<Manifest>), Error> {
-    let mut hooks = Vec::new();
-    let mut generic = Vec::new();
-    let mut entries: Vec<(&String, std::ops::Range<usize>, Option<DocHead>)> = Vec::new();
-    let mut docs: Vec<Doc> = Vec::new();
-    for (path, content) in files {
-        // a template the calling thread split is not split again
-        let TemplateHeads {
-            docs: ranges,
-            heads,
-        } = read.remove(path).unwrap_or_else(|| TemplateHeads {
-            docs: template_docs(path, content, style),
-            heads: Vec::new(),
-        });
-        let mut heads = heads.into_iter();
-        for r in ranges {
-            match heads.next() {
-                Some(head) => entries.push((path, r, Some(head))),
-                None => {
-                    entries.push((path, r.clone(), None));
-                    docs.push((content.clone(), r));
-                }
-            }
-        }
-    }
-    let mut heads = doc_heads(&docs)?.into_iter();
-    let entries = entries.into_iter().map(|(path, range, head)| {
-        let head = head
-            .or_else(|| heads.next())
-            .unwrap_or_else(|| Err("missing".into()));
-        (path, range, head)
-    });
-    for (path, range, head) in entries {
-        let (kind, hook) = match head {
-            Ok(h) => h,
-            Err(e) => {
-                return Err(Error::Yaml {
-                    template: path.clone(),
-                    message: go_yaml_message(&e),
-                })
-            }
-        };
-        match hook {
-            None => generic.push(Manifest {
-                source: path.clone(),
-                range,
-                kind,
-                hook_events: Vec::new(),
-            }),
-            Some(h) => {
-                let events: Vec<String> = h.split(',').map(|t| t.trim().to_lowercase()).collect();
-                if events.iter().any(|t| !HOOK_EVENTS.contains(&t.as_str())) {
-                    continue;
-                }
-                hooks.push(Manifest {
-                    source: path.clone(),
-                    range,
-                    kind,
-                    hook_events: events,
-                });
-            }
-        }
-    }
-    sort_by_kind(&mut generic);
-    sort_by_kind(&mut hooks);
-    Ok((hooks, generic))
 }
 
 /// Helm's cleanupExecError: `execution error at (file:line:col): message` for required/fail.
@@ -1664,88 +871,4 @@ pub(crate) fn go_yaml_message(msg: &str) -> String {
         }
     }
     msg.to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::expect_used, clippy::unwrap_used)]
-
-    use super::*;
-
-    #[test]
-    fn nesting_bound_counts_structures_chains_and_parentheses() {
-        assert_eq!(nesting_bound("plain text"), 0);
-        assert_eq!(nesting_bound("{{ .Values.x }}"), 1);
-        assert_eq!(nesting_bound("{{ if .a }}{{ (f (g 1)) }}{{ end }}"), 4);
-        assert_eq!(
-            nesting_bound("{{- range .x }}{{ with .y }}z{{ end }}{{ end -}}"),
-            3
-        );
-        // an else-if chain nests until its end; the structure after it starts afresh
-        let chain = "{{ if a }}{{ else if b }}{{ else if c }}{{ x }}{{ end }}{{ if d }}{{ end }}";
-        assert_eq!(nesting_bound(chain), 4);
-        assert_eq!(
-            nesting_bound("{{ define \"t\" }}{{ if a }}{{ end }}{{ end }}"),
-            3
-        );
-        // the bound is never below what the parser really recurses through
-        let deep = format!("{}x{}", "{{ if true }}".repeat(30), "{{ end }}".repeat(30));
-        assert_eq!(nesting_bound(&deep), 31);
-    }
-
-    /// Heads read ahead by the calling thread (all of a template's documents, its first ones, or
-    /// none) sort exactly as heads read afterwards.
-    #[test]
-    fn heads_read_ahead_in_part_sort_as_heads_read_after() {
-        let doc = |kind: &str, name: &str| {
-            format!("apiVersion: v1\nkind: {kind}\nmetadata:\n  name: {name}\n")
-        };
-        let mut files = BTreeMap::new();
-        files.insert(
-            "c/templates/a.yaml".to_string(),
-            Arc::new(format!(
-                "{}---\n{}---\n{}",
-                doc("Service", "s"),
-                doc("Namespace", "n"),
-                doc("ConfigMap", "m")
-            )),
-        );
-        files.insert(
-            "c/templates/b.yaml".to_string(),
-            Arc::new(format!(
-                "{}---\n{}",
-                doc("Deployment", "d"),
-                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    helm.sh/hook: pre-install\n"
-            )),
-        );
-        let style = ManifestSplit::Current;
-        let key = |(hooks, generic): (Vec<Manifest>, Vec<Manifest>)| {
-            let list = |ms: Vec<Manifest>| -> Vec<(String, std::ops::Range<usize>, String)> {
-                ms.into_iter()
-                    .map(|m| (m.source, m.range, m.kind))
-                    .collect()
-            };
-            (list(hooks), list(generic))
-        };
-        let after = key(sort_manifests(&files, style, HeadsRead::new()).unwrap());
-        assert_eq!(after.0.len(), 1, "one hook");
-        assert_eq!(after.1.len(), 4, "four manifests");
-        for first in 0..=3 {
-            let mut read = HeadsRead::new();
-            for (path, text) in &files {
-                let docs = template_docs(path, text, style);
-                let heads = docs
-                    .iter()
-                    .take(first)
-                    .map(|r| doc_head(&text[r.clone()]))
-                    .collect();
-                read.insert(path.clone(), TemplateHeads { docs, heads });
-            }
-            assert_eq!(
-                key(sort_manifests(&files, style, read).unwrap()),
-                after,
-                "first {first} documents read ahead"
-            );
-        }
-    }
 }

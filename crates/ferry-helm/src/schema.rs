@@ -765,7 +765,7 @@ fn type_of(v: &Value) -> &'static str {
         Value::Nil => "null",
         Value::Bool(_) => "boolean",
         Value::Int(_) | Value::Int64(_) | Value::Float(_) => "number",
-        Value::Str(_) | Value::Bytes(_) | Value::Object(_) => "string",
+        Value::Str(_) | Value::BinStr(_) | Value::Bytes(_) | Value::Object(_) => "string",
         Value::List(_) => "array",
         Value::Map(_) => "object",
     }

@@ -52,6 +52,10 @@ pub enum Value {
     Float(f64),
     /// A string.
     Str(Rc<str>),
+    /// A Go string whose bytes are not UTF-8 (`.Files.Get` of a binary file): Go strings are
+    /// bytes, and `b64enc`, the hashes, `len` and `toString` see them unchanged. Printed
+    /// into a template's output, invalid sequences become U+FFFD.
+    BinStr(Rc<[u8]>),
     /// A list (Go `[]interface{}`).
     List(Rc<Vec<Value>>),
     /// A map (Go `map[string]interface{}`), shared by reference.
@@ -118,6 +122,7 @@ impl Value {
             Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
+            Value::BinStr(b) => !b.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.borrow().is_empty(),
             Value::Bytes(b) => !b.is_empty(),
@@ -133,7 +138,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
-            Value::Str(_) => "string",
+            Value::Str(_) | Value::BinStr(_) => "string",
             Value::List(_) | Value::Bytes(_) => "slice",
             Value::Map(_) => "map",
             Value::Object(_) => "struct",
@@ -148,7 +153,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
-            Value::Str(_) => "string",
+            Value::Str(_) | Value::BinStr(_) => "string",
             Value::List(_) => "[]interface {}",
             Value::Bytes(_) => "[]uint8",
             Value::Map(_) => "map[string]interface {}",
@@ -173,6 +178,7 @@ impl Value {
             }
             Value::Float(f) => out.push_str(&format_float_g(*f)),
             Value::Str(s) => out.push_str(s),
+            Value::BinStr(b) => out.push_str(&String::from_utf8_lossy(b)),
             Value::Bytes(b) => {
                 out.push('[');
                 for (i, x) in b.iter().enumerate() {
@@ -217,7 +223,25 @@ impl Value {
         match self {
             Value::Str(s) => s.to_string(),
             Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
+            Value::BinStr(b) => String::from_utf8_lossy(b).into_owned(),
             _ => self.go_string(),
+        }
+    }
+
+    /// A Go string from bytes: [`Value::Str`] when they are UTF-8, else [`Value::BinStr`].
+    pub fn from_go_bytes(bytes: Vec<u8>) -> Value {
+        match String::from_utf8(bytes) {
+            Ok(text) => Value::from(text),
+            Err(e) => Value::BinStr(Rc::from(e.into_bytes())),
+        }
+    }
+
+    /// The bytes of a string value (`Str` or `BinStr`); `None` for other kinds.
+    pub fn string_bytes(&self) -> Option<&[u8]> {
+        match self {
+            Value::Str(s) => Some(s.as_bytes()),
+            Value::BinStr(b) => Some(b),
+            _ => None,
         }
     }
 

@@ -22,15 +22,6 @@ pub struct DefaultsMemo {
 type ReadYaml = Result<Value, String>;
 
 impl DefaultsMemo {
-    /// A memo that starts with `values.yaml` texts already read as YAML (while loading).
-    pub(crate) fn with_parsed(early: impl IntoIterator<Item = (Arc<str>, ReadYaml)>) -> Self {
-        let memo = DefaultsMemo::default();
-        memo.read
-            .borrow_mut()
-            .extend(early.into_iter().map(|(t, v)| (text_key(&t), (t, v))));
-        memo
-    }
-
     /// `chart`'s defaults, its `values.yaml` read on first use.
     fn defaults(&self, chart: &Chart) -> Result<Value, Error> {
         let Some(text) = &chart.values_yaml else {

@@ -149,6 +149,8 @@ fn write_json(o: &mut String, v: &Value, raw: bool, indent: Option<&str>, level:
         }
         Value::Float(f) => o.push_str(&json_float(*f)),
         Value::Str(s) => json_str(o, s, raw),
+        // Go's JSON encoder replaces invalid UTF-8 with U+FFFD
+        Value::BinStr(b) => json_str(o, &String::from_utf8_lossy(b), raw),
         Value::Bytes(b) => {
             use base64::Engine as _;
             json_str(
@@ -408,6 +410,7 @@ impl Emitter {
                 }
             }
             Value::Str(s) => self.scalar_str(s, indent, false),
+            Value::BinStr(b) => self.scalar_str(&String::from_utf8_lossy(b), indent, false),
             Value::Bytes(b) => {
                 use base64::Engine as _;
                 let s = base64::engine::general_purpose::STANDARD.encode(b.as_slice());
@@ -581,7 +584,8 @@ impl Emitter {
         } else if s.len() == 1 || s[..s.len() - 1].ends_with('\n') {
             self.out.push('+');
         }
-        let ind = indent;
+        // a block scalar at the root is indented too (libyaml's best indent of 2)
+        let ind = if indent == 0 { 2 } else { indent };
         let body = s.strip_suffix('\n').unwrap_or(s);
         for line in body.split('\n') {
             self.out.push('\n');
@@ -592,7 +596,6 @@ impl Emitter {
                 self.out.push_str(line);
             }
         }
-        let _ = indent;
     }
 }
 

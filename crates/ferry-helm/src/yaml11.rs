@@ -17,14 +17,64 @@ enum Frame {
 struct Builder {
     stack: Vec<Frame>,
     docs: Vec<Value>,
-    anchors: BTreeMap<usize, Value>,
+    /// Anchored values and how many nodes each holds (what expanding an alias decodes).
+    anchors: BTreeMap<usize, (Value, usize)>,
     error: Option<String>,
+    /// go-yaml's count of decoded nodes, aliases expanded, and of those decoded through an alias.
+    decode_count: usize,
+    alias_count: usize,
+}
+
+/// go-yaml v2's share of nodes that may come from alias expansion, by document size: what
+/// stops a "billion laughs" document (`allowedAliasRatio`).
+fn allowed_alias_ratio(decode_count: usize) -> f64 {
+    const LOW: usize = 400_000;
+    const HIGH: usize = 4_000_000;
+    if decode_count <= LOW {
+        0.99
+    } else if decode_count >= HIGH {
+        0.10
+    } else {
+        0.99 - 0.89 * ((decode_count - LOW) as f64 / (HIGH - LOW) as f64)
+    }
+}
+
+/// The nodes go-yaml decodes for a value (a mapping's keys included).
+fn node_count(v: &Value) -> usize {
+    match v {
+        Value::List(l) => 1 + l.iter().map(node_count).sum::<usize>(),
+        Value::Map(m) => {
+            1 + m
+                .borrow()
+                .values()
+                .map(|x| 1 + node_count(x))
+                .sum::<usize>()
+        }
+        _ => 1,
+    }
 }
 
 impl Builder {
+    /// Counts an expanded alias of `nodes` nodes; false (and an error) when the document now
+    /// holds more aliasing than go-yaml allows.
+    fn count_alias(&mut self, nodes: usize) -> bool {
+        self.decode_count += 1 + nodes;
+        self.alias_count += nodes;
+        let ratio = self.alias_count as f64 / self.decode_count as f64;
+        if self.alias_count > 100
+            && self.decode_count > 1000
+            && ratio > allowed_alias_ratio(self.decode_count)
+        {
+            self.error = Some("document contains excessive aliasing".into());
+            return false;
+        }
+        true
+    }
+
     fn push_value(&mut self, v: Value, anchor: usize) {
         if anchor > 0 {
-            self.anchors.insert(anchor, v.clone());
+            let nodes = node_count(&v);
+            self.anchors.insert(anchor, (v.clone(), nodes));
         }
         match self.stack.last_mut() {
             None => self.docs.push(v),
@@ -39,6 +89,12 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, _mark: Marker) {
+        if matches!(
+            ev,
+            Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..)
+        ) {
+            self.decode_count += 1;
+        }
         match ev {
             Event::Scalar(value, style, anchor, tag) => {
                 // an implicit empty key (`: x`) is an error for libyaml/go-yaml
@@ -53,8 +109,15 @@ impl MarkedEventReceiver for Builder {
                 self.push_value(v, anchor);
             }
             Event::Alias(id) => {
+                if self.error.is_some() {
+                    return;
+                }
+                let nodes = self.anchors.get(&id).map_or(0, |(_, n)| *n);
+                if !self.count_alias(nodes) {
+                    return;
+                }
                 let v = match self.anchors.get(&id) {
-                    Some(v) => v.deep_copy(),
+                    Some((v, _)) => v.deep_copy(),
                     None => {
                         self.error = Some("unknown anchor referenced".into());
                         Value::Nil
@@ -230,6 +293,8 @@ pub(crate) fn parse_full(text: &str) -> Result<Value, String> {
         docs: Vec::new(),
         anchors: BTreeMap::new(),
         error: None,
+        decode_count: 0,
+        alias_count: 0,
     };
     let mut p = Parser::new_from_str(text);
     p.load(&mut b, false).map_err(|e| {

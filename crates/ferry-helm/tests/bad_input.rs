@@ -128,10 +128,7 @@ fn output_beyond_the_limit_ends_in_an_error() {
         },
         ..RenderOptions::default()
     };
-    let e = render_err(
-        "{{ range until 100000000 }}xxxxxxxxxxxxxxxx{{ end }}\n",
-        &opts,
-    );
+    let e = render_err("{{ range 100000000 }}xxxxxxxxxxxxxxxx{{ end }}\n", &opts);
     assert!(
         e.contains("output exceeds the limit"),
         "unexpected message: {e}"

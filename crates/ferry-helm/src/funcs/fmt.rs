@@ -265,6 +265,14 @@ fn fmt_one(verb: char, v: &Value, f: &Flags) -> String {
     pad(s, f)
 }
 
+/// Why a width or precision was not read.
+enum Num {
+    /// A `*` whose argument is not an int within Go's bound.
+    BadArg,
+    /// A literal number beyond Go's bound.
+    TooLong,
+}
+
 /// Go's `fmt.Sprintf`.
 pub fn sprintf(format: &str, args: &[Value]) -> String {
     let mut out = String::new();
@@ -287,26 +295,58 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
             chars.next();
         }
+        // Go's fmt caps widths and precisions at 1e6: a longer literal number swallows the
+        // rest of the format (`%!(NOVERB)`), a larger `*` argument is a bad width
         let num = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
                    ai: &mut usize|
-         -> Option<usize> {
+         -> Result<Option<i64>, Num> {
             if chars.peek() == Some(&'*') {
                 chars.next();
-                let v = args.get(*ai).map(Value::to_i64);
+                let v = args.get(*ai).and_then(|v| match v {
+                    Value::Int(i) | Value::Int64(i) => Some(*i),
+                    _ => None,
+                });
                 *ai += 1;
-                return v.map(|x| x.max(0) as usize);
+                return match v {
+                    Some(x) if (-1_000_000..=1_000_000).contains(&x) => Ok(Some(x)),
+                    _ => Err(Num::BadArg),
+                };
             }
-            let mut n = None;
+            let mut n: Option<i64> = None;
             while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
-                n = Some(n.unwrap_or(0) * 10 + d as usize);
+                if n.is_some_and(|n| n > 1_000_000) {
+                    return Err(Num::TooLong);
+                }
+                n = Some(n.unwrap_or(0) * 10 + i64::from(d));
                 chars.next();
             }
-            n
+            Ok(n)
         };
-        f.width = num(&mut chars, &mut ai);
+        match num(&mut chars, &mut ai) {
+            Ok(Some(w)) if w < 0 => {
+                f.width = Some(w.unsigned_abs() as usize);
+                f.minus = true;
+                f.zero = false;
+            }
+            Ok(w) => f.width = w.map(|w| w as usize),
+            Err(Num::BadArg) => out.push_str("%!(BADWIDTH)"),
+            Err(Num::TooLong) => {
+                out.push_str("%!(NOVERB)");
+                break;
+            }
+        }
         if chars.peek() == Some(&'.') {
             chars.next();
-            f.prec = Some(num(&mut chars, &mut ai).unwrap_or(0));
+            match num(&mut chars, &mut ai) {
+                // a negative precision is no precision
+                Ok(Some(p)) if p < 0 => f.prec = None,
+                Ok(p) => f.prec = Some(p.unwrap_or(0) as usize),
+                Err(Num::BadArg) => out.push_str("%!(BADPREC)"),
+                Err(Num::TooLong) => {
+                    out.push_str("%!(NOVERB)");
+                    break;
+                }
+            }
         }
         let Some(verb) = chars.next() else {
             out.push_str("%!(NOVERB)");

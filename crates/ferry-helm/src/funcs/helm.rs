@@ -295,6 +295,7 @@ fn gen_cert(e: &mut Exec, a: &[Value], kind: CertKind, with_key: bool) -> R {
         is_ca: kind == CertKind::Ca,
         now: e.now,
     };
+    warn_if_expired(e, &cn, days);
     let cert = if kind == CertKind::Signed {
         let ca = &a[4];
         let ca_cert = ca.get("Cert").map(|v| v.to_str()).unwrap_or_default();
@@ -335,6 +336,7 @@ fn to_toml(v: &Value) -> String {
                 format!("[{}]", parts.join(", "))
             }
             Value::Bytes(b) => super::go_quote(&String::from_utf8_lossy(b)),
+            Value::BinStr(b) => super::go_quote(&String::from_utf8_lossy(b)),
             Value::Object(o) => super::go_quote(&o.display()),
         })
     }
@@ -425,11 +427,9 @@ impl Object for Files {
     fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, ExecError>> {
         let a0 = arg(args, 0).to_str();
         Some(Ok(match name {
-            "Get" => Value::from(
-                self.find(&a0)
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default(),
-            ),
+            "Get" => self
+                .find(&a0)
+                .map_or_else(|| Value::from(""), |b| Value::from_go_bytes(b.to_vec())),
             "GetBytes" => Value::Bytes(Rc::new(
                 self.find(&a0).map(|b| b.to_vec()).unwrap_or_default(),
             )),
@@ -624,5 +624,27 @@ impl Object for ApiVersions {
     }
     fn display(&self) -> String {
         format!("[{}]", self.versions.join(" "))
+    }
+}
+
+/// Warns when a certificate valid for `days` from the render clock has already expired at the
+/// real current time (renders are reproducible, so the clock can be long past).
+fn warn_if_expired(e: &mut Exec, cn: &str, days: i64) {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let expiry = e.now.saturating_add(days.saturating_mul(86_400));
+    if expiry <= wall {
+        let rfc3339 = |t| super::date::GoTime::unix(t).format("2006-01-02T15:04:05Z07:00");
+        let at = rfc3339(expiry);
+        let clock = rfc3339(e.now);
+        let message = format!(
+            "{}: the certificate generated for {cn:?} expired at {at} (the render clock is \
+             {clock}; render with a later clock, e.g. --now)",
+            e.current_template()
+        );
+        if !e.warnings.contains(&message) {
+            e.warnings.push(message);
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 mod date;
 mod fmt;
+mod go_regex;
 pub mod helm;
 mod sprig;
 mod sprig_crypto;
@@ -92,6 +93,7 @@ fn builtins(m: &mut HashMap<&'static str, Func>) {
             Value::List(l) => l.len() as i64,
             Value::Map(m) => m.borrow().len() as i64,
             Value::Bytes(b) => b.len() as i64,
+            Value::BinStr(b) => b.len() as i64,
             other => {
                 return Err(ExecError::new(format!("len of type {}", other.type_name())));
             }
@@ -272,6 +274,33 @@ pub fn go_sprint(a: &[Value]) -> String {
 }
 
 /// Go's `eq` on basic values (numbers compared across int/float, leniently).
+/// Stops a function whose result would be larger than the render's output limit, before it
+/// allocates it (`repeat 200000000 "x"`, `indent 2000000000`): Helm has no such bound and
+/// would use the memory.
+pub fn within_output(e: &Exec, name: &str, bytes: u128) -> Result<(), ExecError> {
+    let limit = e.limits.max_output as u128;
+    if bytes > limit {
+        return Err(ExecError::new(format!(
+            "error calling {name}: the result would be {bytes} bytes, more than the output \
+             limit of {limit} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// As [`within_output`] for lists (`until`, `untilStep`, `seq`): at most one item per 16
+/// bytes of the output limit.
+pub fn within_items(e: &Exec, name: &str, items: u128) -> Result<(), ExecError> {
+    let limit = (e.limits.max_output / 16) as u128;
+    if items > limit {
+        return Err(ExecError::new(format!(
+            "error calling {name}: {items} items, more than the limit of {limit} \
+             (the output limit / 16)"
+        )));
+    }
+    Ok(())
+}
+
 pub fn values_equal(a: &Value, b: &Value) -> Result<bool, ExecError> {
     Ok(match (a, b) {
         (Value::Nil, Value::Nil) => true,
@@ -282,7 +311,9 @@ pub fn values_equal(a: &Value, b: &Value) -> Result<bool, ExecError> {
             Value::Int(_) | Value::Int64(_) | Value::Float(_),
             Value::Int(_) | Value::Int64(_) | Value::Float(_),
         ) => a.to_f64() == b.to_f64(),
-        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Str(_) | Value::BinStr(_), Value::Str(_) | Value::BinStr(_)) => {
+            a.string_bytes() == b.string_bytes()
+        }
         (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => {
             return Err(ExecError::new("error calling eq: non-comparable types"));
         }

@@ -16,6 +16,15 @@ fn s(v: &Value) -> std::borrow::Cow<'_, str> {
     v.as_text()
 }
 
+/// The bytes of a string argument as Go sees them (a binary file's stay unchanged); other
+/// values as their text.
+fn go_bytes(v: &Value) -> std::borrow::Cow<'_, [u8]> {
+    match v.string_bytes() {
+        Some(b) => std::borrow::Cow::Borrowed(b),
+        None => std::borrow::Cow::Owned(v.to_str().into_bytes()),
+    }
+}
+
 /// `text` as a value: the argument itself when the function left it unchanged (no copy).
 fn same_or(arg: &Value, text: &str) -> Value {
     match arg {
@@ -54,6 +63,12 @@ fn str_list(v: &Value) -> Vec<String> {
 
 /// Sprig's `indent` (every line prefixed by `width` spaces) and, with `newline`, `nindent` (the
 /// same after a newline), in one pass.
+/// The length of `text` indented by `width` spaces on every line.
+fn indented_len(text: &str, width: i64) -> u128 {
+    let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() as u128 + 1;
+    text.len() as u128 + lines * u128::from(u64::try_from(width).unwrap_or(0))
+}
+
 fn indent(text: &str, width: i64, newline: bool) -> String {
     let width = usize::try_from(width).unwrap_or(0);
     let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
@@ -110,9 +125,12 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         }
         Ok(Value::from(out))
     });
-    m.insert("repeat", |_, a| {
+    m.insert("repeat", |e, a| {
         want(&a, 2, "repeat")?;
-        Ok(Value::from(s(&a[1]).repeat(a[0].to_i64().max(0) as usize)))
+        let text = s(&a[1]);
+        let count = a[0].to_i64().max(0) as u64;
+        super::within_output(e, "repeat", u128::from(count) * text.len() as u128)?;
+        Ok(Value::from(text.repeat(count as usize)))
     });
     m.insert("substr", |_, a| {
         want(&a, 3, "substr")?;
@@ -224,13 +242,17 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
             .collect();
         Ok(Value::from(parts.join(" ")))
     });
-    m.insert("indent", |_, a| {
+    m.insert("indent", |e, a| {
         want(&a, 2, "indent")?;
-        Ok(Value::from(indent(&s(&a[1]), a[0].to_i64(), false)))
+        let text = s(&a[1]);
+        super::within_output(e, "indent", indented_len(&text, a[0].to_i64()))?;
+        Ok(Value::from(indent(&text, a[0].to_i64(), false)))
     });
-    m.insert("nindent", |_, a| {
+    m.insert("nindent", |e, a| {
         want(&a, 2, "nindent")?;
-        Ok(Value::from(indent(&s(&a[1]), a[0].to_i64(), true)))
+        let text = s(&a[1]);
+        super::within_output(e, "nindent", indented_len(&text, a[0].to_i64()) + 1)?;
+        Ok(Value::from(indent(&text, a[0].to_i64(), true)))
     });
     m.insert("replace", |_, a| {
         want(&a, 3, "replace")?;
@@ -280,7 +302,12 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     });
     m.insert("toString", |_, a| {
         let v = arg(&a, 0);
-        Ok(same_or(v, &s(v)))
+        Ok(match v {
+            Value::BinStr(_) => v.clone(),
+            // Go's string([]byte) keeps the bytes
+            Value::Bytes(b) => Value::from_go_bytes(b.to_vec()),
+            _ => same_or(v, &s(v)),
+        })
     });
     m.insert("toStrings", |_, a| {
         Ok(Value::from(
@@ -332,7 +359,8 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     // regex
     m.insert("regexMatch", |_, a| {
         want(&a, 2, "regexMatch")?;
-        Ok(Value::Bool(re(&a[0])?.is_match(&s(&a[1]))))
+        // Sprig drops the compile error: an invalid pattern matches nothing
+        Ok(Value::Bool(re(&a[0]).is_ok_and(|r| r.is_match(&s(&a[1])))))
     });
     m.insert("mustRegexMatch", |_, a| {
         want(&a, 2, "mustRegexMatch")?;
@@ -390,15 +418,20 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         Ok(Value::from(v))
     });
     m.insert("regexQuoteMeta", |_, a| {
-        Ok(Value::from(regex::escape(&s(arg(&a, 0)))))
+        Ok(Value::from(super::go_regex::quote_meta(&s(arg(&a, 0)))))
     });
     // encoding and hashes
     m.insert("b64enc", |_, a| {
         want(&a, 1, "b64enc")?;
-        let bytes = match &a[0] {
-            Value::Str(x) => x.as_bytes().to_vec(),
-            Value::Bytes(b) => b.as_ref().clone(),
-            _ => return Err(ExecError::new("invalid value; expected string")),
+        let Some(bytes) = a[0].string_bytes() else {
+            // text/template's words for an argument that is not a string
+            return Err(ExecError::new(match &a[0] {
+                Value::Nil => "invalid value; expected string".to_string(),
+                other => format!(
+                    "wrong type for value; expected string; got {}",
+                    other.type_name()
+                ),
+            }));
         };
         Ok(Value::from(
             base64::engine::general_purpose::STANDARD.encode(bytes),
@@ -414,17 +447,17 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         ))
     });
     m.insert("b32enc", |_, a| {
-        Ok(Value::from(base32(s(arg(&a, 0)).as_bytes())))
+        Ok(Value::from(base32(&go_bytes(arg(&a, 0)))))
     });
     m.insert("sha256sum", |_, a| {
-        Ok(Value::from(hex(&Sha256::digest(s(arg(&a, 0)).as_bytes()))))
+        Ok(Value::from(hex(&Sha256::digest(go_bytes(arg(&a, 0))))))
     });
     m.insert("sha512sum", |_, a| {
-        Ok(Value::from(hex(&Sha512::digest(s(arg(&a, 0)).as_bytes()))))
+        Ok(Value::from(hex(&Sha512::digest(go_bytes(arg(&a, 0))))))
     });
     m.insert("adler32sum", |_, a| {
         let (mut x, mut y) = (1u32, 0u32);
-        for b in s(arg(&a, 0)).bytes() {
+        for &b in go_bytes(arg(&a, 0)).iter() {
             x = (x + u32::from(b)) % 65521;
             y = (y + x) % 65521;
         }
@@ -612,7 +645,7 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("atoi", |_, a| {
         Ok(Value::Int(s(arg(&a, 0)).parse::<i64>().unwrap_or(0)))
     });
-    m.insert("seq", |_, a| {
+    m.insert("seq", |e, a| {
         let n: Vec<i64> = a.iter().map(Value::to_i64).collect();
         let (start, step, end) = match n.len() {
             1 => (1, 1, n[0]),
@@ -622,27 +655,32 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
         };
         let mut out = Vec::new();
         let mut i = start;
-        while step != 0
-            && ((step > 0 && i <= end) || (step < 0 && i >= end))
-            && out.len() < 1_000_000
-        {
+        let count = if step == 0 || (step > 0 && start > end) || (step < 0 && start < end) {
+            0
+        } else {
+            (i128::from(end) - i128::from(start)) / i128::from(step) + 1
+        };
+        super::within_items(e, "seq", count.unsigned_abs())?;
+        while step != 0 && ((step > 0 && i <= end) || (step < 0 && i >= end)) {
             out.push(i.to_string());
             i += step;
         }
         Ok(Value::from(out.join(" ")))
     });
-    m.insert("until", |_, a| {
+    m.insert("until", |e, a| {
         let n = arg(&a, 0).to_i64();
         let step = if n < 0 { -1 } else { 1 };
-        Ok(Value::from(until_step(0, n, step)))
+        Ok(Value::from(until_step(e, "until", 0, n, step)?))
     });
-    m.insert("untilStep", |_, a| {
+    m.insert("untilStep", |e, a| {
         want(&a, 3, "untilStep")?;
         Ok(Value::from(until_step(
+            e,
+            "untilStep",
             a[0].to_i64(),
             a[1].to_i64(),
             a[2].to_i64(),
-        )))
+        )?))
     });
     // lists
     m.insert("list", |_, a| Ok(Value::from(a)));
@@ -924,27 +962,35 @@ pub fn register(m: &mut HashMap<&'static str, Func>) {
     m.insert("randAlphaNum", |e, a| {
         Ok(Value::from(rand_string(
             e,
+            "randAlphaNum",
             arg(&a, 0).to_i64(),
             b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
-        )))
+        )?))
     });
     m.insert("randAlpha", |e, a| {
         Ok(Value::from(rand_string(
             e,
+            "randAlpha",
             arg(&a, 0).to_i64(),
             b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
-        )))
+        )?))
     });
     m.insert("randNumeric", |e, a| {
         Ok(Value::from(rand_string(
             e,
+            "randNumeric",
             arg(&a, 0).to_i64(),
             b"0123456789",
-        )))
+        )?))
     });
     m.insert("randAscii", |e, a| {
         let chars: Vec<u8> = (32u8..=126).collect();
-        Ok(Value::from(rand_string(e, arg(&a, 0).to_i64(), &chars)))
+        Ok(Value::from(rand_string(
+            e,
+            "randAscii",
+            arg(&a, 0).to_i64(),
+            &chars,
+        )?))
     });
     m.insert("randInt", |e, a| {
         want(&a, 2, "randInt")?;
@@ -1009,9 +1055,7 @@ fn register_more(m: &mut HashMap<&'static str, Func>) {
     }
     m.insert("sha1sum", |_, a| {
         use sha1::Digest as _;
-        Ok(Value::from(hex(&sha1::Sha1::digest(
-            s(arg(&a, 0)).as_bytes(),
-        ))))
+        Ok(Value::from(hex(&sha1::Sha1::digest(go_bytes(arg(&a, 0))))))
     });
     m.insert("abbrevboth", |_, a| {
         want(&a, 3, "abbrevboth")?;
@@ -1045,7 +1089,9 @@ fn register_more(m: &mut HashMap<&'static str, Func>) {
         Ok(Value::from(base32_decode(&s(arg(&a, 0)))))
     });
     m.insert("randBytes", |e, a| {
-        let mut b = vec![0u8; arg(&a, 0).to_i64().clamp(0, 1 << 20) as usize];
+        let n = arg(&a, 0).to_i64().max(0) as u64;
+        super::within_output(e, "randBytes", u128::from(n) * 4 / 3)?;
+        let mut b = vec![0u8; n as usize];
         e.rng.fill(&mut b);
         Ok(Value::from(
             base64::engine::general_purpose::STANDARD.encode(b),
@@ -1122,24 +1168,37 @@ fn base32_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn until_step(start: i64, stop: i64, step: i64) -> Vec<Value> {
+fn until_step(
+    e: &Exec,
+    name: &str,
+    start: i64,
+    stop: i64,
+    step: i64,
+) -> Result<Vec<Value>, ExecError> {
     let mut v = Vec::new();
-    if step == 0 {
-        return v;
+    if step == 0 || (step > 0 && start >= stop) || (step < 0 && start <= stop) {
+        return Ok(v);
     }
+    let span = (i128::from(stop) - i128::from(start)).unsigned_abs();
+    let step_abs = i128::from(step).unsigned_abs();
+    super::within_items(e, name, span.div_ceil(step_abs))?;
     let mut i = start;
-    while ((step > 0 && i < stop) || (step < 0 && i > stop)) && v.len() < 10_000_000 {
+    while (step > 0 && i < stop) || (step < 0 && i > stop) {
         v.push(Value::Int(i));
-        i += step;
+        match i.checked_add(step) {
+            Some(next) => i = next,
+            None => break,
+        }
     }
-    v
+    Ok(v)
 }
 
-fn rand_string(e: &mut Exec, n: i64, chars: &[u8]) -> String {
-    let n = n.clamp(0, 1 << 20) as usize;
-    (0..n)
+fn rand_string(e: &mut Exec, name: &str, n: i64, chars: &[u8]) -> Result<String, ExecError> {
+    let n = n.max(0) as u64;
+    super::within_output(e, name, u128::from(n))?;
+    Ok((0..n)
         .map(|_| chars[e.rng.below(chars.len() as u64) as usize] as char)
-        .collect()
+        .collect())
 }
 
 /// Go's `reflect.DeepEqual` on template values (an `int` never equals an `int64`).
@@ -1151,6 +1210,7 @@ fn deep_eq(a: &Value, b: &Value) -> bool {
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Bytes(x), Value::Bytes(y)) => x == y,
+        (Value::BinStr(x), Value::BinStr(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
             x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| deep_eq(p, q))
         }
@@ -1213,7 +1273,7 @@ pub fn merge_into(dst: &Value, src: &Value, overwrite: bool) {
 }
 
 fn re(v: &Value) -> Result<regex::Regex, ExecError> {
-    regex::Regex::new(&v.to_str()).map_err(|e| ExecError::new(format!("error parsing regexp: {e}")))
+    super::go_regex::compile(&v.to_str()).map_err(ExecError::new)
 }
 
 /// Go's `$1`/`${name}` expansion syntax, mapped onto the regex crate's (`${1}`).

@@ -92,6 +92,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Maximum bytes of output of one execution.
     pub max_output: usize,
+    /// Maximum steps of one execution: nodes walked plus `range` iterations. Go has no such
+    /// limit; it stops templates that would run for hours (nested `range`s of 1e10 steps).
+    pub max_steps: u64,
 }
 
 impl Default for Limits {
@@ -99,6 +102,7 @@ impl Default for Limits {
         Limits {
             max_depth: 3000,
             max_output: 256 * 1024 * 1024,
+            max_steps: 100_000_000,
         }
     }
 }
@@ -122,11 +126,14 @@ pub struct Exec {
     cur_name: Rc<str>,
     cur_def: Option<Rc<TemplateDef>>,
     total_output: usize,
+    steps: u64,
     /// Functions.
     pub funcs: &'static funcs::FuncMap,
     /// The render clock (Unix seconds): what Sprig's `now` returns and where generated
     /// certificates' validity starts.
     pub now: i64,
+    /// Warnings for the render's caller (e.g. a generated certificate already expired).
+    pub warnings: Vec<String>,
 }
 
 impl Exec {
@@ -144,9 +151,16 @@ impl Exec {
             cur_name: Rc::from(""),
             cur_def: None,
             total_output: 0,
+            steps: 0,
             funcs: funcs::registry(),
             now: crate::render::DEFAULT_NOW,
+            warnings: Vec::new(),
         }
+    }
+
+    /// The name of the template being executed.
+    pub fn current_template(&self) -> &str {
+        &self.cur_name
     }
 
     /// Executes the named template with `data`, returning its output.
@@ -242,6 +256,21 @@ impl Exec {
         Ok(())
     }
 
+    /// Counts one more step (a node walked, a `range` iteration) against the limit.
+    fn count_step(&mut self) -> Result<(), ExecError> {
+        self.steps += 1;
+        if self.steps > self.limits.max_steps {
+            return Err(ExecError {
+                message: format!(
+                    "template: {}: execution exceeds the limit of {} steps",
+                    self.cur_name, self.limits.max_steps
+                ),
+                located: true,
+            });
+        }
+        Ok(())
+    }
+
     fn walk_list(&mut self, out: &mut String, list: &List, dot: &Value) -> Result<Flow, ExecError> {
         for n in list {
             match self.walk(out, n, dot)? {
@@ -253,6 +282,7 @@ impl Exec {
     }
 
     fn walk(&mut self, out: &mut String, node: &Node, dot: &Value) -> Result<Flow, ExecError> {
+        self.count_step()?;
         match node {
             Node::Text(t) => self.write(out, t.as_str())?,
             Node::Action(pipe) => {
@@ -326,6 +356,29 @@ impl Exec {
             BranchKind::Range => {
                 // evaluate without declaring the variables
                 let v = self.eval_pipe_raw(dot, pipe)?;
+                // an integer is counted through, never made into a list (`range 10000000000`)
+                let count = match &v {
+                    Value::Int(n) | Value::Int64(n) => Some(*n),
+                    Value::Float(f) if f.fract() == 0.0 => Some(*f as i64),
+                    _ => None,
+                };
+                if let Some(n) = count {
+                    if n <= 0 {
+                        return self.range_else(out, else_list, dot);
+                    }
+                    let int64 = matches!(v, Value::Int64(_));
+                    for i in 0..n {
+                        let i = if int64 {
+                            Value::Int64(i)
+                        } else {
+                            Value::Int(i)
+                        };
+                        if let Flow::Break = self.range_step(out, pipe, list, i.clone(), i)? {
+                            break;
+                        }
+                    }
+                    return Ok(Flow::Normal);
+                }
                 let items: Vec<(Value, Value)> = match &v {
                     Value::List(l) => l
                         .iter()
@@ -341,13 +394,6 @@ impl Exec {
                         .borrow()
                         .iter()
                         .map(|(k, x)| (Value::from(k.as_str()), x.clone()))
-                        .collect(),
-                    Value::Int(n) => (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect(),
-                    Value::Int64(n) => (0..*n)
-                        .map(|i| (Value::Int64(i), Value::Int64(i)))
-                        .collect(),
-                    Value::Float(f) if f.fract() == 0.0 => (0..*f as i64)
-                        .map(|i| (Value::Int(i), Value::Int(i)))
                         .collect(),
                     Value::Nil => Vec::new(),
                     Value::Object(o) if o.entries().is_some() => o
@@ -365,30 +411,54 @@ impl Exec {
                     }
                 };
                 if items.is_empty() {
-                    if let Some(e) = else_list {
-                        return self.walk_list(out, e, dot);
-                    }
-                    return Ok(Flow::Normal);
+                    return self.range_else(out, else_list, dot);
                 }
-                let mark = self.vars.len();
                 for (k, x) in items {
-                    match pipe.decl.len() {
-                        0 => {}
-                        1 => self.vars.push((pipe.decl[0].clone(), x.clone())),
-                        _ => {
-                            self.vars.push((pipe.decl[0].clone(), k));
-                            self.vars.push((pipe.decl[1].clone(), x.clone()));
-                        }
-                    }
-                    let f = self.walk_list(out, list, &x)?;
-                    self.vars.truncate(mark);
-                    if let Flow::Break = f {
+                    if let Flow::Break = self.range_step(out, pipe, list, k, x)? {
                         break;
                     }
                 }
                 Ok(Flow::Normal)
             }
         }
+    }
+
+    /// The `else` of a `range` over nothing.
+    fn range_else(
+        &mut self,
+        out: &mut String,
+        else_list: Option<&List>,
+        dot: &Value,
+    ) -> Result<Flow, ExecError> {
+        match else_list {
+            Some(e) => self.walk_list(out, e, dot),
+            None => Ok(Flow::Normal),
+        }
+    }
+
+    /// One iteration of a `range`: its variables bound to key `k` and element `x`, the body
+    /// walked with `x` as dot.
+    fn range_step(
+        &mut self,
+        out: &mut String,
+        pipe: &Pipe,
+        list: &List,
+        k: Value,
+        x: Value,
+    ) -> Result<Flow, ExecError> {
+        self.count_step()?;
+        let mark = self.vars.len();
+        match pipe.decl.len() {
+            0 => {}
+            1 => self.vars.push((pipe.decl[0].clone(), x.clone())),
+            _ => {
+                self.vars.push((pipe.decl[0].clone(), k));
+                self.vars.push((pipe.decl[1].clone(), x.clone()));
+            }
+        }
+        let f = self.walk_list(out, list, &x);
+        self.vars.truncate(mark);
+        f
     }
 
     fn eval_pipe(&mut self, dot: &Value, pipe: &Pipe) -> Result<Value, ExecError> {

@@ -506,18 +506,8 @@ fn lex(src: &str) -> Result<Lexed<'_>, ParseError> {
                 }
                 b'\'' => {
                     let rest = &src[i + 1..];
-                    let mut chars = rest.char_indices();
-                    let (v, len) = match chars.next() {
-                        Some((_, '\\')) => match chars.next() {
-                            Some((_, 'n')) => ('\n', 2),
-                            Some((_, 't')) => ('\t', 2),
-                            Some((_, '\\')) => ('\\', 2),
-                            Some((_, '\'')) => ('\'', 2),
-                            Some((_, 'r')) => ('\r', 2),
-                            _ => return Err(err(pos, "unterminated character constant".into())),
-                        },
-                        Some((_, ch)) => (ch, ch.len_utf8()),
-                        None => return Err(err(pos, "unterminated character constant".into())),
+                    let Some((v, len)) = super::number::unquote_char(rest) else {
+                        return Err(err(pos, "malformed character constant".into()));
                     };
                     if !rest[len..].starts_with('\'') {
                         return Err(err(pos, "unterminated character constant".into()));
@@ -1148,39 +1138,10 @@ impl<'a> Parser<'a> {
     }
 
     fn number(&self, pos: Pos, n: &str) -> Result<Arg, ParseError> {
-        let clean: String = n.chars().filter(|c| *c != '_').collect();
-        let (neg, body) = match clean.strip_prefix('-') {
-            Some(r) => (true, r.to_string()),
-            None => (false, clean.trim_start_matches('+').to_string()),
-        };
-        let lower = body.to_ascii_lowercase();
-        let int = if let Some(h) = lower.strip_prefix("0x") {
-            i64::from_str_radix(h, 16).ok()
-        } else if let Some(o) = lower.strip_prefix("0o") {
-            i64::from_str_radix(o, 8).ok()
-        } else if let Some(bn) = lower.strip_prefix("0b") {
-            i64::from_str_radix(bn, 2).ok()
-        } else if lower.len() > 1
-            && lower.starts_with('0')
-            && lower.chars().all(|c| c.is_ascii_digit())
-        {
-            i64::from_str_radix(&lower[1..], 8).ok()
-        } else {
-            lower.parse::<i64>().ok()
-        };
-        if let Some(i) = int {
-            return Ok(Arg::Int(pos, if neg { -i } else { i }));
-        }
-        match lower.parse::<f64>() {
-            Ok(f) => {
-                let f = if neg { -f } else { f };
-                // Go: a float constant with an integral value is also an int
-                if f.fract() == 0.0 && f.abs() < 9.0e18 && !lower.contains('.') {
-                    return Ok(Arg::Int(pos, f as i64));
-                }
-                Ok(Arg::Float(pos, f))
-            }
-            Err(_) => Err(self.err(pos, format!("bad number syntax: {n:?}"))),
+        match super::number::parse_number(n) {
+            Ok(super::number::Number::Int(i)) => Ok(Arg::Int(pos, i)),
+            Ok(super::number::Number::Float(f)) => Ok(Arg::Float(pos, f)),
+            Err(message) => Err(self.err(pos, message)),
         }
     }
 }
