@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod bundle;
+pub mod clock;
 pub mod deploy;
 pub mod image_map;
 pub mod lock;

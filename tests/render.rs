@@ -70,7 +70,7 @@ fn the_same_site_seed_renders_the_same_secrets() {
         .strip_prefix("created ")
         .unwrap_or_else(|| panic!("{text}"));
     assert!(
-        ferry::render::parse_rfc3339(created.trim_end()).is_some() && created.ends_with("Z\n"),
+        ferry::clock::parse_rfc3339(created.trim_end()).is_some() && created.ends_with("Z\n"),
         "{text}"
     );
     assert_eq!(

@@ -84,7 +84,7 @@ fn parse_now(text: &str) -> Result<i64> {
     if let Ok(seconds) = text.parse::<i64>() {
         return Ok(seconds);
     }
-    ferry::render::parse_rfc3339(text).with_context(|| {
+    ferry::clock::parse_rfc3339(text).with_context(|| {
         format!(
             "--now {text:?} is neither an RFC 3339 time (2026-12-07T00:00:00Z) nor Unix seconds"
         )

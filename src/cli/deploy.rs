@@ -14,7 +14,7 @@ use sha2::Digest as _;
 
 use super::{print_json, Context, TrustArgs};
 
-/// The render clock when `--now` gives none: the engine's fixed clock.
+/// The render clock when neither `--now` nor the site seed (an old seed file) gives one.
 const FIXED_CLOCK: i64 = ferry_helm::DEFAULT_NOW;
 
 /// Where the cluster is.
@@ -120,9 +120,14 @@ fn settings(args: &DeployArgs) -> Result<RenderSettings> {
         }
         ferry::render::merge(&mut overrides, value);
     }
+    let secret = ferry::render::site_secret(args.seed_file.as_deref())?;
     Ok(RenderSettings {
-        seed: ferry::render::site_seed(args.seed_file.as_deref())?,
-        now: Some(args.now.unwrap_or(FIXED_CLOCK)),
+        now: Some(
+            args.now
+                .or_else(|| secret.clock_unix())
+                .unwrap_or(FIXED_CLOCK),
+        ),
+        seed: secret.seed,
         vars,
         overrides,
         require_vars: !args.plan,

@@ -78,8 +78,10 @@ pub fn run(ctx: &Context, args: &RenderArgs) -> Result<()> {
         map,
         ..
     } = open_verified(ctx, &args.bundle, &args.trust, args.image_map.as_deref())?;
+    let secret = ferry::render::site_secret(args.seed_file.as_deref())?;
     let settings = RenderSettings {
-        seed: ferry::render::site_seed(args.seed_file.as_deref())?,
+        now: secret.clock_unix(),
+        seed: secret.seed,
         ..RenderSettings::default()
     };
     let releases = ferry::render::render_bundle(&bundle, &lock, &spec, map.as_ref(), &settings)?;

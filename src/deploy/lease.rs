@@ -3,7 +3,7 @@
 //! renewing and the lease expires; a holder on this host whose process is
 //! gone is taken over at once.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 
@@ -93,7 +93,7 @@ pub async fn acquire(cluster: &Cluster, holder: &str) -> Result<(), DeployError>
             let renewed = live
                 .pointer("/spec/renewTime")
                 .and_then(Value::as_str)
-                .and_then(parse_time)
+                .and_then(crate::clock::parse_rfc3339)
                 .unwrap_or(0);
             let duration = live
                 .pointer("/spec/leaseDurationSeconds")
@@ -155,80 +155,11 @@ fn locked(holder: String, expires_in: i64) -> DeployError {
     }
 }
 
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (Kubernetes MicroTime).
-pub fn micro_time(at: SystemTime) -> String {
-    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let (date, time) = civil(since.as_secs() as i64);
-    format!("{date}T{time}.{:06}Z", since.subsec_micros())
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` of Unix seconds.
-pub fn rfc3339(seconds: i64) -> String {
-    let (date, time) = civil(seconds);
-    format!("{date}T{time}Z")
-}
-
-fn civil(seconds: i64) -> (String, String) {
-    let days = seconds.div_euclid(86_400);
-    let rem = seconds.rem_euclid(86_400);
-    // Days to civil date (proleptic Gregorian), after H. Hinnant's algorithm.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (
-        format!("{year:04}-{month:02}-{day:02}"),
-        format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60),
-    )
-}
-
-/// Unix seconds of an RFC 3339 UTC time (`...Z`, fractions ignored).
-pub fn parse_time(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() < 20 {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| text.get(r)?.parse::<i64>().ok();
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + hour * 3600 + minute * 60 + second)
-}
+pub use crate::clock::{micro_time, unix_now};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_round_trip() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_796_601_600), "2026-12-07T00:00:00Z");
-        assert_eq!(
-            parse_time("2026-12-07T00:00:00.123456Z"),
-            Some(1_796_601_600)
-        );
-        assert_eq!(parse_time("2024-02-29T12:30:01Z"), Some(1_709_209_801));
-        assert_eq!(parse_time("garbage"), None);
-    }
 
     #[test]
     fn only_a_dead_holder_on_this_host_is_taken_over() {

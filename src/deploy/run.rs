@@ -13,12 +13,13 @@ use serde_json::Value;
 use super::apply::{self, Applied};
 use super::cluster::{Cluster, KubeconfigSource};
 use super::helm;
-use super::lease::{self, rfc3339, unix_now};
+use super::lease::{self, unix_now};
 use super::objects::{Identity, Object, ObjectId};
 use super::plan::{ComponentPlan, Plan, StepPlan};
 use super::record::{self, ComponentRecord, DeploymentRecord, RevisionData};
 use super::wait::{self, Readiness};
 use super::DeployError;
+use crate::clock::format_rfc3339;
 use crate::progress::Progress;
 
 /// Kinds a prune keeps unless asked (they hold data or other components' objects).
@@ -142,7 +143,7 @@ async fn deploy_locked(
     record.version = plan.version.clone();
     record.root = options.root.clone();
     record.lock_fingerprint = options.lock_fingerprint.clone();
-    record.render_clock = rfc3339(options.render_clock);
+    record.render_clock = format_rfc3339(options.render_clock);
     record.seed_fingerprint = options.seed_fingerprint.clone();
     record.status = "deploying".to_owned();
     record.started = now_text();

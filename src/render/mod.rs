@@ -21,9 +21,7 @@ pub use self::bundle::{
     component_releases, component_values, merge, release_of_step, render_bundle, render_release,
     resolve_placeholders, ReleasePlan, RenderSettings, RenderedRelease,
 };
-pub use self::seed::{
-    default_seed_path, format_rfc3339, parse_rfc3339, site_secret, site_seed, SiteSecret,
-};
+pub use self::seed::{default_seed_path, site_secret, site_seed, SiteSecret};
 
 use ferry_helm::{Chart, RenderOptions};
 
