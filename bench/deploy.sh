@@ -16,7 +16,7 @@ source "$(dirname "$0")/lib.sh"
 command -v kubectl >/dev/null || { echo "missing kubectl" >&2; exit 1; }
 # FERRY and DOUBLE may name prebuilt binaries; otherwise release builds are made.
 if [ -z "${DOUBLE:-}" ]; then
-  (cd "$REPO_ROOT" && cargo build --release --quiet --bin ferry --bin kube-double)
+  (cd "$REPO_ROOT" && cargo build --release --quiet --bin ferry && cargo build --release --quiet -p kube-double)
   DOUBLE=$REPO_ROOT/target/release/kube-double
 fi
 W=$BENCH_DIR/deploy-$N

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -536,4 +537,118 @@ fn site_variables_must_be_given() {
     ])
     .ok();
     assert!(env.deployment().is_some());
+}
+
+/// A release the cluster already holds renders as `helm upgrade` renders it (`.Release.IsUpgrade`),
+/// with its upgrade hooks; a first deploy renders as an install.
+#[test]
+fn a_release_already_installed_renders_as_an_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = common::copy_example(dir.path());
+    let charts = dir.path().join("examples/upstream/charts");
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-hello\n  annotations:\n    example/rendered-as: {{ if .Release.IsUpgrade }}upgrade{{ else }}install{{ end }}\n    example/is-install: {{ .Release.IsInstall | quote }}\nspec:\n  replicas: {{ .Values.replicas }}\n  selector:\n    matchLabels: {app: hello}\n  template:\n    metadata:\n      labels: {app: hello}\n    spec:\n      containers:\n        - name: hello\n          image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n";
+    let hook = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hook-{{ if .Release.IsUpgrade }}upgrade{{ else }}install{{ end }}\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-delete-policy: before-hook-creation\ndata: {at: \"{{ .Release.Revision }}\"}\n";
+    let entry = support::charts::write_chart(
+        &charts,
+        "hello",
+        "0.1.0",
+        &[("deployment.yaml", deployment), ("hook.yaml", hook)],
+        "image:\n  repository: example.local/demo/hello\n  tag: \"1.0\"\nreplicas: 1\n",
+    );
+    support::charts::write_chart_index(&charts, "", &[entry]);
+    let cache = dir.path().join("cache");
+    let lockfile = dir.path().join("upgrade.lock");
+    let bundle = dir.path().join("upgrade.tar");
+    common::ferry(
+        &cache,
+        &[
+            "lock",
+            common::s(&spec),
+            "--lockfile",
+            common::s(&lockfile),
+            "-q",
+        ],
+    )
+    .ok();
+    common::ferry(
+        &cache,
+        &[
+            "build",
+            common::s(&spec),
+            "--locked",
+            "--lockfile",
+            common::s(&lockfile),
+            "-o",
+            common::s(&bundle),
+            "-q",
+        ],
+    )
+    .ok();
+    let double = Double::spawn(Options::default()).unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    double.write_kubeconfig(&kubeconfig).unwrap();
+    let deploy = || {
+        common::ferry(
+            &cache,
+            &[
+                "deploy",
+                common::s(&bundle),
+                "--insecure-skip-signature",
+                "-q",
+                "--kubeconfig",
+                common::s(&kubeconfig),
+            ],
+        )
+        .ok()
+    };
+    let annotation = |name: &str| {
+        double
+            .get("apps/v1", "Deployment", Some("hello"), "hello-hello")
+            .and_then(|d| {
+                d["metadata"]["annotations"][name]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+    };
+    let first = deploy();
+    assert!(
+        first.stdout.contains("hello: revision 1"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(
+        annotation("example/rendered-as").as_deref(),
+        Some("install")
+    );
+    assert_eq!(annotation("example/is-install").as_deref(), Some("true"));
+    assert!(double
+        .get("v1", "ConfigMap", Some("hello"), "hook-install")
+        .is_some());
+    assert!(double
+        .get("v1", "ConfigMap", Some("hello"), "hook-upgrade")
+        .is_none());
+
+    // The same bundle again: Helm's `upgrade` renders IsUpgrade, so the manifest changes.
+    let second = deploy();
+    assert!(
+        second.stdout.contains("hello: revision 2"),
+        "{}",
+        second.stdout
+    );
+    assert_eq!(
+        annotation("example/rendered-as").as_deref(),
+        Some("upgrade")
+    );
+    assert_eq!(annotation("example/is-install").as_deref(), Some("false"));
+    assert!(double
+        .get("v1", "ConfigMap", Some("hello"), "hook-upgrade")
+        .is_some());
+
+    // Once upgraded, the rendering is stable: a third deploy writes nothing.
+    let third = deploy();
+    assert!(
+        third.stdout.contains("hello: revision 2 (0 written"),
+        "{}",
+        third.stdout
+    );
 }

@@ -132,6 +132,7 @@ fn settings(args: &DeployArgs) -> Result<RenderSettings> {
         overrides,
         require_vars: !args.plan,
         is_upgrade: false,
+        upgrades: Default::default(),
         include_crds: true,
     })
 }
@@ -145,14 +146,18 @@ pub fn run(ctx: &Context, args: &DeployArgs) -> Result<()> {
         spec,
         map,
     } = super::render::open_verified(ctx, &args.bundle, &args.trust, args.image_map.as_deref())?;
-    let settings = settings(args)?;
-    let mut plan = deploy::plan(&bundle, &lock, &spec, map.as_ref(), &settings)?;
-    for name in &args.skip {
-        if !plan.components.iter().any(|c| &c.name == name) {
-            bail!("--skip {name}: the bundle deploys no such component");
+    let mut settings = settings(args)?;
+    let make_plan = |settings: &RenderSettings| -> Result<Plan> {
+        let mut plan = deploy::plan(&bundle, &lock, &spec, map.as_ref(), settings)?;
+        for name in &args.skip {
+            if !plan.components.iter().any(|c| &c.name == name) {
+                bail!("--skip {name}: the bundle deploys no such component");
+            }
         }
-    }
-    plan.resolve_overlaps(&args.skip);
+        plan.resolve_overlaps(&args.skip);
+        Ok(plan)
+    };
+    let mut plan = make_plan(&settings)?;
     if args.plan {
         plan.components.retain(|c| !args.skip.contains(&c.name));
         plan.unmapped.retain(|u| !args.skip.contains(&u.component));
@@ -166,6 +171,12 @@ pub fn run(ctx: &Context, args: &DeployArgs) -> Result<()> {
         );
     }
     let runtime = super::runtime()?;
+    // Releases the cluster already holds render as `helm upgrade` renders them.
+    let upgrades = runtime.block_on(deploy::installed_releases(&plan, &args.cluster.source()))?;
+    if !upgrades.is_empty() {
+        settings.upgrades = upgrades;
+        plan = make_plan(&settings)?;
+    }
     if args.diff {
         let diffs = runtime.block_on(deploy::diff(&plan, &args.cluster.source()))?;
         if ctx.json {

@@ -33,6 +33,13 @@ pub struct Revision {
     pub by_ferry: bool,
 }
 
+impl Revision {
+    /// Whether this revision makes the release installed (a later deploy upgrades it).
+    pub fn is_installed(&self) -> bool {
+        matches!(self.status.as_str(), "deployed" | "superseded")
+    }
+}
+
 /// The Secret holding revision `version` of a release.
 pub fn secret_id(name: &str, namespace: &str, version: i64) -> ObjectId {
     ObjectId {

@@ -20,6 +20,7 @@ pub mod objects;
 mod plan;
 mod record;
 mod run;
+mod upgrade;
 mod wait;
 
 pub use self::cluster::{Cluster, ClusterError, KubeconfigSource};
@@ -31,6 +32,7 @@ pub use self::record::{ComponentRecord, DeploymentRecord, RECORD_NAMESPACE};
 pub use self::run::{
     deploy, rollback, status, ComponentReport, DeployOptions, DeployReport, StatusReport,
 };
+pub use self::upgrade::installed_releases;
 
 /// Deploy errors.
 #[derive(Debug, thiserror::Error)]

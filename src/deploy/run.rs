@@ -509,9 +509,7 @@ async fn run_step(
             return Ok(());
         }
     }
-    let installed = revisions
-        .iter()
-        .any(|r| matches!(r.status.as_str(), "deployed" | "superseded"));
+    let installed = revisions.iter().any(helm::Revision::is_installed);
     let version = match latest {
         Some(l) if l.by_ferry && l.status.starts_with("pending") => l.version,
         Some(l) => l.version + 1,

@@ -30,8 +30,11 @@ pub struct RenderSettings {
     pub overrides: serde_json::Value,
     /// Refuse placeholders that no variable resolves (deploy); otherwise leave them as text.
     pub require_vars: bool,
-    /// Whether the release is upgraded (`.Release.IsUpgrade`).
+    /// Whether every release is rendered as an upgrade (`.Release.IsUpgrade`).
     pub is_upgrade: bool,
+    /// Releases (namespace, name) the cluster already holds: rendered as upgrades, as
+    /// `helm upgrade` renders them, while the rest render as installs.
+    pub upgrades: BTreeSet<(String, String)>,
     /// Render the charts' `crds/` too (deploy installs them; `helm template` leaves them out).
     pub include_crds: bool,
 }
@@ -216,7 +219,10 @@ pub fn render_release(
         seed: settings.seed.clone(),
         now: settings.now,
         include_crds: settings.include_crds,
-        is_upgrade: settings.is_upgrade,
+        is_upgrade: settings.is_upgrade
+            || settings
+                .upgrades
+                .contains(&(plan.namespace.clone(), plan.release.clone())),
         ..RenderOptions::default()
     };
     if !plan.values.is_null() {
