@@ -176,6 +176,59 @@ fn plan_lists_steps_and_objects_without_a_cluster() {
         env.double.requests().is_empty(),
         "the plan touched the cluster"
     );
+
+    // --output-dir writes what would be applied, in order, as files another tool applies.
+    let steps = env.dir.path().join("steps");
+    env.ferry(&[
+        "deploy",
+        env.bundle.to_str().unwrap(),
+        "--insecure-skip-signature",
+        "--plan",
+        "--output-dir",
+        steps.to_str().unwrap(),
+    ])
+    .ok();
+    let files: Vec<String> = std::fs::read_dir(&steps)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, ["001-hello.yaml"]);
+    let text = std::fs::read_to_string(steps.join("001-hello.yaml")).unwrap();
+    assert!(
+        text.contains("image: example.local/demo/hello:1.0@sha256:"),
+        "{text}"
+    );
+    assert!(
+        env.double.requests().is_empty(),
+        "the plan touched the cluster"
+    );
+    let kubectl = |args: &[&str]| {
+        let out = Command::new("/usr/bin/kubectl")
+            .args(["--kubeconfig", env.kubeconfig.to_str().unwrap()])
+            .args(args)
+            .output()
+            .expect("kubectl is on every machine of this kind");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let namespace = env.write(
+        "namespace.json",
+        r#"{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"hello"}}"#,
+    );
+    kubectl(&["apply", "--server-side", "-f", namespace.to_str().unwrap()]);
+    kubectl(&[
+        "apply",
+        "--server-side",
+        "-f",
+        steps.join("001-hello.yaml").to_str().unwrap(),
+    ]);
+    let applied = env
+        .deployment()
+        .expect("kubectl applied the exported Deployment");
+    assert_eq!(applied["spec"]["replicas"], 2);
 }
 
 #[test]

@@ -45,6 +45,9 @@ pub struct DeployArgs {
     /// Print the ordered steps and every object, touching no cluster.
     #[arg(long)]
     pub plan: bool,
+    /// With --plan: also write each step's objects, in apply order, as YAML files into DIR.
+    #[arg(long, value_name = "DIR", requires = "plan")]
+    pub output_dir: Option<PathBuf>,
     /// Show what applying would change (server-side dry run), apply nothing.
     #[arg(long, conflicts_with = "plan")]
     pub diff: bool,
@@ -162,6 +165,16 @@ pub fn run(ctx: &Context, args: &DeployArgs) -> Result<()> {
         plan.components.retain(|c| !args.skip.contains(&c.name));
         plan.unmapped.retain(|u| !args.skip.contains(&u.component));
         print_plan(ctx, &plan);
+        if let Some(dir) = &args.output_dir {
+            let files = deploy::write_plan(&plan, dir)?;
+            if !ctx.json {
+                println!(
+                    "wrote {} file(s) into {}, in apply order",
+                    files.len(),
+                    dir.display()
+                );
+            }
+        }
         return Ok(());
     }
     for overlap in &plan.overlaps {

@@ -13,6 +13,7 @@
 mod apply;
 mod cluster;
 mod diff;
+mod export;
 mod helm;
 pub mod images;
 mod lease;
@@ -25,6 +26,7 @@ mod wait;
 
 pub use self::cluster::{Cluster, ClusterError, KubeconfigSource};
 pub use self::diff::{diff, ObjectDiff};
+pub use self::export::{write_plan, ExportedFile};
 pub use self::images::Unmapped;
 pub use self::objects::{Object, ObjectId};
 pub use self::plan::{plan, ComponentPlan, Overlap, Plan, Release, StepPlan};
@@ -106,6 +108,14 @@ pub enum DeployError {
     /// Nothing to roll back to.
     #[error("{0}")]
     Rollback(String),
+    /// A local file could not be written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// A Helm release is in the middle of another tool's operation.
     #[error("{0}")]
     ReleaseBusy(String),
