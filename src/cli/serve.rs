@@ -41,6 +41,25 @@ pub struct ServeArgs {
     /// The address nodes reach this server at (default: --listen).
     #[arg(long)]
     pub advertise: Option<String>,
+    /// With --print-config: nodes try this registry first (the Harbor the bundle was pushed into,
+    /// `HOST[:PORT][/PROJECT]`; project default: the bundle name, as `ferry push` uses on Harbor),
+    /// then this server.
+    #[arg(long, value_name = "HOST[/PROJECT]", requires = "print_config")]
+    pub registry: Option<String>,
+    /// With --registry: the project one upstream registry was pushed to (`REGISTRY=PROJECT`,
+    /// repeatable), as given to `ferry push --project-for`.
+    #[arg(
+        long = "project-for",
+        value_name = "REGISTRY=PROJECT",
+        requires = "registry"
+    )]
+    pub project_for: Vec<String>,
+    /// With --registry: the push kept the upstream registry as a path segment (`--keep-registry`).
+    #[arg(long, requires = "registry")]
+    pub keep_registry: bool,
+    /// With --registry: it speaks plain HTTP (or HTTPS nodes do not verify).
+    #[arg(long, requires = "registry")]
+    pub registry_insecure: bool,
     /// For a delta bundle: its base bundle (verified too), which serves the blobs the delta leaves out.
     #[arg(long, value_name = "BUNDLE")]
     pub base: Option<PathBuf>,
@@ -80,7 +99,12 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
             .advertise
             .clone()
             .unwrap_or_else(|| args.listen.to_string());
-        let files = serve::config::node_config(&catalog, &endpoint, tls.is_some());
+        let first = args
+            .registry
+            .as_deref()
+            .map(|target| registry_mirror(args, target, &catalog))
+            .transpose()?;
+        let files = serve::config::node_config(&catalog, &endpoint, tls.is_some(), first.as_ref());
         match &args.config_dir {
             Some(dir) => {
                 for (name, content) in &files {
@@ -138,4 +162,54 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
     };
     runtime()?.block_on(serve::serve(catalog, options))?;
     Ok(())
+}
+
+/// The pushed copy nodes try first, with the paths `ferry push` mapped each registry to.
+fn registry_mirror(
+    args: &ServeArgs,
+    target: &str,
+    catalog: &Catalog,
+) -> Result<serve::config::RegistryMirror> {
+    let (host, project) = match target.split_once('/') {
+        Some((host, project)) => (host.to_owned(), project.trim_matches('/').to_owned()),
+        None => (
+            target.to_owned(),
+            catalog
+                .bundle()
+                .lock()
+                .map(|l| l.bundle.clone())
+                .unwrap_or_default(),
+        ),
+    };
+    let mut projects = std::collections::BTreeMap::new();
+    for entry in &args.project_for {
+        let (registry, project) = entry
+            .split_once('=')
+            .with_context(|| format!("--project-for {entry}: expected REGISTRY=PROJECT"))?;
+        projects.insert(registry.to_owned(), project.to_owned());
+    }
+    let prefix = |registry: &str, project: &str| {
+        let mut parts: Vec<String> = Vec::new();
+        if !project.is_empty() {
+            parts.push(project.to_owned());
+        }
+        if args.keep_registry {
+            parts.push(registry.replace(':', "-"));
+        }
+        parts.join("/")
+    };
+    let prefixes = catalog
+        .registries()
+        .iter()
+        .map(|registry| {
+            let project = projects.get(registry.as_str()).unwrap_or(&project);
+            (registry.clone(), prefix(registry, project))
+        })
+        .collect();
+    Ok(serve::config::RegistryMirror {
+        host,
+        prefixes,
+        default_prefix: project,
+        tls: !args.registry_insecure,
+    })
 }

@@ -1,6 +1,10 @@
 //! What nodes and kubespray need to use a served (or pushed) bundle:
 //! kubespray offline variables, containerd `hosts.toml` and CRI-O
 //! `registries.conf` mirror entries for every upstream registry carried.
+//! With a [`RegistryMirror`] (the Harbor a bundle was pushed into), nodes try
+//! it first, at the path push mapped each upstream registry to, and the
+//! served bundle second: images created at run time (not in any manifest)
+//! resolve inside the air gap, and nodes keep pulling once the bastion is off.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,9 +20,38 @@ const KUBESPRAY_IMAGE_REPOS: &[(&str, &str)] = &[
     ("quay.io", "quay_image_repo"),
 ];
 
+/// A registry that holds the pushed bundle (Harbor), tried before the served bundle.
+#[derive(Clone, Debug)]
+pub struct RegistryMirror {
+    /// `host[:port]`.
+    pub host: String,
+    /// Per upstream registry, the path push put its repositories under (`platform`,
+    /// `platform/docker.io`); a registry missing here maps to `default_prefix`.
+    pub prefixes: BTreeMap<String, String>,
+    /// The path for registries not in `prefixes` (may be empty).
+    pub default_prefix: String,
+    /// Whether it speaks HTTPS with a certificate nodes trust.
+    pub tls: bool,
+}
+
+impl RegistryMirror {
+    fn prefix(&self, registry: &str) -> &str {
+        self.prefixes
+            .get(registry)
+            .map_or(self.default_prefix.as_str(), String::as_str)
+            .trim_matches('/')
+    }
+}
+
 /// Node and installer configuration for a bundle served at `endpoint`
-/// (`host:port`), as named files and their content.
-pub fn node_config(catalog: &Catalog, endpoint: &str, tls: bool) -> BTreeMap<String, String> {
+/// (`host:port`), as named files and their content; `first`, when given, is
+/// tried before the served bundle.
+pub fn node_config(
+    catalog: &Catalog,
+    endpoint: &str,
+    tls: bool,
+    first: Option<&RegistryMirror>,
+) -> BTreeMap<String, String> {
     let scheme = if tls { "https" } else { "http" };
     let mut files = BTreeMap::new();
     let registries = catalog.registries();
@@ -59,8 +92,44 @@ pub fn node_config(catalog: &Catalog, endpoint: &str, tls: bool) -> BTreeMap<Str
     for registry in &registries {
         let _ = writeln!(
             crio,
-            "\n[[registry]]\nprefix = \"{registry}\"\nlocation = \"{registry}\"\n\n[[registry.mirror]]\nlocation = \"{endpoint}/{registry}\"\ninsecure = {}",
+            "\n[[registry]]\nprefix = \"{registry}\"\nlocation = \"{registry}\""
+        );
+        let mut hosts = String::new();
+        if let Some(mirror) = first {
+            let prefix = mirror.prefix(registry);
+            let location = if prefix.is_empty() {
+                mirror.host.clone()
+            } else {
+                format!("{}/{prefix}", mirror.host)
+            };
+            let _ = writeln!(
+                crio,
+                "\n[[registry.mirror]]\nlocation = \"{location}\"\ninsecure = {}",
+                !mirror.tls
+            );
+            // containerd asks `<host>/v2/<prefix>/<repository>/...` with override_path.
+            let scheme = if mirror.tls { "https" } else { "http" };
+            let path = if prefix.is_empty() {
+                "/v2".to_owned()
+            } else {
+                format!("/v2/{prefix}")
+            };
+            let _ = write!(
+                hosts,
+                "\n[host.\"{scheme}://{}{path}\"]\n  capabilities = [\"pull\", \"resolve\"]\n  override_path = true\n{}",
+                mirror.host,
+                if mirror.tls { "" } else { "  skip_verify = true\n" }
+            );
+        }
+        let _ = writeln!(
+            crio,
+            "\n[[registry.mirror]]\nlocation = \"{endpoint}/{registry}\"\ninsecure = {}",
             !tls
+        );
+        let _ = write!(
+            hosts,
+            "\n[host.\"{scheme}://{endpoint}\"]\n  capabilities = [\"pull\", \"resolve\"]\n{}",
+            if tls { "" } else { "  skip_verify = true\n" }
         );
         let server = if registry == "docker.io" {
             "https://registry-1.docker.io".to_owned()
@@ -69,7 +138,7 @@ pub fn node_config(catalog: &Catalog, endpoint: &str, tls: bool) -> BTreeMap<Str
         };
         files.insert(
             format!("containerd/certs.d/{registry}/hosts.toml"),
-            format!("server = \"{server}\"\n\n[host.\"{scheme}://{endpoint}\"]\n  capabilities = [\"pull\", \"resolve\"]\n{}", if tls { "" } else { "  skip_verify = true\n" }),
+            format!("server = \"{server}\"\n{hosts}"),
         );
     }
     files.insert("crio/registries.conf.d/50-ferry.conf".to_owned(), crio);
