@@ -705,3 +705,170 @@ fn a_release_already_installed_renders_as_an_upgrade() {
         third.stdout
     );
 }
+
+/// The example bundle plus a component `extra` whose one deploy step applies `text` as the
+/// manifest file `objects.yaml`; built into `dir`, returns the bundle.
+fn bundle_with_manifest(dir: &Path, text: &str) -> PathBuf {
+    let spec = common::copy_example(dir);
+    let root = dir.join("examples");
+    let manifests = root.join("vendor-manifests/extra");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::write(manifests.join("objects.yaml"), text).unwrap();
+    let sha = common::sha256_file(&manifests.join("objects.yaml"));
+    std::fs::write(
+        manifests.join("1.0.0.yaml"),
+        format!(
+            "apiVersion: ferry/v1\nkind: Component\nname: extra\nversion: 1.0.0\nlicense: MIT\ndescription: a manifest step\ndependencies: [hello]\nfiles:\n  - name: objects.yaml\n    url: objects.yaml\n    sha256: {sha}\ndeploy:\n  - manifests: [objects.yaml]\n    timeout: 20s\n"
+        ),
+    )
+    .unwrap();
+    let mut bundle_spec = std::fs::read_to_string(&spec).unwrap();
+    bundle_spec.push_str("  - name: extra\n    version: 1.0.0\n    namespace: extra\n");
+    std::fs::write(&spec, bundle_spec).unwrap();
+    let cache = dir.join("cache");
+    let lockfile = dir.join("extra.lock");
+    let bundle = dir.join("extra.tar");
+    common::ferry(
+        &cache,
+        &[
+            "lock",
+            common::s(&spec),
+            "--lockfile",
+            common::s(&lockfile),
+            "-q",
+        ],
+    )
+    .ok();
+    common::ferry(
+        &cache,
+        &[
+            "build",
+            common::s(&spec),
+            "--locked",
+            "--lockfile",
+            common::s(&lockfile),
+            "-o",
+            common::s(&bundle),
+            "-q",
+        ],
+    )
+    .ok();
+    bundle
+}
+
+fn deploy_to(dir: &Path, bundle: &Path, double: &Double) -> Run {
+    let kubeconfig = dir.join("kubeconfig");
+    double.write_kubeconfig(&kubeconfig).unwrap();
+    common::ferry(
+        &dir.join("cache"),
+        &[
+            "deploy",
+            common::s(bundle),
+            "--insecure-skip-signature",
+            "-q",
+            "--kubeconfig",
+            common::s(&kubeconfig),
+        ],
+    )
+}
+
+#[test]
+fn a_manifest_that_is_not_yaml_names_the_file_and_step_and_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = bundle_with_manifest(
+        dir.path(),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a\n  namespace: [extra\n",
+    );
+    let double = Double::spawn(Options::default()).unwrap();
+    let failed = deploy_to(dir.path(), &bundle, &double).failed();
+    for needle in ["extra", "objects.yaml"] {
+        assert!(
+            failed.stderr.contains(needle),
+            "{needle} not in:\n{}",
+            failed.stderr
+        );
+    }
+    // Rendering and parsing come before the cluster: nothing was written.
+    let writes: Vec<_> = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .collect();
+    assert!(writes.is_empty(), "{writes:#?}");
+}
+
+#[test]
+fn an_unknown_kind_names_the_object_and_what_to_install_and_records_the_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = bundle_with_manifest(
+        dir.path(),
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: extra}\nspec: {size: 1}\n",
+    );
+    let double = Double::spawn(Options::default()).unwrap();
+    let failed = deploy_to(dir.path(), &bundle, &double).failed();
+    for needle in [
+        "Widget",
+        "extra/w",
+        "example.com/v1",
+        "CustomResourceDefinition",
+    ] {
+        assert!(
+            failed.stderr.contains(needle),
+            "{needle} not in:\n{}",
+            failed.stderr
+        );
+    }
+    let kubeconfig = dir.path().join("kubeconfig");
+    let status = common::ferry(
+        &dir.path().join("cache"),
+        &["status", "--json", "--kubeconfig", common::s(&kubeconfig)],
+    )
+    .ok()
+    .json();
+    let components = status["record"]["components"].as_array().unwrap();
+    let state = |name: &str| {
+        components
+            .iter()
+            .find(|c| c["name"] == name)
+            .map(|c| c["status"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(state("hello").as_deref(), Some("deployed"), "{status:#}");
+    assert_eq!(state("extra").as_deref(), Some("failed"), "{status:#}");
+    assert_eq!(status["record"]["status"], "failed", "{status:#}");
+}
+
+#[test]
+fn a_server_error_is_retried_then_named_with_the_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = bundle_with_manifest(
+        dir.path(),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: extra}\ndata: {a: b}\n",
+    );
+    let double = Double::spawn(Options::default()).unwrap();
+    // A server error that persists fails the deploy, naming object, status and message.
+    double.inject(Fault {
+        method: Some("PATCH".into()),
+        path_contains: "/configmaps/settings".into(),
+        status: 500,
+        message: "etcdserver: request timed out".into(),
+        times: 100,
+    });
+    let failed = deploy_to(dir.path(), &bundle, &double).failed();
+    for needle in [
+        "ConfigMap extra/settings",
+        "500",
+        "etcdserver: request timed out",
+    ] {
+        assert!(
+            failed.stderr.contains(needle),
+            "{needle} not in:\n{}",
+            failed.stderr
+        );
+    }
+    // Once the server recovers, a rerun converges.
+    double.clear_faults();
+    deploy_to(dir.path(), &bundle, &double).ok();
+    assert!(double
+        .get("v1", "ConfigMap", Some("extra"), "settings")
+        .is_some());
+}

@@ -187,6 +187,11 @@ impl Double {
         self.shared.lock().faults.push(fault);
     }
 
+    /// Disarms every fault not yet spent.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
     /// Stores an object directly, as given (status kept), e.g. a pre-existing Helm release Secret.
     pub fn seed(&self, object: Value) -> Result<Value, ApiError> {
         crate::control::seed(&mut self.shared.lock(), object)
