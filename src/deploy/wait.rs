@@ -2,6 +2,7 @@
 //! failures (a pod that cannot pull its image, crashes, a failed Job) that
 //! make waiting pointless.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -270,8 +271,8 @@ pub fn pod_failure(pod: &Value) -> Option<String> {
     None
 }
 
-/// The label selector of a workload's pods (`a=b,c=d`).
-fn pod_selector(live: &Value) -> Option<String> {
+/// The label selector of a workload's pods (its `matchLabels`).
+fn pod_selector(live: &Value) -> Option<Vec<(String, String)>> {
     let labels = live
         .pointer("/spec/selector/matchLabels")
         .or_else(|| {
@@ -279,14 +280,19 @@ fn pod_selector(live: &Value) -> Option<String> {
                 .filter(|_| live.get("kind").and_then(Value::as_str) == Some("Job"))
         })
         .and_then(Value::as_object)?;
-    let parts: Vec<String> = labels
+    let parts: Vec<(String, String)> = labels
         .iter()
-        .filter_map(|(k, v)| v.as_str().map(|v| format!("{k}={v}")))
+        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
         .collect();
-    (!parts.is_empty()).then(|| parts.join(","))
+    (!parts.is_empty()).then_some(parts)
 }
 
 /// Waits until every object is ready, failing early when a pod cannot start.
+///
+/// Each poll reads the pending objects with one list per kind and namespace (one GET where a
+/// kind has a single object there) and the pods of a namespace with one list, matched to
+/// their workloads here: the requests per poll grow with the kinds and namespaces waited
+/// on, not with the objects.
 pub async fn wait_ready(
     cluster: &Cluster,
     objects: &[(ObjectId, Option<String>)],
@@ -300,10 +306,12 @@ pub async fn wait_ready(
     while !pending.is_empty() {
         let mut still = Vec::new();
         last_reason.clear();
+        let live_objects = read_live(cluster, &pending).await?;
+        let mut pods = Pods::default();
         for entry in pending {
             let (id, wanted) = entry;
-            let live = cluster.get(id).await?;
-            let state = match (&live, wanted) {
+            let live = live_objects.get(&key(id)).and_then(|m| m.get(&id.name));
+            let state = match (live, wanted) {
                 (None, _) => Readiness::Pending("it does not exist yet".into()),
                 (Some(live), Some(cond)) => condition_state(live, cond),
                 (Some(live), None) => readiness(&id.kind, live),
@@ -311,14 +319,22 @@ pub async fn wait_ready(
             match state {
                 Readiness::Ready => {}
                 Readiness::Failed(reason) => {
+                    let pod = match live {
+                        Some(live) => pods.failure(cluster, id, live).await.ok().flatten(),
+                        None => None,
+                    };
+                    let reason = match pod {
+                        Some(pod) => format!("{reason}; {pod}"),
+                        None => reason,
+                    };
                     return Err(DeployError::Failed {
                         object: id.to_string(),
-                        reason: with_pod_failure(cluster, id, live.as_ref(), reason).await,
-                    })
+                        reason,
+                    });
                 }
                 Readiness::Pending(reason) => {
-                    if let Some(live) = &live {
-                        if let Some(failure) = workload_pod_failure(cluster, id, live).await? {
+                    if let Some(live) = live {
+                        if let Some(failure) = pods.failure(cluster, id, live).await? {
                             return Err(DeployError::Failed {
                                 object: id.to_string(),
                                 reason: failure,
@@ -353,39 +369,97 @@ pub async fn wait_ready(
     Ok(())
 }
 
-async fn with_pod_failure(
-    cluster: &Cluster,
-    id: &ObjectId,
-    live: Option<&Value>,
-    reason: String,
-) -> String {
-    if let Some(live) = live {
-        if let Ok(Some(pod)) = workload_pod_failure(cluster, id, live).await {
-            return format!("{reason}; {pod}");
-        }
-    }
-    reason
+/// apiVersion, kind, namespace.
+type Key = (String, String, Option<String>);
+
+fn key(id: &ObjectId) -> Key {
+    (
+        id.api_version.clone(),
+        id.kind.clone(),
+        id.namespace.clone(),
+    )
 }
 
-/// The first fatal pod failure of a workload's pods.
-async fn workload_pod_failure(
+/// The live copies of `pending`, by kind and namespace, then name.
+async fn read_live(
     cluster: &Cluster,
-    id: &ObjectId,
-    live: &Value,
-) -> Result<Option<String>, DeployError> {
-    if !matches!(
-        id.kind.as_str(),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "Job"
-    ) {
-        return Ok(None);
+    pending: &[&(ObjectId, Option<String>)],
+) -> Result<HashMap<Key, HashMap<String, Value>>, DeployError> {
+    let mut groups: HashMap<Key, Vec<&ObjectId>> = HashMap::new();
+    for (id, _) in pending {
+        groups.entry(key(id)).or_default().push(id);
     }
-    let Some(selector) = pod_selector(live) else {
-        return Ok(None);
-    };
-    let pods = cluster
-        .list("v1", "Pod", id.namespace.as_deref(), &selector)
-        .await?;
-    Ok(pods.iter().find_map(pod_failure))
+    let mut out = HashMap::new();
+    for (group, ids) in groups {
+        let mut found = HashMap::new();
+        if let [id] = ids.as_slice() {
+            if let Some(live) = cluster.get(id).await? {
+                found.insert(id.name.clone(), live);
+            }
+        } else {
+            for live in cluster
+                .list(&group.0, &group.1, group.2.as_deref(), "")
+                .await?
+            {
+                if let Some(name) = live.pointer("/metadata/name").and_then(Value::as_str) {
+                    found.insert(name.to_owned(), live);
+                }
+            }
+        }
+        out.insert(group, found);
+    }
+    Ok(out)
+}
+
+/// The pods of each namespace, listed once per poll when a workload needs them.
+#[derive(Default)]
+struct Pods {
+    by_namespace: HashMap<Option<String>, Vec<Value>>,
+}
+
+impl Pods {
+    /// The first fatal pod failure of a workload's pods.
+    async fn failure(
+        &mut self,
+        cluster: &Cluster,
+        id: &ObjectId,
+        live: &Value,
+    ) -> Result<Option<String>, DeployError> {
+        if !matches!(
+            id.kind.as_str(),
+            "Deployment" | "StatefulSet" | "DaemonSet" | "Job"
+        ) {
+            return Ok(None);
+        }
+        let Some(selector) = pod_selector(live) else {
+            return Ok(None);
+        };
+        if !self.by_namespace.contains_key(&id.namespace) {
+            let pods = cluster
+                .list("v1", "Pod", id.namespace.as_deref(), "")
+                .await?;
+            self.by_namespace.insert(id.namespace.clone(), pods);
+        }
+        let pods = self
+            .by_namespace
+            .get(&id.namespace)
+            .map_or(&[][..], Vec::as_slice);
+        Ok(pods
+            .iter()
+            .filter(|pod| selects(&selector, pod))
+            .find_map(pod_failure))
+    }
+}
+
+/// Whether every `key=value` of a selector is a label of the pod.
+fn selects(selector: &[(String, String)], pod: &Value) -> bool {
+    let labels = pod.pointer("/metadata/labels");
+    selector.iter().all(|(k, v)| {
+        labels
+            .and_then(|l| l.get(k))
+            .and_then(Value::as_str)
+            .is_some_and(|l| l == v)
+    })
 }
 
 #[cfg(test)]
@@ -419,6 +493,24 @@ mod tests {
         assert_eq!(readiness("ConfigMap", &json!({})), Readiness::Ready);
         let lb = json!({"spec": {"type": "LoadBalancer"}, "status": {}});
         assert!(matches!(readiness("Service", &lb), Readiness::Pending(_)));
+    }
+
+    #[test]
+    fn pods_are_matched_to_their_workload_by_its_match_labels() {
+        let deployment =
+            json!({"spec": {"selector": {"matchLabels": {"app": "core", "tier": "a"}}}});
+        let selector = pod_selector(&deployment).unwrap();
+        let pod = |labels: Value| json!({"metadata": {"labels": labels}});
+        assert!(selects(
+            &selector,
+            &pod(json!({"app": "core", "tier": "a", "x": "y"}))
+        ));
+        assert!(!selects(&selector, &pod(json!({"app": "core"}))));
+        assert!(!selects(
+            &selector,
+            &pod(json!({"app": "core", "tier": "b"}))
+        ));
+        assert_eq!(pod_selector(&json!({"spec": {}})), None);
     }
 
     #[test]
