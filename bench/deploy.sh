@@ -126,11 +126,12 @@ start_double() { # NAME -> sets DURL, DKUBE
   DURL=$(grep -m1 'server:' "$DKUBE" | awk '{print $2}')
 }
 requests() { # -> "requests writes" since the last call, then clears the log
-  local j; j=$(curl -sk -H 'Authorization: Bearer double-token' "$DURL/_double/requests")
+  curl -sk -H 'Authorization: Bearer double-token' "$DURL/_double/requests" >"$W/requests.json"
   curl -sk -X DELETE -H 'Authorization: Bearer double-token' "$DURL/_double/requests" >/dev/null
-  python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(len(r), sum(1 for x in r if x["method"] not in ("GET","HEAD")))' "$j"
+  python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(len(r), sum(1 for x in r if x["method"] not in ("GET","HEAD")))' "$W/requests.json"
 }
 measure() { # LABEL CMD... -> prints wall, rss
+  shift
   /usr/bin/time -f "%e %M" -o "$W/time" "$@" >"$W/out" 2>&1 || { cat "$W/out" >&2; exit 1; }
   read -r wall rss <"$W/time"
   echo "$wall $rss"

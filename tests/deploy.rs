@@ -303,6 +303,25 @@ fn deploys_records_for_helm_redeploys_nothing_upgrades_and_rolls_back() {
         writes_outside_ferry_system(&env.double),
         Vec::<String>::new()
     );
+    // Inside it: the lease taken and released, the record marked deploying and deployed.
+    let mut own: Vec<String> = env
+        .double
+        .requests()
+        .into_iter()
+        .filter(|r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    own.sort();
+    assert_eq!(
+        own,
+        [
+            "DELETE /apis/coordination.k8s.io/v1/namespaces/ferry-system/leases/ferry-deploy",
+            "PATCH /api/v1/namespaces/ferry-system/secrets/ferry-deployment",
+            "PATCH /api/v1/namespaces/ferry-system/secrets/ferry-deployment",
+            "POST /apis/coordination.k8s.io/v1/namespaces/ferry-system/leases",
+        ],
+        "an unchanged redeploy writes only its lease and record"
+    );
 
     // An upgrade: new values, a new Helm revision, the old one superseded.
     let values = env.write("values.yaml", "hello:\n  replicas: 3\n");

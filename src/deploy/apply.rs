@@ -184,12 +184,20 @@ pub async fn apply_objects(
         .partition(|o| o.id.kind == "CustomResourceDefinition");
     let mut new_crds = Vec::new();
     for crd in &crds {
-        if apply_one(cluster, crd, live.get(&crd.id)).await? {
+        let live_copy = live.get(&crd.id);
+        let established = live_copy.is_some_and(|l| {
+            wait::readiness("CustomResourceDefinition", l) == wait::Readiness::Ready
+        });
+        if apply_one(cluster, crd, live_copy).await? {
             applied.written += 1;
+            new_crds.push((crd.id.clone(), None));
         } else {
             applied.unchanged += 1;
+            // An unchanged CRD that is already Established needs no wait.
+            if !established {
+                new_crds.push((crd.id.clone(), None));
+            }
         }
-        new_crds.push((crd.id.clone(), None));
     }
     if !new_crds.is_empty() {
         wait::wait_ready(cluster, &new_crds, timeout, cancelled).await?;

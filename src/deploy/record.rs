@@ -133,6 +133,10 @@ pub async fn ensure_namespace(cluster: &Cluster) -> Result<(), DeployError> {
         namespace: None,
         name: RECORD_NAMESPACE.to_owned(),
     };
+    // Read first: an unchanged redeploy writes nothing it does not have to.
+    if cluster.get(&id).await?.is_some() {
+        return Ok(());
+    }
     let body =
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": RECORD_NAMESPACE}});
     cluster.apply(&id, &body, false).await?;

@@ -184,8 +184,16 @@ async fn deploy_locked(
             objects: inventory.clone(),
             ..previous.clone()
         };
-        record.put(pending.clone());
-        record::write(cluster, &record).await?;
+        // A deployed component whose inventory this run cannot grow needs no pending entry: a
+        // kill leaves nothing the record does not name, and the record's own status says the
+        // run did not finish.
+        let settled = prior.as_ref().is_some_and(|p| {
+            p.status == "deployed" && p.version == component.version && p.objects == inventory
+        });
+        if !settled {
+            record.put(pending.clone());
+            record::write(cluster, &record).await?;
+        }
         let outcome = deploy_component(
             cluster,
             component,
@@ -199,8 +207,10 @@ async fn deploy_locked(
         progress.finish_stage();
         match outcome {
             Ok((entry, done)) => {
-                record.put(entry);
-                record::write(cluster, &record).await?;
+                if record.component(&entry.name) != Some(&entry) {
+                    record.put(entry);
+                    record::write(cluster, &record).await?;
+                }
                 report.components.push(done);
             }
             Err(error) => {
