@@ -167,6 +167,9 @@ impl Material {
     }
 }
 
+/// The largest spec or lockfile `detect` reads as text.
+const MAX_TEXT_INPUT: u64 = 64 << 20;
+
 /// Detects whether `path` is a bundle, a lockfile or a spec.
 pub fn detect(path: &Path) -> Result<InputKind, AuditError> {
     let io = |source| AuditError::Io {
@@ -197,7 +200,16 @@ pub fn detect(path: &Path) -> Result<InputKind, AuditError> {
         path: path.to_owned(),
         detail: "not a bundle (archive or layout), a lockfile or a bundle spec".to_owned(),
     };
-    let bytes = std::fs::read(path).map_err(io)?;
+    // Specs and lockfiles are small: a large file that is no archive is neither.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_TEXT_INPUT + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_TEXT_INPUT {
+        return Err(unknown());
+    }
     let text = String::from_utf8(bytes).map_err(|_| unknown())?;
     if toml::from_str::<toml::Table>(&text).is_ok_and(|t| t.contains_key("spec-fingerprint")) {
         return Ok(InputKind::Lock);
@@ -206,7 +218,11 @@ pub fn detect(path: &Path) -> Result<InputKind, AuditError> {
         path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")
     );
-    if yaml || text.lines().any(|l| l.trim() == "kind: Bundle") {
+    // A spec says so at its top level (a document that only quotes one, indented, is not).
+    let says_spec = crate::spec::depth::too_deep(&text).is_none()
+        && serde_norway::from_str::<serde_json::Value>(&text)
+            .is_ok_and(|v| v.get("kind").and_then(serde_json::Value::as_str) == Some("Bundle"));
+    if yaml || says_spec {
         return Ok(InputKind::Spec);
     }
     Err(unknown())

@@ -24,6 +24,9 @@ fn read_segments(segments: &[Segment], out: &mut Vec<u8>) -> io::Result<()> {
     Ok(())
 }
 
+/// Why a file whose first entry is no tar header is refused.
+pub(crate) const NOT_A_TAR: &str = "it is not a tar archive (expected a `.tar` or `.tar.zst` that `ferry build` wrote, its parts manifest, or an unpacked layout directory)";
+
 /// Errors opening a bundle for random access.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -167,8 +170,19 @@ impl OpenBundle {
             }
             reader.seek(SeekFrom::Start(0)).map_err(io_error)?;
             let mut archive = tar::Archive::new(reader);
+            let mut first = true;
             for entry in archive.entries_with_seek().map_err(io_error)? {
-                let entry = entry.map_err(io_error)?;
+                let entry = match entry {
+                    Ok(entry) => entry,
+                    Err(source) if first && source.kind() != io::ErrorKind::UnexpectedEof => {
+                        return Err(OpenError::Invalid {
+                            path: path.to_owned(),
+                            detail: NOT_A_TAR.to_owned(),
+                        })
+                    }
+                    Err(source) => return Err(io_error(source)),
+                };
+                first = false;
                 let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
                 let name = name.strip_prefix("./").unwrap_or(&name).to_owned();
                 if let Some(digest) = name

@@ -24,6 +24,12 @@ pub enum ScanError {
         #[source]
         source: io::Error,
     },
+    /// The file is no tar archive at all.
+    #[error("{path} is not a ferry bundle: {}", super::open::NOT_A_TAR)]
+    NotABundle {
+        /// The file.
+        path: PathBuf,
+    },
     /// Writing an extracted entry failed.
     #[error("cannot write {path}")]
     Extract {
@@ -378,8 +384,18 @@ pub fn scan(
         return Ok(scanner.out);
     }
     let mut archive = tar::Archive::new(open_archive(path).map_err(io_error)?);
+    let mut first = true;
     for entry in archive.entries().map_err(io_error)? {
-        let mut entry = entry.map_err(io_error)?;
+        let mut entry = match entry {
+            Ok(entry) => entry,
+            Err(source) if first && source.kind() != io::ErrorKind::UnexpectedEof => {
+                return Err(ScanError::NotABundle {
+                    path: path.to_owned(),
+                })
+            }
+            Err(source) => return Err(io_error(source)),
+        };
+        first = false;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let header_type = entry.header().entry_type();
         let size = entry.size();

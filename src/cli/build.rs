@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use ferry::bundle::{self, ArchiveOptions, BuildOptions, Compression};
 use ferry::lock::{self, Lock, ResolveOptions};
@@ -70,22 +70,30 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
         .unwrap_or_else(|| Lock::default_path(&spec));
     let (client, store) = registry_setup(&args.registry)?;
     let runtime = runtime()?;
-    let lock =
-        match Lock::read(&path).and_then(|lock| lock.check_usable(&spec, &path).map(|()| lock)) {
-            Ok(lock) => lock,
-            Err(error) if args.locked => {
-                return Err(error).context("`--locked` forbids resolving the spec again");
-            }
-            Err(_) => {
-                let options = ResolveOptions {
-                    jobs: args.registry.jobs,
-                };
-                let resolved =
-                    runtime.block_on(lock::resolve(&spec, &client, &store, &options, progress))?;
-                resolved.write(&path)?;
-                resolved
-            }
-        };
+    let lock = match Lock::read(&path)
+        .and_then(|lock| lock.check_usable(&spec, &path).map(|()| lock))
+    {
+        Ok(lock) => lock,
+        Err(_) if args.locked && !path.exists() => {
+            bail!(
+                    "no lockfile at {}: `--locked` builds from a lock alone\nhint: run `ferry lock {}` first (on a connected machine), or pass --lockfile FILE",
+                    path.display(),
+                    args.spec.display()
+                );
+        }
+        Err(error) if args.locked => {
+            return Err(error).context("`--locked` forbids resolving the spec again");
+        }
+        Err(_) => {
+            let options = ResolveOptions {
+                jobs: args.registry.jobs,
+            };
+            let resolved =
+                runtime.block_on(lock::resolve(&spec, &client, &store, &options, progress))?;
+            resolved.write(&path)?;
+            resolved
+        }
+    };
     let mtime = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(value) => value
             .parse()

@@ -52,15 +52,15 @@ pub fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
         print_json(&report);
     } else {
         println!(
-            "verified {}: bundle {} root {}: {} blobs, {}, {} images, {} charts, {} files ({:.1}s)",
+            "verified {}: bundle {} root {}: {}, {}, {}, {}, {} ({:.1}s)",
             args.bundle.display(),
             escape(&report.bundle),
             report.root,
-            report.blobs,
+            super::count(report.blobs as usize, "blob", "blobs"),
             human_bytes(report.bytes),
-            report.images,
-            report.charts,
-            report.files,
+            super::count(report.images as usize, "image", "images"),
+            super::count(report.charts as usize, "chart", "charts"),
+            super::count(report.files as usize, "file", "files"),
             started.elapsed().as_secs_f64()
         );
         match &report.signed_by {

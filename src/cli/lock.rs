@@ -135,12 +135,12 @@ pub fn run(ctx: &Context, args: &LockArgs) -> Result<()> {
         }));
     } else {
         println!(
-            "{} {}: {} images, {} charts, {} files ({:.1}s)",
+            "{} {}: {}, {}, {} ({:.1}s)",
             if unchanged { "unchanged" } else { "wrote" },
             path.display(),
-            resolved.images.len(),
-            resolved.charts.len(),
-            resolved.files.len(),
+            super::count(resolved.images.len(), "image", "images"),
+            super::count(resolved.charts.len(), "chart", "charts"),
+            super::count(resolved.files.len(), "file", "files"),
             started.elapsed().as_secs_f64()
         );
     }

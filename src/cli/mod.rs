@@ -122,7 +122,12 @@ pub fn print_json<T: serde::Serialize>(value: &T) {
     }
 }
 
-/// Formats a byte count (`1.5 GiB`).
+/// A count with its noun in the right number (`1 chart`, `2 charts`).
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// A byte count for people (`1.5 GiB`).
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;

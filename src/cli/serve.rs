@@ -119,7 +119,11 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
                 if ctx.json {
                     print_json(&files.keys().collect::<Vec<_>>());
                 } else {
-                    println!("wrote {} files into {}", files.len(), dir.display());
+                    println!(
+                        "wrote {} into {}",
+                        super::count(files.len(), "file", "files"),
+                        dir.display()
+                    );
                 }
             }
             None if ctx.json => print_json(&files),
@@ -148,10 +152,11 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         );
     } else {
         eprintln!(
-            "serving bundle {root} on {}://{} ({} registries, {files} files); Ctrl-C stops",
+            "serving bundle {root} on {}://{} ({}, {}); Ctrl-C stops",
             if tls.is_some() { "https" } else { "http" },
             args.listen,
-            registries.len()
+            super::count(registries.len(), "registry", "registries"),
+            super::count(files as usize, "file", "files")
         );
     }
     let options = ServeOptions {

@@ -5,7 +5,7 @@
 //! file, line and column it comes from.
 
 mod deploy;
-mod depth;
+pub(crate) mod depth;
 pub mod files;
 mod paths;
 
@@ -36,13 +36,17 @@ pub struct Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            // No position (the file itself could not be read).
+            return write!(f, "{}", self.path.display());
+        }
         write!(f, "{}:{}:{}", self.path.display(), self.line, self.column)
     }
 }
 
 /// A spec error, always with a location.
 #[derive(Debug, thiserror::Error)]
-#[error("{location}: {message}")]
+#[error("{}", if location.line == 0 && message.contains(&location.path.display().to_string()) { message.clone() } else { format!("{location}: {message}") })]
 pub struct SpecError {
     /// Where.
     pub location: Location,
@@ -63,13 +67,18 @@ impl Source {
                 path: path.to_owned(),
                 text,
             }),
+            // A file that cannot be read has no line to point at: the message names it, and
+            // only a reference from another spec file gets a location (where it is named).
             Err(error) => Err(SpecError {
                 location: referenced_from.unwrap_or(Location {
                     path: path.to_owned(),
-                    line: 1,
-                    column: 1,
+                    line: 0,
+                    column: 0,
                 }),
-                message: format!("cannot read {}: {error}", path.display()),
+                message: match error.kind() {
+                    std::io::ErrorKind::NotFound => format!("no such file: {}", path.display()),
+                    _ => format!("cannot read {}: {error}", path.display()),
+                },
             }),
         }
     }
