@@ -56,11 +56,11 @@ pub fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
             args.bundle.display(),
             escape(&report.bundle),
             report.root,
-            super::count(report.blobs as usize, "blob", "blobs"),
+            super::count(report.blobs, "blob", "blobs"),
             human_bytes(report.bytes),
-            super::count(report.images as usize, "image", "images"),
-            super::count(report.charts as usize, "chart", "charts"),
-            super::count(report.files as usize, "file", "files"),
+            super::count(report.images, "image", "images"),
+            super::count(report.charts, "chart", "charts"),
+            super::count(report.files, "file", "files"),
             started.elapsed().as_secs_f64()
         );
         match &report.signed_by {
