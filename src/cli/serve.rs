@@ -156,7 +156,7 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
             if tls.is_some() { "https" } else { "http" },
             args.listen,
             super::count(registries.len(), "registry", "registries"),
-            super::count(files as usize, "file", "files")
+            super::count(files, "file", "files")
         );
     }
     let options = ServeOptions {
