@@ -104,8 +104,9 @@ fn lock_and_build(root: &Path, spec: &Path, name: &str, out: &Path) -> toml::Val
     toml::from_str(&text).unwrap()
 }
 
-/// `ref.name → digest` of the bundle's `index.json`, and the metadata manifest's digest.
-fn bundle_index(bundle: &Path) -> (BTreeMap<String, String>, String) {
+/// `ref.name → digest` of the bundle's `index.json`, the metadata manifest's digest and the
+/// root's digest.
+fn bundle_index(bundle: &Path) -> (BTreeMap<String, String>, String, String) {
     let mut archive = tar::Archive::new(std::fs::File::open(bundle).unwrap());
     let mut index = None;
     let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -138,8 +139,8 @@ fn bundle_index(bundle: &Path) -> (BTreeMap<String, String>, String) {
             refs.insert(name, digest);
         }
     }
-    let root: serde_json::Value =
-        serde_json::from_slice(&blobs[&root_digest.expect("a ferry-bundle root")]).unwrap();
+    let root_digest = root_digest.expect("a ferry-bundle root");
+    let root: serde_json::Value = serde_json::from_slice(&blobs[&root_digest]).unwrap();
     let metadata = root["manifests"]
         .as_array()
         .unwrap()
@@ -149,7 +150,7 @@ fn bundle_index(bundle: &Path) -> (BTreeMap<String, String>, String) {
         .as_str()
         .unwrap()
         .to_owned();
-    (refs, metadata)
+    (refs, metadata, root_digest)
 }
 
 fn lock_table<'a>(lock: &'a toml::Value, table: &str) -> &'a Vec<toml::Value> {
@@ -198,13 +199,18 @@ struct StdBundle {
     index: BTreeMap<String, String>,
     /// Digest of the metadata manifest.
     metadata: String,
+    /// Digest of the root index (the bundle's identity).
+    root_digest: String,
 }
 
 const APP: &str = "docker.io/library/app:1.0";
 const MULTI: &str = "quay.io/org/multi:2.0";
 const SHARE_A: &str = "docker.io/library/share-a:1";
 const SHARE_B: &str = "registry.k8s.io/team/share-b:1";
-const METADATA: &str = "ferry-bundle/std:1.0.0";
+const METADATA: &str = "ferry-bundle/std:1.0.0.metadata";
+const ROOT: &str = "ferry-bundle/std:1.0.0";
+/// The bundle's repository (root, metadata, signature) without a project.
+const BUNDLE_REPO: &str = "ferry-bundle/std";
 
 impl StdBundle {
     /// The locked digest of an image.
@@ -260,6 +266,14 @@ impl StdBundle {
                 format!("{prefix}{METADATA}"),
                 self.metadata.clone(),
                 "metadata".to_owned(),
+            ),
+        );
+        map.insert(
+            ROOT.to_owned(),
+            (
+                format!("{prefix}{ROOT}"),
+                self.root_digest.clone(),
+                "root".to_owned(),
             ),
         );
         map
@@ -352,7 +366,7 @@ fn std_bundle() -> &'static StdBundle {
         let lock = lock_and_build(&root, &spec, "std", &bundle);
         let host = http.host();
         drop(http);
-        let (index, metadata) = bundle_index(&bundle);
+        let (index, metadata, root_digest) = bundle_index(&bundle);
         let chart_sha256 = format!("sha256:{}", chart.sha256);
         assert_eq!(
             lock_str(&lock_table(&lock, "chart")[0], "sha256"),
@@ -409,6 +423,7 @@ fn std_bundle() -> &'static StdBundle {
             files,
             index,
             metadata,
+            root_digest,
         };
         for reference in [APP, MULTI, SHARE_A, SHARE_B] {
             assert_eq!(
@@ -1318,8 +1333,10 @@ fn shared_layers_are_mounted_and_a_repush_transfers_nothing() {
         mounts.len(),
         "the report's blobs_mounted agrees with the registry log: {mounts:?}"
     );
-    let shared_mounts: Vec<&(String, String)> =
-        mounts.iter().filter(|(d, _)| d == shared).collect();
+    let shared_mounts: Vec<&(String, String)> = mounts
+        .iter()
+        .filter(|(d, repo)| d == shared && repo != BUNDLE_REPO)
+        .collect();
     assert_eq!(shared_mounts.len(), 1, "{mounts:?}");
     assert!(
         ["library/share-a", "team/share-b"].contains(&shared_mounts[0].1.as_str()),
@@ -1329,7 +1346,21 @@ fn shared_layers_are_mounted_and_a_repush_transfers_nothing() {
     let multi_shared = &fx.multi.images[0].layers[0].digest;
     assert_eq!(multi_shared, &fx.multi.images[1].layers[0].digest);
     assert_eq!(uploads.iter().filter(|d| *d == multi_shared).count(), 1);
-    assert!(mounts.iter().all(|(d, _)| d != multi_shared));
+    assert!(mounts
+        .iter()
+        .all(|(d, repo)| d != multi_shared || repo == BUNDLE_REPO));
+    // The root's repository gets every artifact blob by a mount, none by an upload.
+    let in_bundle_repo: BTreeSet<&String> = mounts
+        .iter()
+        .filter(|(_, repo)| repo == BUNDLE_REPO)
+        .map(|(d, _)| d)
+        .collect();
+    for blob in fx.app.blob_digests().iter().chain(&fx.multi.blob_digests()) {
+        assert!(
+            in_bundle_repo.contains(blob),
+            "{blob} not mounted into {BUNDLE_REPO}: {mounts:?}"
+        );
+    }
     // No byte of a mounted blob was sent.
     let patched: usize = requests
         .iter()
@@ -1404,7 +1435,7 @@ fn a_blob_already_in_another_repository_is_mounted_not_uploaded_again() {
     let mounted = completed_mounts(&requests[before..]);
     let shared_mounts: Vec<&String> = mounted
         .iter()
-        .filter(|(d, _)| d == shared)
+        .filter(|(d, repo)| d == shared && repo != BUNDLE_REPO)
         .map(|(_, repo)| repo)
         .collect();
     assert!(
