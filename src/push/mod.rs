@@ -11,6 +11,7 @@
 
 pub mod harbor;
 pub mod mapping;
+pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
