@@ -619,6 +619,33 @@ fn verify_registry_reports_exactly_what_was_tampered_with() {
     assert!(line("different", &app.0), "{}", human.stdout);
     assert!(line("missing", &file.0), "{}", human.stdout);
     assert!(line("ok", &multi.0), "{}", human.stdout);
+
+    // The signature deleted from the registry: the check fails on it, by name.
+    let sig_tag = format!(
+        "sha256-{}.sig",
+        fx.root_digest.trim_start_matches("sha256:")
+    );
+    let sig_digest = digest_of(&skopeo_inspect_raw(
+        &reg,
+        &format!("{BUNDLE_REPO}:{sig_tag}"),
+    ));
+    let status = support::registry::raw_http_status(
+        &host,
+        "DELETE",
+        &format!("/v2/{BUNDLE_REPO}/manifests/{sig_digest}"),
+    );
+    assert_eq!(status, Some(202));
+    let report = json_of(&verify_registry(dir.path(), &[], &host, &[]).failed());
+    assert_eq!(report["signature"]["ok"], false, "{report}");
+    assert!(
+        report["signature"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "holds no signature of the root ({host}/{BUNDLE_REPO}:{sig_tag} is absent)"
+            )),
+        "{report}"
+    );
 }
 
 #[test]

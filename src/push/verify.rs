@@ -519,6 +519,13 @@ async fn check_signature(
             ))
         }
     }
+    if found.is_empty() && !policy.keys.is_empty() && !policy.allow_unsigned {
+        check.detail = Some(format!(
+            "the registry holds no signature of the root ({} is absent)",
+            check.target
+        ));
+        return Ok(check);
+    }
     match crate::sign::check(&found, name, root, policy) {
         Ok(Some(key)) => {
             check.ok = true;
