@@ -1555,7 +1555,22 @@ fn a_killed_push_resumes_without_reuploading_completed_blobs() {
 
     // Every target resolves to its digest and every layer is complete.
     let map = read_map(&map2);
-    assert_eq!(map.len(), big.0.images.len() + 1, "4 images + the metadata");
+    assert_eq!(
+        map.len(),
+        big.0.images.len() + 2,
+        "4 images + the metadata + the root"
+    );
+    let root = map.iter().find(|r| r.kind == "root").unwrap();
+    assert_eq!(
+        digest_of(&skopeo_inspect_raw(
+            &reg,
+            root.target
+                .strip_prefix(&format!("{}/", reg.host()))
+                .unwrap()
+        )),
+        root.digest,
+        "the resumed push completed the root"
+    );
     for (reference, info) in &big.0.images {
         let row = map.iter().find(|r| &r.original == reference).unwrap();
         assert_eq!(row.digest, info.manifest_digest);
