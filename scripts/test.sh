@@ -30,6 +30,13 @@ if ! python3 -c 'import yaml' >/dev/null 2>&1; then
     python3 -m pip install -q --break-system-packages pyyaml ||
     echo "WARNING: cannot install PyYAML: tests/platform_mirror.rs will FAIL." >&2
 fi
+# PyPI's oras, an independent OCI client (tests/registry_verify.rs pulls a pushed file with it).
+if ! python3 -c 'import oras.client' >/dev/null 2>&1; then
+  echo "installing oras (PyPI's OCI registry client)"
+  python3 -m pip install -q oras ||
+    python3 -m pip install -q --break-system-packages oras ||
+    echo "WARNING: cannot install oras: tests/registry_verify.rs will FAIL." >&2
+fi
 if [ ! -d ../shared ]; then
   echo "WARNING: ../shared is absent: the conformance and corpus tests will FAIL (they need it)." >&2
 fi

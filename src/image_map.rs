@@ -35,6 +35,8 @@ pub enum ArtifactKind {
     Metadata,
     /// A signature of the bundle.
     Signature,
+    /// The bundle's root index (the signed identity), in the bundle's repository.
+    Root,
 }
 
 impl ArtifactKind {
@@ -46,6 +48,7 @@ impl ArtifactKind {
             Self::File => "file",
             Self::Metadata => "metadata",
             Self::Signature => "signature",
+            Self::Root => "root",
         }
     }
 }
@@ -58,7 +61,7 @@ impl fmt::Display for ArtifactKind {
 
 /// An artifact kind name that is none of the known ones.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown artifact kind `{0}` (expected image, chart, file, metadata or signature)")]
+#[error("unknown artifact kind `{0}` (expected image, chart, file, metadata, signature or root)")]
 pub struct UnknownKind(pub String);
 
 impl FromStr for ArtifactKind {
@@ -71,6 +74,7 @@ impl FromStr for ArtifactKind {
             "file" => Self::File,
             "metadata" => Self::Metadata,
             "signature" => Self::Signature,
+            "root" => Self::Root,
             other => return Err(UnknownKind(other.to_owned())),
         })
     }

@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{ferry_env, Run};
+use common::{ferry_env, helm_python, Run};
 use kube_double::{Double, Fault, Options, PodFailure};
 use serde_json::Value;
 
@@ -88,31 +88,6 @@ impl Env {
         std::fs::write(&path, text).unwrap();
         path
     }
-}
-
-/// The Helm SDK's Python, from the venv `../shared/tools/helm-template` creates (fails loudly without it).
-fn helm_python() -> PathBuf {
-    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/helm-template");
-    assert!(
-        tool.exists(),
-        "{} is missing: the real Helm is needed",
-        tool.display()
-    );
-    let status = Command::new(&tool)
-        .arg("--help")
-        .output()
-        .expect("run helm-template");
-    assert!(
-        status.status.success(),
-        "helm-template could not set up its venv: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    let venv = std::env::var_os("HELM_TEMPLATE_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/helm-template-venv")
-        });
-    venv.join("bin/python")
 }
 
 /// Runs a Helm SDK snippet with `cfg` bound to a Config on the double; returns its stdout JSON.

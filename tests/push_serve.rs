@@ -24,7 +24,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{ferry, ferry_env, generate_key, s, Run};
+use common::{
+    docker_config, ferry, ferry_env, generate_key, lock_and_build, s, write_component, write_spec,
+    Run,
+};
 use harbor_double::{HarborDouble, HARBOR_VERSION};
 use support::images::{HELM_CHART_LAYER, HELM_CONFIG, OCI_INDEX, OCI_MANIFEST};
 use support::registry::LoggedRequest;
@@ -60,52 +63,9 @@ fn shared_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// Writes `vendor-manifests/<name>/<version>.yaml` under `root`.
-fn write_component(root: &Path, name: &str, version: &str, body: &str) {
-    let dir = root.join("vendor-manifests").join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let text = format!(
-        "apiVersion: ferry/v1\nkind: Component\nname: {name}\nversion: {version}\nlicense: Apache-2.0\n{body}"
-    );
-    std::fs::write(dir.join(format!("{version}.yaml")), text).unwrap();
-}
-
-/// Writes `bundles/<name>.yaml` (version 1.0.0, linux/amd64 + linux/arm64, one component).
-fn write_spec(root: &Path, name: &str, component: &str) -> PathBuf {
-    let dir = root.join("bundles");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: ferry/v1\nkind: Bundle\nname: {name}\nversion: 1.0.0\nplatforms: [linux/amd64, linux/arm64]\ncomponents:\n  - name: {component}\n    version: 1.0.0\n"
-        ),
-    )
-    .unwrap();
-    path
-}
-
-/// Locks and builds `spec` into `out` (plain tar); returns the parsed lock.
-fn lock_and_build(root: &Path, spec: &Path, name: &str, out: &Path) -> toml::Value {
-    let cache = root.join("cache");
-    ferry(&cache, &["lock", s(spec)]).ok();
-    let report = ferry(
-        &cache,
-        &["build", s(spec), "--locked", "-o", s(out), "--json"],
-    )
-    .ok()
-    .json();
-    assert_eq!(
-        report["sha256"].as_str().unwrap(),
-        format!("sha256:{}", sha256_file(out))
-    );
-    let text =
-        std::fs::read_to_string(root.join("lockfiles").join(format!("{name}.lock"))).unwrap();
-    toml::from_str(&text).unwrap()
-}
-
-/// `ref.name → digest` of the bundle's `index.json`, and the metadata manifest's digest.
-fn bundle_index(bundle: &Path) -> (BTreeMap<String, String>, String) {
+/// `ref.name → digest` of the bundle's `index.json`, the metadata manifest's digest and the
+/// root's digest.
+fn bundle_index(bundle: &Path) -> (BTreeMap<String, String>, String, String) {
     let mut archive = tar::Archive::new(std::fs::File::open(bundle).unwrap());
     let mut index = None;
     let mut blobs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -138,8 +98,8 @@ fn bundle_index(bundle: &Path) -> (BTreeMap<String, String>, String) {
             refs.insert(name, digest);
         }
     }
-    let root: serde_json::Value =
-        serde_json::from_slice(&blobs[&root_digest.expect("a ferry-bundle root")]).unwrap();
+    let root_digest = root_digest.expect("a ferry-bundle root");
+    let root: serde_json::Value = serde_json::from_slice(&blobs[&root_digest]).unwrap();
     let metadata = root["manifests"]
         .as_array()
         .unwrap()
@@ -149,7 +109,7 @@ fn bundle_index(bundle: &Path) -> (BTreeMap<String, String>, String) {
         .as_str()
         .unwrap()
         .to_owned();
-    (refs, metadata)
+    (refs, metadata, root_digest)
 }
 
 fn lock_table<'a>(lock: &'a toml::Value, table: &str) -> &'a Vec<toml::Value> {
@@ -198,13 +158,18 @@ struct StdBundle {
     index: BTreeMap<String, String>,
     /// Digest of the metadata manifest.
     metadata: String,
+    /// Digest of the root index (the bundle's identity).
+    root_digest: String,
 }
 
 const APP: &str = "docker.io/library/app:1.0";
 const MULTI: &str = "quay.io/org/multi:2.0";
 const SHARE_A: &str = "docker.io/library/share-a:1";
 const SHARE_B: &str = "registry.k8s.io/team/share-b:1";
-const METADATA: &str = "ferry-bundle/std:1.0.0";
+const METADATA: &str = "ferry-bundle/std:1.0.0.metadata";
+const ROOT: &str = "ferry-bundle/std:1.0.0";
+/// The bundle's repository (root, metadata, signature) without a project.
+const BUNDLE_REPO: &str = "ferry-bundle/std";
 
 impl StdBundle {
     /// The locked digest of an image.
@@ -260,6 +225,14 @@ impl StdBundle {
                 format!("{prefix}{METADATA}"),
                 self.metadata.clone(),
                 "metadata".to_owned(),
+            ),
+        );
+        map.insert(
+            ROOT.to_owned(),
+            (
+                format!("{prefix}{ROOT}"),
+                self.root_digest.clone(),
+                "root".to_owned(),
             ),
         );
         map
@@ -352,7 +325,7 @@ fn std_bundle() -> &'static StdBundle {
         let lock = lock_and_build(&root, &spec, "std", &bundle);
         let host = http.host();
         drop(http);
-        let (index, metadata) = bundle_index(&bundle);
+        let (index, metadata, root_digest) = bundle_index(&bundle);
         let chart_sha256 = format!("sha256:{}", chart.sha256);
         assert_eq!(
             lock_str(&lock_table(&lock, "chart")[0], "sha256"),
@@ -409,6 +382,7 @@ fn std_bundle() -> &'static StdBundle {
             files,
             index,
             metadata,
+            root_digest,
         };
         for reference in [APP, MULTI, SHARE_A, SHARE_B] {
             assert_eq!(
@@ -516,16 +490,6 @@ fn scratch() -> tempfile::TempDir {
         .prefix("ferry-push-serve-")
         .tempdir()
         .unwrap()
-}
-
-/// `$DOCKER_CONFIG/config.json` with credentials for `host`; returns the directory.
-fn docker_config(dir: &Path, host: &str, user: &str, password: &str) -> PathBuf {
-    let config_dir = dir.join(format!("docker-{user}-{}", sha256_hex(password.as_bytes())));
-    std::fs::create_dir_all(&config_dir).unwrap();
-    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    let json = serde_json::json!({ "auths": { host: { "auth": auth } } });
-    std::fs::write(config_dir.join("config.json"), json.to_string()).unwrap();
-    config_dir
 }
 
 /// The `ferry` binary with a private cache and extra environment, as `common::ferry_env`.
@@ -1318,8 +1282,10 @@ fn shared_layers_are_mounted_and_a_repush_transfers_nothing() {
         mounts.len(),
         "the report's blobs_mounted agrees with the registry log: {mounts:?}"
     );
-    let shared_mounts: Vec<&(String, String)> =
-        mounts.iter().filter(|(d, _)| d == shared).collect();
+    let shared_mounts: Vec<&(String, String)> = mounts
+        .iter()
+        .filter(|(d, repo)| d == shared && repo != BUNDLE_REPO)
+        .collect();
     assert_eq!(shared_mounts.len(), 1, "{mounts:?}");
     assert!(
         ["library/share-a", "team/share-b"].contains(&shared_mounts[0].1.as_str()),
@@ -1329,7 +1295,21 @@ fn shared_layers_are_mounted_and_a_repush_transfers_nothing() {
     let multi_shared = &fx.multi.images[0].layers[0].digest;
     assert_eq!(multi_shared, &fx.multi.images[1].layers[0].digest);
     assert_eq!(uploads.iter().filter(|d| *d == multi_shared).count(), 1);
-    assert!(mounts.iter().all(|(d, _)| d != multi_shared));
+    assert!(mounts
+        .iter()
+        .all(|(d, repo)| d != multi_shared || repo == BUNDLE_REPO));
+    // The root's repository gets every artifact blob by a mount, none by an upload.
+    let in_bundle_repo: BTreeSet<&String> = mounts
+        .iter()
+        .filter(|(_, repo)| repo == BUNDLE_REPO)
+        .map(|(d, _)| d)
+        .collect();
+    for blob in fx.app.blob_digests().iter().chain(&fx.multi.blob_digests()) {
+        assert!(
+            in_bundle_repo.contains(blob),
+            "{blob} not mounted into {BUNDLE_REPO}: {mounts:?}"
+        );
+    }
     // No byte of a mounted blob was sent.
     let patched: usize = requests
         .iter()
@@ -1404,7 +1384,7 @@ fn a_blob_already_in_another_repository_is_mounted_not_uploaded_again() {
     let mounted = completed_mounts(&requests[before..]);
     let shared_mounts: Vec<&String> = mounted
         .iter()
-        .filter(|(d, _)| d == shared)
+        .filter(|(d, repo)| d == shared && repo != BUNDLE_REPO)
         .map(|(_, repo)| repo)
         .collect();
     assert!(
@@ -1575,7 +1555,22 @@ fn a_killed_push_resumes_without_reuploading_completed_blobs() {
 
     // Every target resolves to its digest and every layer is complete.
     let map = read_map(&map2);
-    assert_eq!(map.len(), big.0.images.len() + 1, "4 images + the metadata");
+    assert_eq!(
+        map.len(),
+        big.0.images.len() + 2,
+        "4 images + the metadata + the root"
+    );
+    let root = map.iter().find(|r| r.kind == "root").unwrap();
+    assert_eq!(
+        digest_of(&skopeo_inspect_raw(
+            &reg,
+            root.target
+                .strip_prefix(&format!("{}/", reg.host()))
+                .unwrap()
+        )),
+        root.digest,
+        "the resumed push completed the root"
+    );
     for (reference, info) in &big.0.images {
         let row = map.iter().find(|r| &r.original == reference).unwrap();
         assert_eq!(row.digest, info.manifest_digest);

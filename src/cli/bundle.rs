@@ -20,10 +20,15 @@ pub struct BundleArgs {
 /// Arguments of `ferry verify`.
 #[derive(Args)]
 pub struct VerifyArgs {
-    /// A bundle archive (.tar, .tar.zst, NAME.parts.json) or unpacked layout directory.
-    pub bundle: PathBuf,
+    /// A bundle archive (.tar, .tar.zst, NAME.parts.json) or unpacked layout directory
+    /// (with --registry, it may be replaced by --root, --bundle-name and --version).
+    #[arg(required_unless_present = "root")]
+    pub bundle: Option<PathBuf>,
     #[command(flatten)]
     pub trust: super::sign::TrustArgs,
+    /// Check what a registry holds instead (see `ferry verify --help`).
+    #[command(flatten)]
+    pub remote: super::verify_registry::RemoteArgs,
 }
 
 /// Arguments of `ferry unpack`.
@@ -40,20 +45,25 @@ pub struct UnpackArgs {
 
 /// `ferry verify`.
 pub fn verify(ctx: &Context, args: &VerifyArgs) -> Result<()> {
+    if args.remote.registry.is_some() {
+        return super::verify_registry::run(ctx, args.bundle.as_deref(), &args.trust, &args.remote);
+    }
+    let Some(bundle_path) = &args.bundle else {
+        bail!("--root, --bundle-name and --version need --registry: a bundle file is verified by its path");
+    };
     let started = Instant::now();
     let trust = args.trust.policy()?;
     // Always in full; the stamp it leaves lets serve/push/render skip
     // re-hashing while the file stays unchanged.
     let stamps = super::open_store(None)?.root().join("verified-v1");
-    let (report, _, _) =
-        bundle::verify_for_use(&args.bundle, &trust, &stamps, true, &ctx.progress)?;
+    let (report, _, _) = bundle::verify_for_use(bundle_path, &trust, &stamps, true, &ctx.progress)?;
     ctx.progress.clear();
     if ctx.json {
         print_json(&report);
     } else {
         println!(
             "verified {}: bundle {} root {}: {}, {}, {}, {}, {} ({:.1}s)",
-            args.bundle.display(),
+            bundle_path.display(),
             escape(&report.bundle),
             report.root,
             super::count(report.blobs, "blob", "blobs"),

@@ -11,6 +11,7 @@
 
 pub mod harbor;
 pub mod mapping;
+pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -138,6 +139,9 @@ struct Item {
     top: Descriptor,
     manifests: Vec<Descriptor>,
     blobs: Vec<Descriptor>,
+    /// For the root: the artifact repository each blob is mounted from
+    /// (nothing of the root is uploaded; its blobs are already in the target).
+    sources: BTreeMap<Digest, String>,
 }
 
 #[derive(Default)]
@@ -217,6 +221,7 @@ pub async fn push(
     if let Some(delta) = bundle.delta() {
         let needed: Vec<(&Item, &Descriptor)> = pending
             .iter()
+            .filter(|item| item.sources.is_empty())
             .flat_map(|item| item.blobs.iter().map(move |blob| (*item, blob)))
             .filter(|(_, blob)| from_base(&blob.digest))
             .collect();
@@ -270,7 +275,7 @@ pub async fn push(
     }
     let mut first: BTreeMap<Digest, (&Item, &Descriptor)> = BTreeMap::new();
     let mut later: Vec<(&Item, &Descriptor, String)> = Vec::new();
-    for item in &pending {
+    for item in pending.iter().filter(|item| item.sources.is_empty()) {
         for blob in item.blobs.iter().filter(|blob| !from_base(&blob.digest)) {
             let repository = item.target.repository.as_str();
             if let Some(owner) = in_target.get(&blob.digest) {
@@ -287,6 +292,22 @@ pub async fn push(
                     later.push((item, blob, owner.target.repository.clone()))
                 }
                 Some(_) => {}
+            }
+        }
+    }
+    // The root's blobs are mounted from where the artifacts' blobs are (or
+    // will be, once the uploads above are done); a delta's base blobs are in
+    // the artifact's repository already (checked above).
+    for item in pending.iter().filter(|item| !item.sources.is_empty()) {
+        let repository = item.target.repository.as_str();
+        for blob in &item.blobs {
+            let from = first
+                .get(&blob.digest)
+                .map(|(owner, _)| owner.target.repository.as_str())
+                .or_else(|| in_target.get(&blob.digest).copied())
+                .or_else(|| item.sources.get(&blob.digest).map(String::as_str));
+            if let Some(from) = from.filter(|from| *from != repository) {
+                later.push((item, blob, from.to_owned()));
             }
         }
     }
@@ -398,6 +419,7 @@ fn plan(bundle: &OpenBundle, mapping: &Mapping) -> Result<Vec<Item>, PushError> 
             top,
             manifests,
             blobs,
+            sources: BTreeMap::new(),
         });
         Ok(())
     };
@@ -421,33 +443,22 @@ fn plan(bundle: &OpenBundle, mapping: &Mapping) -> Result<Vec<Item>, PushError> 
                 })?,
         )?;
     }
-    // The metadata (lock, spec) and signatures go to <project>/ferry-bundle/<name>.
+    // The root (tag: the bundle version), the metadata (lock, spec; tag
+    // `<version>.metadata`) and signatures go to <project>/ferry-bundle/<name>.
     let lock = bundle
         .lock()
         .ok_or_else(|| PushError::Invalid("the bundle has no lock".to_owned()))?;
-    let repository = [
-        mapping.project.as_str(),
-        "ferry-bundle",
-        lock.bundle.as_str(),
-    ]
-    .iter()
-    .filter(|p| !p.is_empty())
-    .copied()
-    .collect::<Vec<_>>()
-    .join("/");
+    let repository = bundle_repository(mapping, &lock.bundle);
+    let version = bundle_tag(lock.bundle_version.as_deref());
     if let Some(metadata) = bundle.metadata() {
-        let tag = lock
-            .bundle_version
-            .clone()
-            .unwrap_or_else(|| "latest".to_owned());
         let target = Reference {
             registry: mapping.host.clone(),
             repository: repository.clone(),
-            tag: Some(crate::oci::sanitize_tag(&tag)),
+            tag: Some(metadata_tag(lock.bundle_version.as_deref())),
             digest: None,
         };
         add(
-            format!("ferry-bundle/{}:{tag}", lock.bundle),
+            format!("ferry-bundle/{}:{version}.metadata", lock.bundle),
             target,
             metadata.clone(),
             ArtifactKind::Metadata,
@@ -469,7 +480,106 @@ fn plan(bundle: &OpenBundle, mapping: &Mapping) -> Result<Vec<Item>, PushError> 
         };
         add(tag.clone(), target, extra.clone(), ArtifactKind::Signature)?;
     }
+    let root = root_item(bundle, mapping, &items, repository, version)?;
+    items.push(root);
     Ok(items)
+}
+
+/// The bundle's repository under the target: `[<project>/]ferry-bundle/<name>`.
+pub fn bundle_repository(mapping: &Mapping, bundle: &str) -> String {
+    [mapping.project.as_str(), "ferry-bundle", bundle]
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The root's tag in the bundle's repository: the bundle version (`latest` without one).
+pub fn bundle_tag(version: Option<&str>) -> String {
+    crate::oci::sanitize_tag(version.unwrap_or("latest"))
+}
+
+/// The metadata manifest's tag beside the root: `<version>.metadata`.
+pub fn metadata_tag(version: Option<&str>) -> String {
+    crate::oci::sanitize_tag(&format!("{}.metadata", version.unwrap_or("latest")))
+}
+
+/// The root index as an artifact of the bundle's repository: every manifest it
+/// lists (and their children) copied there by digest, every blob mounted from
+/// the artifact repository push puts it in, then the root under the version tag.
+fn root_item(
+    bundle: &OpenBundle,
+    mapping: &Mapping,
+    artifacts: &[Item],
+    repository: String,
+    version: String,
+) -> Result<Item, PushError> {
+    let media_type = bundle
+        .manifest_media_type(&bundle.root)
+        .unwrap_or(crate::oci::OCI_INDEX)
+        .to_owned();
+    let size = bundle.blob_size(&bundle.root).ok_or_else(|| {
+        PushError::Invalid(format!("the root {} is not in the bundle", bundle.root))
+    })?;
+    let top = Descriptor {
+        media_type,
+        digest: bundle.root.clone(),
+        size,
+        platform: None,
+        artifact_type: Some(crate::bundle::ROOT_ARTIFACT_TYPE.to_owned()),
+        annotations: BTreeMap::new(),
+    };
+    let mut manifests: Vec<Descriptor> = Vec::new();
+    let mut blobs: Vec<Descriptor> = Vec::new();
+    let mut sources = BTreeMap::new();
+    let artifacts = artifacts.iter().filter(|item| {
+        matches!(
+            item.mapped.kind,
+            ArtifactKind::Image | ArtifactKind::Chart | ArtifactKind::File
+        )
+    });
+    for item in artifacts {
+        for manifest in &item.manifests {
+            if !manifests.iter().any(|m| m.digest == manifest.digest) {
+                manifests.push(manifest.clone());
+            }
+        }
+        for blob in &item.blobs {
+            if !sources.contains_key(&blob.digest) {
+                sources.insert(blob.digest.clone(), item.target.repository.clone());
+                blobs.push(blob.clone());
+            }
+        }
+    }
+    if let Some(metadata) = bundle.metadata() {
+        // Its blobs are pushed to this repository by the metadata artifact.
+        manifests.push(metadata.clone());
+    }
+    manifests.push(top.clone());
+    let name = bundle
+        .lock()
+        .map(|lock| lock.bundle.clone())
+        .unwrap_or_default();
+    let target = Reference {
+        registry: mapping.host.clone(),
+        repository,
+        tag: Some(version.clone()),
+        digest: None,
+    };
+    Ok(Item {
+        mapped: MapEntry {
+            original: format!("ferry-bundle/{name}:{version}"),
+            target: target.to_string(),
+            digest: bundle.root.clone(),
+            kind: ArtifactKind::Root,
+        },
+        target,
+        top,
+        manifests,
+        blobs,
+        sources,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -34,6 +34,14 @@ fn push_scope(repository: &str) -> String {
     format!("repository:{repository}:pull,push")
 }
 
+fn scope(repository: &str, for_push: bool) -> String {
+    if for_push {
+        push_scope(repository)
+    } else {
+        format!("repository:{repository}:pull")
+    }
+}
+
 impl BlobSource {
     /// A streaming body over `start..size` of the blob.
     fn body(&self, start: u64, length: u64) -> Result<reqwest::Body, std::io::Error> {
@@ -67,12 +75,33 @@ impl BlobSource {
 }
 
 impl Client {
-    /// Whether `repository` on `registry` already has a blob (HEAD).
+    /// Whether `repository` on `registry` already has a blob (HEAD), asking
+    /// for push access (a push's check before it writes).
     pub async fn blob_exists(
         &self,
         registry: &str,
         repository: &str,
         digest: &Digest,
+    ) -> Result<bool, RegistryError> {
+        self.head_blob(registry, repository, digest, true).await
+    }
+
+    /// Whether `repository` on `registry` has a blob (HEAD), with read access only.
+    pub async fn blob_present(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &Digest,
+    ) -> Result<bool, RegistryError> {
+        self.head_blob(registry, repository, digest, false).await
+    }
+
+    async fn head_blob(
+        &self,
+        registry: &str,
+        repository: &str,
+        digest: &Digest,
+        for_push: bool,
     ) -> Result<bool, RegistryError> {
         let (host, repo) = self.config().endpoint(registry, repository);
         let path = format!("/v2/{repo}/blobs/{digest}");
@@ -80,7 +109,7 @@ impl Client {
         let call = Call {
             method: Method::HEAD,
             target: &path,
-            scope: push_scope(&repo),
+            scope: scope(&repo, for_push),
             headers: HeaderMap::new(),
             body: None,
             what: &what,
@@ -294,12 +323,36 @@ impl Client {
         Ok((acknowledged, next))
     }
 
-    /// The digest a tag (or digest) resolves to in a repository, if it exists.
+    /// The digest a tag (or digest) resolves to in a repository, if it exists
+    /// (asking for push access: a push's check before it writes).
     pub async fn manifest_digest(
         &self,
         registry: &str,
         repository: &str,
         reference: &str,
+    ) -> Result<Option<Digest>, RegistryError> {
+        self.head_manifest(registry, repository, reference, true)
+            .await
+    }
+
+    /// The digest a tag (or digest) resolves to in a repository, if it
+    /// exists, with read access only.
+    pub async fn resolve_manifest(
+        &self,
+        registry: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Option<Digest>, RegistryError> {
+        self.head_manifest(registry, repository, reference, false)
+            .await
+    }
+
+    async fn head_manifest(
+        &self,
+        registry: &str,
+        repository: &str,
+        reference: &str,
+        for_push: bool,
     ) -> Result<Option<Digest>, RegistryError> {
         let (host, repo) = self.config().endpoint(registry, repository);
         let path = format!("/v2/{repo}/manifests/{reference}");
@@ -312,7 +365,7 @@ impl Client {
         let call = Call {
             method: Method::HEAD,
             target: &path,
-            scope: push_scope(&repo),
+            scope: scope(&repo, for_push),
             headers,
             body: None,
             what: &what,

@@ -137,3 +137,95 @@ pub fn build_example(cache: &Path, out: &Path) {
     )
     .ok();
 }
+
+/// Writes `vendor-manifests/<name>/<version>.yaml` under `root`.
+pub fn write_component(root: &Path, name: &str, version: &str, body: &str) {
+    let dir = root.join("vendor-manifests").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = format!(
+        "apiVersion: ferry/v1\nkind: Component\nname: {name}\nversion: {version}\nlicense: Apache-2.0\n{body}"
+    );
+    std::fs::write(dir.join(format!("{version}.yaml")), text).unwrap();
+}
+
+/// Writes `bundles/<name>.yaml` (version 1.0.0, linux/amd64 + linux/arm64, one component).
+pub fn write_spec(root: &Path, name: &str, component: &str) -> PathBuf {
+    let dir = root.join("bundles");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: ferry/v1\nkind: Bundle\nname: {name}\nversion: 1.0.0\nplatforms: [linux/amd64, linux/arm64]\ncomponents:\n  - name: {component}\n    version: 1.0.0\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Locks and builds `spec` into `out` (plain tar); returns the parsed lock.
+pub fn lock_and_build(root: &Path, spec: &Path, name: &str, out: &Path) -> toml::Value {
+    lock_and_build_with(root, spec, name, out, &[])
+}
+
+/// [`lock_and_build`] with extra `ferry build` arguments (`--sign-key KEY`).
+pub fn lock_and_build_with(
+    root: &Path,
+    spec: &Path,
+    name: &str,
+    out: &Path,
+    extra: &[&str],
+) -> toml::Value {
+    let cache = root.join("cache");
+    ferry(&cache, &["lock", s(spec)]).ok();
+    let mut args = vec!["build", s(spec), "--locked", "-o", s(out), "--json"];
+    args.extend_from_slice(extra);
+    let report = ferry(&cache, &args).ok().json();
+    assert_eq!(
+        report["sha256"].as_str().unwrap(),
+        format!("sha256:{}", sha256_file(out))
+    );
+    let text =
+        std::fs::read_to_string(root.join("lockfiles").join(format!("{name}.lock"))).unwrap();
+    toml::from_str(&text).unwrap()
+}
+
+/// `$DOCKER_CONFIG/config.json` with credentials for `host`; returns the directory.
+pub fn docker_config(dir: &Path, host: &str, user: &str, password: &str) -> PathBuf {
+    use base64::Engine as _;
+    use sha2::Digest;
+    let config_dir = dir.join(format!(
+        "docker-{user}-{}",
+        hex::encode(sha2::Sha256::digest(password.as_bytes()))
+    ));
+    std::fs::create_dir_all(&config_dir).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let json = serde_json::json!({ "auths": { host: { "auth": auth } } });
+    std::fs::write(config_dir.join("config.json"), json.to_string()).unwrap();
+    config_dir
+}
+
+/// The Helm SDK's Python, from the venv `../shared/tools/helm-template` creates (fails loudly without it).
+pub fn helm_python() -> PathBuf {
+    let tool = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/helm-template");
+    assert!(
+        tool.exists(),
+        "{} is missing: the real Helm is needed",
+        tool.display()
+    );
+    let status = Command::new(&tool)
+        .arg("--help")
+        .output()
+        .expect("run helm-template");
+    assert!(
+        status.status.success(),
+        "helm-template could not set up its venv: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let venv = std::env::var_os("HELM_TEMPLATE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/helm-template-venv")
+        });
+    venv.join("bin/python")
+}
