@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use ferry::bundle::OpenBundle;
 use ferry::push::{self, harbor::Harbor, HarborMode, Mapping, PushOptions};
@@ -58,7 +58,10 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
     )?;
     let verify_seconds = started.elapsed().as_secs_f64();
     let bundle = OpenBundle::open(&args.bundle)?;
-    let (client, _) = registry_setup(&args.registry)?;
+    let (client, store) = registry_setup(&args.registry)?;
+    let journal_dir = store.root().join("uploads-v1");
+    let journal = ferry::registry::UploadJournal::open(&journal_dir)
+        .with_context(|| format!("cannot create {}", journal_dir.display()))?;
     let (host, path_project) = match args.to.split_once('/') {
         Some((host, project)) => (host.to_owned(), Some(project.trim_matches('/').to_owned())),
         None => (args.to.clone(), None),
@@ -101,6 +104,7 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
         },
         jobs: args.registry.jobs,
         chunk_size,
+        journal: Some(journal),
     };
     let pushing = Instant::now();
     let report = runtime.block_on(push::push(&bundle, &client, &options, &ctx.progress))?;

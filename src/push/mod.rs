@@ -23,7 +23,7 @@ use crate::bundle::{OpenBundle, OpenError};
 use crate::image_map::{ArtifactKind, ImageMap, MapEntry};
 use crate::oci::{Descriptor, Digest, Reference};
 use crate::progress::Progress;
-use crate::registry::{BlobSource, Client, MountOutcome, RegistryError};
+use crate::registry::{BlobSource, Client, MountOutcome, RegistryError, UploadJournal};
 
 /// Whether the target is treated as Harbor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +47,9 @@ pub struct PushOptions {
     pub jobs: usize,
     /// Upload chunk size (a broken connection costs at most one chunk).
     pub chunk_size: u64,
+    /// Where open upload sessions are recorded, so that a push after a kill
+    /// continues them; `None`: every upload starts from byte 0.
+    pub journal: Option<UploadJournal>,
 }
 
 /// What a push did.
@@ -60,8 +63,11 @@ pub struct PushReport {
     pub projects_created: Vec<String>,
     /// Blobs uploaded.
     pub blobs_uploaded: usize,
-    /// Bytes uploaded.
+    /// Bytes of the blobs uploaded.
     pub bytes_uploaded: u64,
+    /// Of those, bytes an upload session left open by an earlier push
+    /// already held, so they were not sent again.
+    pub bytes_resumed: u64,
     /// Blobs mounted from another repository.
     pub blobs_mounted: usize,
     /// Blobs already present.
@@ -144,6 +150,7 @@ struct Item {
 struct Counters {
     uploaded: AtomicUsize,
     bytes: AtomicU64,
+    resumed: AtomicU64,
     mounted: AtomicUsize,
     skipped: AtomicUsize,
     manifests: AtomicUsize,
@@ -345,6 +352,7 @@ pub async fn push(
 
     report.blobs_uploaded = counters.uploaded.load(Ordering::Relaxed);
     report.bytes_uploaded = counters.bytes.load(Ordering::Relaxed);
+    report.bytes_resumed = counters.resumed.load(Ordering::Relaxed);
     report.blobs_mounted = counters.mounted.load(Ordering::Relaxed);
     report.blobs_skipped = counters.skipped.load(Ordering::Relaxed);
     report.manifests_pushed = counters.manifests.load(Ordering::Relaxed);
@@ -518,7 +526,7 @@ async fn push_blob(
         .blob_segments(&blob.digest, 0, size)
         .ok_or_else(|| PushError::Invalid(format!("blob {} is not in the bundle", blob.digest)))?;
     let source = BlobSource { segments, size };
-    client
+    let resumed = client
         .upload_blob(
             &target.registry,
             &target.repository,
@@ -526,10 +534,12 @@ async fn push_blob(
             &source,
             session,
             options.chunk_size,
+            options.journal.as_ref(),
             &|n| progress.bytes(n),
         )
         .await
         .map_err(registry_error(what()))?;
+    counters.resumed.fetch_add(resumed, Ordering::Relaxed);
     counters.uploaded.fetch_add(1, Ordering::Relaxed);
     counters.bytes.fetch_add(size, Ordering::Relaxed);
     progress.item(&blob.digest.to_string());
