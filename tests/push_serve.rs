@@ -24,7 +24,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{ferry, ferry_env, generate_key, s, Run};
+use common::{ferry, ferry_env, generate_key, lock_and_build, s, write_component, write_spec, Run};
 use harbor_double::{HarborDouble, HARBOR_VERSION};
 use support::images::{HELM_CHART_LAYER, HELM_CONFIG, OCI_INDEX, OCI_MANIFEST};
 use support::registry::LoggedRequest;
@@ -58,50 +58,6 @@ fn shared_dir(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// Writes `vendor-manifests/<name>/<version>.yaml` under `root`.
-fn write_component(root: &Path, name: &str, version: &str, body: &str) {
-    let dir = root.join("vendor-manifests").join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let text = format!(
-        "apiVersion: ferry/v1\nkind: Component\nname: {name}\nversion: {version}\nlicense: Apache-2.0\n{body}"
-    );
-    std::fs::write(dir.join(format!("{version}.yaml")), text).unwrap();
-}
-
-/// Writes `bundles/<name>.yaml` (version 1.0.0, linux/amd64 + linux/arm64, one component).
-fn write_spec(root: &Path, name: &str, component: &str) -> PathBuf {
-    let dir = root.join("bundles");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{name}.yaml"));
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: ferry/v1\nkind: Bundle\nname: {name}\nversion: 1.0.0\nplatforms: [linux/amd64, linux/arm64]\ncomponents:\n  - name: {component}\n    version: 1.0.0\n"
-        ),
-    )
-    .unwrap();
-    path
-}
-
-/// Locks and builds `spec` into `out` (plain tar); returns the parsed lock.
-fn lock_and_build(root: &Path, spec: &Path, name: &str, out: &Path) -> toml::Value {
-    let cache = root.join("cache");
-    ferry(&cache, &["lock", s(spec)]).ok();
-    let report = ferry(
-        &cache,
-        &["build", s(spec), "--locked", "-o", s(out), "--json"],
-    )
-    .ok()
-    .json();
-    assert_eq!(
-        report["sha256"].as_str().unwrap(),
-        format!("sha256:{}", sha256_file(out))
-    );
-    let text =
-        std::fs::read_to_string(root.join("lockfiles").join(format!("{name}.lock"))).unwrap();
-    toml::from_str(&text).unwrap()
 }
 
 /// `ref.name → digest` of the bundle's `index.json`, and the metadata manifest's digest.

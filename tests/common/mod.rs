@@ -116,11 +116,12 @@ pub fn copy_example(dir: &Path) -> PathBuf {
     target.join("bundles").join("example.yaml")
 }
 
-/// SHA-256 of a file, hex.
+/// SHA-256 of a file, hex (streamed).
 pub fn sha256_file(path: &Path) -> String {
     use sha2::Digest;
-    let bytes = std::fs::read(path).unwrap();
-    hex::encode(sha2::Sha256::digest(bytes))
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path).unwrap(), &mut hasher).unwrap();
+    hex::encode(hasher.finalize())
 }
 
 /// A path as `&str`.
@@ -136,4 +137,48 @@ pub fn build_example(cache: &Path, out: &Path) {
         &["build", s(&spec), "--locked", "-o", s(out), "--quiet"],
     )
     .ok();
+}
+
+/// Writes `vendor-manifests/<name>/<version>.yaml` under `root`.
+pub fn write_component(root: &Path, name: &str, version: &str, body: &str) {
+    let dir = root.join("vendor-manifests").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = format!(
+        "apiVersion: ferry/v1\nkind: Component\nname: {name}\nversion: {version}\nlicense: Apache-2.0\n{body}"
+    );
+    std::fs::write(dir.join(format!("{version}.yaml")), text).unwrap();
+}
+
+/// Writes `bundles/<name>.yaml` (version 1.0.0, linux/amd64 + linux/arm64, one component).
+pub fn write_spec(root: &Path, name: &str, component: &str) -> PathBuf {
+    let dir = root.join("bundles");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: ferry/v1\nkind: Bundle\nname: {name}\nversion: 1.0.0\nplatforms: [linux/amd64, linux/arm64]\ncomponents:\n  - name: {component}\n    version: 1.0.0\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Locks and builds `spec` into `out` (plain tar); returns the parsed lock.
+pub fn lock_and_build(root: &Path, spec: &Path, name: &str, out: &Path) -> toml::Value {
+    let cache = root.join("cache");
+    ferry(&cache, &["lock", s(spec)]).ok();
+    let report = ferry(
+        &cache,
+        &["build", s(spec), "--locked", "-o", s(out), "--json"],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        report["sha256"].as_str().unwrap(),
+        format!("sha256:{}", sha256_file(out))
+    );
+    let text =
+        std::fs::read_to_string(root.join("lockfiles").join(format!("{name}.lock"))).unwrap();
+    toml::from_str(&text).unwrap()
 }
