@@ -162,18 +162,12 @@ fn killed_push(fixture: &Fixture, proxy: &FaultProxy, dir: &Path) -> u64 {
     acknowledged
 }
 
-/// Pushes again through `proxy`, checks the result in the registry itself
+/// Pushes again to `to`, checks the result in the registry itself
 /// and returns the JSON report.
-fn rerun_and_check(
-    fixture: &Fixture,
-    reg: &Registry,
-    proxy: &FaultProxy,
-    dir: &Path,
-) -> serde_json::Value {
+fn rerun_and_check(fixture: &Fixture, reg: &Registry, to: &str, dir: &Path) -> serde_json::Value {
     let cache = dir.join("cache");
     let map = dir.join("map.json");
-    let to = proxy.host();
-    let mut args = push_args(&fixture.bundle, &to, &map);
+    let mut args = push_args(&fixture.bundle, to, &map);
     args.push("--json");
     let report = ferry_env(&cache, &[], &args).ok().json();
     // The image is whole, byte for byte, as the registry itself serves it.
@@ -230,7 +224,7 @@ fn a_push_killed_mid_blob_continues_the_open_session() {
     let acknowledged = killed_push(fixture, &proxy, dir.path());
     let first = proxy.received_bytes();
     proxy.reset_counts();
-    let report = rerun_and_check(fixture, &reg, &proxy, dir.path());
+    let report = rerun_and_check(fixture, &reg, &proxy.host(), dir.path());
     let second = proxy.received_bytes();
     assert!(
         second <= large(fixture).1 - acknowledged + SMALL,
@@ -249,7 +243,7 @@ fn a_session_survives_a_registry_restart_between_the_kill_and_the_rerun() {
     reg.restart();
     let first = proxy.received_bytes();
     proxy.reset_counts();
-    let report = rerun_and_check(fixture, &reg, &proxy, dir.path());
+    let report = rerun_and_check(fixture, &reg, &proxy.host(), dir.path());
     assert_resumed(
         fixture,
         &report,
@@ -271,12 +265,68 @@ fn a_session_the_registry_forgot_is_uploaded_again_from_the_start() {
     assert!(uploads.is_dir(), "the killed push left a session");
     std::fs::remove_dir_all(&uploads).unwrap();
     proxy.reset_counts();
-    let report = rerun_and_check(fixture, &reg, &proxy, dir.path());
+    let report = rerun_and_check(fixture, &reg, &proxy.host(), dir.path());
     assert_eq!(report["bytes_resumed"].as_u64(), Some(0), "{report}");
     let (_, size) = large(fixture);
     let second = proxy.received_bytes();
     assert!(
         second >= size && second <= size + SMALL,
         "the rerun sent {second} bytes for a {size}-byte layer"
+    );
+}
+
+/// Straight to distribution, the kill leaves the cut chunk's bytes in the
+/// session, so the registry refuses the saved state (and drops the session):
+/// the rerun uploads the blob again, and the result is still whole.
+#[test]
+fn a_push_killed_straight_to_the_registry_still_completes_correctly() {
+    let fixture = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::start(RegistryOptions::plain());
+    let cache = dir.path().join("cache");
+    let map = dir.path().join("killed-map.json");
+    let to = reg.host();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(push_args(&fixture.bundle, &to, &map))
+        .arg("-q")
+        .env("FERRY_CACHE_DIR", &cache)
+        .env("DOCKER_CONFIG", cache.join("no-docker-config"))
+        .env("FERRY_SEED_FILE", cache.with_extension("seed"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let uploads = reg
+        .data_dir()
+        .join("docker/registry/v2/repositories/resume/app/_uploads");
+    let held = || -> u64 {
+        std::fs::read_dir(&uploads)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::metadata(e.path().join("data")).ok())
+            .map(|m| m.len())
+            .sum()
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while held() < 3 * CHUNK {
+        assert!(child.try_wait().unwrap().is_none(), "the push ended first");
+        assert!(
+            Instant::now() < deadline,
+            "the upload never got 3 chunks in"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    assert_eq!(child.wait().unwrap().signal(), Some(9));
+
+    let report = rerun_and_check(fixture, &reg, &reg.host(), dir.path());
+    let (_, size) = large(fixture);
+    let resumed = report["bytes_resumed"].as_u64().unwrap();
+    assert!(resumed < size, "{report}");
+    assert!(
+        report["bytes_uploaded"].as_u64().unwrap() >= size,
+        "{report}"
     );
 }

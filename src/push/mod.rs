@@ -503,6 +503,10 @@ async fn push_blob(
         .await
         .map_err(registry_error(what()))?
     {
+        // A session an earlier run left for it is of no use any more.
+        if let Some(journal) = &options.journal {
+            journal.forget(&target.registry, &target.repository, &blob.digest);
+        }
         counters.skipped.fetch_add(1, Ordering::Relaxed);
         progress.bytes(blob.size);
         return Ok(());

@@ -71,11 +71,28 @@ impl UploadJournal {
         &self.dir
     }
 
+    /// Drops the saved session of a blob that needs none any more (it is in
+    /// the registry already), unless another push holds it.
+    pub fn forget(&self, registry: &str, repository: &str, digest: &Digest) {
+        let key = Self::key(registry, repository, digest);
+        if self.dir.join(format!("{key}.json")).exists() {
+            if let Some(claim) = self.claim(registry, repository, digest) {
+                claim.remove();
+            }
+        }
+    }
+
+    fn key(registry: &str, repository: &str, digest: &Digest) -> String {
+        Digest::of_bytes(format!("{registry}\n{repository}\n{digest}").as_bytes())
+            .hex()
+            .to_owned()
+    }
+
     /// Takes the entry of a blob for this run; `None` while another push
     /// holds it (or the lock cannot be taken): upload without the journal then.
     pub fn claim(&self, registry: &str, repository: &str, digest: &Digest) -> Option<Claim> {
-        let key = Digest::of_bytes(format!("{registry}\n{repository}\n{digest}").as_bytes());
-        let lock_path = self.dir.join(format!("{}.lock", key.hex()));
+        let key = Self::key(registry, repository, digest);
+        let lock_path = self.dir.join(format!("{key}.lock"));
         let lock = fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -92,7 +109,7 @@ impl UploadJournal {
         Some(Claim {
             lock,
             lock_path,
-            entry: self.dir.join(format!("{}.json", key.hex())),
+            entry: self.dir.join(format!("{key}.json")),
             dir: self.dir.clone(),
             registry: registry.to_owned(),
             repository: repository.to_owned(),
