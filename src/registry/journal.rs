@@ -118,6 +118,59 @@ impl UploadJournal {
     }
 }
 
+/// How long a saved session is kept: distribution purges upload sessions
+/// older than a week by default, so an older one is of no use.
+pub const MAX_SESSION_AGE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+impl UploadJournal {
+    /// Removes entries not written for `max_age` (and temporaries and lock
+    /// files left without an entry) that no push holds; returns how many
+    /// entries went.
+    pub fn remove_stale(&self, max_age: std::time::Duration) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let old = fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= max_age);
+            if name.starts_with(".entry-") {
+                if old {
+                    let _ = fs::remove_file(&path);
+                }
+                continue;
+            }
+            let Some(key) = name.strip_suffix(".json") else {
+                continue;
+            };
+            if !old {
+                continue;
+            }
+            let lock_path = self.dir.join(format!("{key}.lock"));
+            let Ok(lock) = fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+            else {
+                continue;
+            };
+            if flock(&lock, FlockOperation::NonBlockingLockExclusive).is_err() {
+                continue; // a push is using it
+            }
+            if fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+            let _ = fs::remove_file(&lock_path);
+        }
+        Ok(removed)
+    }
+}
+
 impl Claim {
     /// The session saved by an earlier run, if it is for this blob.
     pub fn saved(&self) -> Option<SavedSession> {
@@ -191,6 +244,25 @@ mod tests {
         claim.remove();
         drop(claim);
         assert_eq!(fs::read_dir(journal.dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn stale_entries_go_unless_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = UploadJournal::open(dir.path()).unwrap();
+        let held = journal.claim("r.example", "a/b", &digest()).unwrap();
+        held.save("http://r.example/1", 1).unwrap();
+        let other = journal.claim("r.example", "a/c", &digest()).unwrap();
+        other.save("http://r.example/2", 2).unwrap();
+        drop(other);
+        assert_eq!(journal.remove_stale(MAX_SESSION_AGE).unwrap(), 0, "young");
+        assert_eq!(journal.remove_stale(std::time::Duration::ZERO).unwrap(), 1);
+        assert!(held.saved().is_some(), "the held entry stays");
+        assert!(journal
+            .claim("r.example", "a/c", &digest())
+            .unwrap()
+            .saved()
+            .is_none());
     }
 
     #[test]
