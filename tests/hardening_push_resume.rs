@@ -330,3 +330,76 @@ fn a_push_killed_straight_to_the_registry_still_completes_correctly() {
         "{report}"
     );
 }
+
+/// SIGTERM (or Ctrl-C) lets the chunk in flight finish and records the
+/// session, so even straight to distribution the next push continues it:
+/// what the registry holds is exactly what the journal says, and the rerun
+/// sends only the rest.
+#[test]
+fn a_push_stopped_by_sigterm_straight_to_the_registry_is_continued() {
+    let fixture = fixture();
+    let (digest, size) = large(fixture);
+    let dir = tempfile::tempdir().unwrap();
+    let reg = Registry::start(RegistryOptions::plain());
+    let cache = dir.path().join("cache");
+    let map = dir.path().join("stopped-map.json");
+    let to = reg.host();
+    let stderr = dir.path().join("stopped.stderr");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(push_args(&fixture.bundle, &to, &map))
+        .arg("-q")
+        .env("FERRY_CACHE_DIR", &cache)
+        .env("DOCKER_CONFIG", cache.join("no-docker-config"))
+        .env("FERRY_SEED_FILE", cache.with_extension("seed"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !journaled(&cache, digest).is_some_and(|n| n >= 2 * CHUNK) {
+        assert!(child.try_wait().unwrap().is_none(), "the push ended first");
+        assert!(
+            Instant::now() < deadline,
+            "the upload never got 2 chunks in"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = child.wait().unwrap();
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    if status.success() {
+        // The signal came after the last chunk: nothing left to continue.
+        return;
+    }
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(
+        log.contains("stopped on request between two chunks"),
+        "{log}"
+    );
+    let acknowledged = journaled(&cache, digest).expect("the session is recorded");
+    let uploads = reg
+        .data_dir()
+        .join("docker/registry/v2/repositories/resume/app/_uploads");
+    let held: Vec<u64> = std::fs::read_dir(&uploads)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::metadata(e.path().join("data")).ok())
+        .map(|m| m.len())
+        .collect();
+    assert!(
+        held.contains(&acknowledged),
+        "the registry holds {held:?}, the journal says {acknowledged}"
+    );
+    let report = rerun_and_check(fixture, &reg, &reg.host(), dir.path());
+    assert_eq!(
+        report["bytes_resumed"].as_u64(),
+        Some(acknowledged),
+        "{report}"
+    );
+    assert!(acknowledged >= 2 * CHUNK && acknowledged < size);
+}

@@ -68,6 +68,11 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
     };
     let chunk_size = ferry::bundle::parts::parse_size(&args.chunk_size)?;
     let runtime = runtime()?;
+    // The first Ctrl-C or SIGTERM lets the chunks in flight finish, so that
+    // their sessions are recorded and the next push continues them; a second
+    // one ends the process at once.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    runtime.spawn(stop_on_signal(stop.clone()));
     let harbor = match (args.harbor, args.no_harbor) {
         (true, _) => true,
         (_, true) => false,
@@ -105,6 +110,7 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
         jobs: args.registry.jobs,
         chunk_size,
         journal: Some(journal),
+        stop: Some(stop.clone()),
     };
     let pushing = Instant::now();
     let report = runtime.block_on(push::push(&bundle, &client, &options, &ctx.progress))?;
@@ -136,4 +142,28 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Sets `stop` on the first SIGINT or SIGTERM; exits on the second.
+async fn stop_on_signal(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    for signals in 0.. {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        if signals > 0 {
+            std::process::exit(130);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        eprintln!(
+            "stopping after the chunks in flight (their sessions are recorded; the next push continues them); signal again to stop at once"
+        );
+    }
 }

@@ -50,6 +50,9 @@ pub struct PushOptions {
     /// Where open upload sessions are recorded, so that a push after a kill
     /// continues them; `None`: every upload starts from byte 0.
     pub journal: Option<UploadJournal>,
+    /// Set it to stop the push: uploads end after their chunk in flight (with
+    /// their sessions recorded in the journal) and no new blob is started.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What a push did.
@@ -300,31 +303,33 @@ pub async fn push(
     let counters = Counters::default();
     let total: u64 = first.values().map(|(_, blob)| blob.size).sum();
     progress.stage("push", first.len() as u64, total);
-    stream::iter(first.values())
-        .map(|(item, blob)| {
-            push_blob(
-                bundle, client, options, item, blob, None, &counters, progress,
-            )
-        })
-        .buffer_unordered(options.jobs.max(1))
-        .try_collect::<Vec<()>>()
-        .await?;
-    stream::iter(later.iter())
-        .map(|(item, blob, from)| {
-            push_blob(
-                bundle,
-                client,
-                options,
-                item,
-                blob,
-                Some(from.clone()),
-                &counters,
-                progress,
-            )
-        })
-        .buffer_unordered(options.jobs.max(1))
-        .try_collect::<Vec<()>>()
-        .await?;
+    drain(
+        stream::iter(first.values())
+            .map(|(item, blob)| {
+                push_blob(
+                    bundle, client, options, item, blob, None, &counters, progress,
+                )
+            })
+            .buffer_unordered(options.jobs.max(1)),
+    )
+    .await?;
+    drain(
+        stream::iter(later.iter())
+            .map(|(item, blob, from)| {
+                push_blob(
+                    bundle,
+                    client,
+                    options,
+                    item,
+                    blob,
+                    Some(from.clone()),
+                    &counters,
+                    progress,
+                )
+            })
+            .buffer_unordered(options.jobs.max(1)),
+    )
+    .await?;
     progress.finish_stage();
 
     // Manifests, children first, then the tag; then the check.
@@ -358,6 +363,31 @@ pub async fn push(
     report.manifests_pushed = counters.manifests.load(Ordering::Relaxed);
     report.map = ImageMap::new(items.into_iter().map(|item| item.mapped).collect());
     Ok(report)
+}
+
+/// Runs blob transfers to the end: the first failure ends the push at once,
+/// except a requested stop, which waits for the other transfers to reach
+/// their own chunk boundary (dropping them mid-chunk would lose their sessions).
+async fn drain(
+    transfers: impl futures_util::Stream<Item = Result<(), PushError>>,
+) -> Result<(), PushError> {
+    let mut transfers = std::pin::pin!(transfers);
+    let mut stopped = None;
+    while let Some(result) = transfers.next().await {
+        match result {
+            Ok(()) => {}
+            Err(
+                error @ PushError::Registry {
+                    source: RegistryError::Stopped { .. },
+                    ..
+                },
+            ) => {
+                stopped.get_or_insert(error);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    stopped.map_or(Ok(()), Err)
 }
 
 /// The digest the target tag (or digest) of an artifact resolves to, if any.
@@ -498,6 +528,12 @@ async fn push_blob(
             blob.digest, target.registry, target.repository
         )
     };
+    let stop = options.stop.as_deref();
+    if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+        return Err(registry_error(what())(RegistryError::Stopped {
+            what: format!("upload of {}", blob.digest),
+        }));
+    }
     if client
         .blob_exists(&target.registry, &target.repository, &blob.digest)
         .await
@@ -539,6 +575,7 @@ async fn push_blob(
             session,
             options.chunk_size,
             options.journal.as_ref(),
+            stop,
             &|n| progress.bytes(n),
         )
         .await

@@ -4,6 +4,7 @@
 
 use std::io::{Seek, SeekFrom};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RANGE};
 use reqwest::Method;
@@ -153,8 +154,10 @@ impl Client {
     /// With a `journal`, the session and its acknowledged offset are saved
     /// after every chunk, and a session an earlier (killed) run left open is
     /// asked for its offset first and continued; one the registry no longer
-    /// knows is replaced by a new session. Returns the bytes that such an
-    /// earlier session already held (not sent again).
+    /// knows is replaced by a new session. Once `stop` is set, the upload
+    /// ends after the chunk in flight with [`RegistryError::Stopped`], its
+    /// session recorded. Returns the bytes that an earlier session already
+    /// held (not sent again).
     #[allow(clippy::too_many_arguments)]
     pub async fn upload_blob(
         &self,
@@ -165,6 +168,7 @@ impl Client {
         session: Option<String>,
         chunk_size: u64,
         journal: Option<&UploadJournal>,
+        stop: Option<&AtomicBool>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<u64, RegistryError> {
         let (host, repo) = self.config().endpoint(registry, repository);
@@ -208,6 +212,9 @@ impl Client {
         }
         let mut failures = 0u32;
         while sent < source.size {
+            if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                return Err(RegistryError::Stopped { what });
+            }
             let length = chunk_size.max(1).min(source.size - sent);
             let mut headers = HeaderMap::new();
             headers.insert(
