@@ -6,6 +6,7 @@
 //!   packs-v1/<name>.tar        bundle archives built here (read-only); their blobs count as cached
 //!   packs-v1/<name>.idx        "<hex> <offset> <size>" per blob inside the pack
 //!   tmp/                       in-flight writes, one uniquely named file each
+//!   uploads-v1/                upload sessions a push left open (see `registry::journal`)
 //! ```
 //!
 //! Packs exist so that a build writes each downloaded byte once: blobs

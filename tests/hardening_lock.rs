@@ -165,6 +165,100 @@ fn build_locked_refuses_a_file_entry_the_spec_does_not_name() {
     example.refused(&["hello-cli", "linux/s390x"]);
 }
 
+const HELLO_AMD64: &str = "16efe47a863b10618cc13a7b16fc74070e372dbb1e79e1cccae17e7b2826a5b9";
+
+/// The example with hello-cli's files not pinned in its component, locked again:
+/// the lock alone records their sha256.
+fn unpinned_files() -> Example {
+    let example = Example::new();
+    let component = example
+        .dir
+        .path()
+        .join("examples/vendor-manifests/hello-cli/1.0.0.yaml");
+    let text = std::fs::read_to_string(&component).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("    sha256:") && !l.starts_with("      a"))
+        .collect();
+    assert_eq!(kept.len() + 3, text.lines().count(), "{text}");
+    std::fs::write(&component, kept.join("\n") + "\n").unwrap();
+    ferry(&example.cache(), &["lock", s(&example.spec), "-q"]).ok();
+    example
+}
+
+#[test]
+fn an_edited_file_sha256_blames_the_lock_not_the_cache() {
+    let example = unpinned_files();
+    let edited = format!("0000{}", &HELLO_AMD64[4..]);
+    let text = std::fs::read_to_string(example.lock_path()).unwrap();
+    assert!(text.contains(HELLO_AMD64));
+    std::fs::write(example.lock_path(), text.replace(HELLO_AMD64, &edited)).unwrap();
+    let (run, written) = example.build();
+    let run = run.failed();
+    assert!(!written, "nothing is built");
+    let expected =
+        format!("the lock records sha256:{edited} for file hello-cli (linux/amd64) but ");
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "hello-cli-1.0.0-linux-amd64 has sha256:{HELLO_AMD64}: the lock was edited or the source changed; run `ferry lock` to re-pin"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("corrupt"), "{}", run.stderr);
+}
+
+#[test]
+fn a_cache_copy_failing_its_digest_is_called_corrupt() {
+    let example = unpinned_files();
+    let (run, _) = example.build();
+    run.ok();
+    // Change one byte of hello-cli in the cache (its loose copy, which is read
+    // first, and its copy inside the pack), keeping its size.
+    let flip = |path: &Path, offset: usize| {
+        let mut permissions = std::fs::metadata(path).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        permissions.set_readonly(false);
+        std::fs::set_permissions(path, permissions).unwrap();
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes[offset] ^= 1;
+        std::fs::write(path, bytes).unwrap();
+    };
+    let loose = example.cache().join("blobs-v1/sha256").join(HELLO_AMD64);
+    if loose.exists() {
+        flip(&loose, 0);
+    }
+    let packs = example.cache().join("packs-v1");
+    let index = std::fs::read_dir(&packs)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "idx"))
+        .unwrap();
+    let line = std::fs::read_to_string(&index)
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with(HELLO_AMD64))
+        .unwrap()
+        .to_owned();
+    let offset: usize = line.split(' ').nth(1).unwrap().parse().unwrap();
+    flip(&index.with_extension("tar"), offset);
+    std::fs::remove_file(example.dir.path().join("out.tar")).unwrap();
+    let (run, written) = example.build();
+    let run = run.failed();
+    assert!(!written);
+    assert!(
+        run.stderr.contains(&format!(
+            "blob sha256:{HELLO_AMD64}: the cache's copy hashes to sha256:"
+        )) && run.stderr.contains("so the cache copy is corrupt"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("ferry cache gc"), "{}", run.stderr);
+    assert!(!run.stderr.contains("the lock records"), "{}", run.stderr);
+}
+
 /// The example bundle, built into `dir`.
 fn built(example: &Example) -> (Archive, PathBuf) {
     let (run, _) = example.build();

@@ -1,10 +1,11 @@
 //! Hardening of `ferry serve` (issue 16 §3): idle and slow connections are
-//! closed, bytes changed on disk after verification are refused, an empty
+//! closed, so is one whose client stops reading in the middle of a blob, bytes changed on disk after verification are refused, an empty
 //! password is refused, the `Basic` scheme is case-insensitive and `Range`
 //! follows RFC 9110 §14.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -424,4 +425,102 @@ fn ranges_follow_rfc_9110() {
     let reply = with_range("bytes=1-3");
     assert_eq!(reply.status, 206);
     assert_eq!(reply.body, &bytes[1..4]);
+}
+
+/// A bundle with one image whose layer (32 MiB of incompressible bytes) is
+/// more than socket buffers hold; returns the bundle and the layer's URL path.
+fn large_blob_bundle() -> &'static (PathBuf, String, u64) {
+    static BUNDLE: OnceLock<(PathBuf, String, u64)> = OnceLock::new();
+    BUNDLE.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("hardening_serve/large-p{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let reference = "registry.example/stall/app:1.0";
+        let mut builder = support::OciLayoutBuilder::new(root.join("upstream/layout"));
+        let image = builder.add_image(
+            Some(reference),
+            &support::ImageSpec::new(vec![support::LayerSpec::random(1603, 32 << 20)]),
+        );
+        common::write_component(
+            &root,
+            "stall",
+            "1.0.0",
+            &format!("images:\n  - ref: {reference}\n    layout: ../../upstream/layout\n"),
+        );
+        let spec = common::write_spec(&root, "stall", "stall");
+        let bundle = root.join("stall.tar");
+        common::lock_and_build(&root, &spec, "stall", &bundle);
+        let _ = std::fs::remove_dir_all(root.join("upstream"));
+        let layer = image.layers.iter().max_by_key(|l| l.size).unwrap();
+        (
+            bundle,
+            format!("/v2/stall/app/blobs/{}", layer.digest),
+            layer.size,
+        )
+    })
+}
+
+#[test]
+fn a_client_that_stops_reading_mid_blob_is_disconnected() {
+    let (bundle, target, size) = large_blob_bundle();
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(bundle, dir.path(), "", &["--write-timeout", "2"], &[]);
+    let mut stream = TcpStream::connect(("127.0.0.1", served.port)).unwrap();
+    stream
+        .write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut received = stream.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..received]).starts_with("HTTP/1.1 200"));
+    // Stop reading well past the write timeout, then read what is left.
+    std::thread::sleep(Duration::from_secs(6));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let ended = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break "closed",
+            Ok(n) => received += n,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break "reset",
+            Err(e) => panic!("the stalled connection was not closed: {e} after {received} bytes"),
+        }
+    };
+    assert!(
+        (received as u64) < *size,
+        "{received} bytes of a {size}-byte blob: the server kept writing ({ended})"
+    );
+    // The server goes on serving.
+    assert_eq!(get(served.port, "/v2/").status, 200);
+}
+
+#[test]
+fn a_slow_reader_that_keeps_reading_gets_the_whole_blob() {
+    let (bundle, target, size) = large_blob_bundle();
+    let dir = tempfile::tempdir().unwrap();
+    let served = Served::start(bundle, dir.path(), "", &["--write-timeout", "2"], &[]);
+    let mut stream = TcpStream::connect(("127.0.0.1", served.port)).unwrap();
+    stream
+        .write_all(
+            format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+    // 32 MiB in 1 s pauses of 8 MiB each: slow, never stalled for 2 s.
+    let mut all = Vec::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut since_pause = 0usize;
+    loop {
+        let n = stream.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        all.extend_from_slice(&buf[..n]);
+        since_pause += n;
+        if since_pause >= 8 << 20 {
+            std::thread::sleep(Duration::from_secs(1));
+            since_pause = 0;
+        }
+    }
+    let head_end = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!((all.len() - head_end) as u64, *size);
 }

@@ -95,6 +95,7 @@ pub async fn build(
                 needed.entry(blob.digest.clone()).or_insert(Needed {
                     size: Some(blob.size),
                     origin: origin.clone(),
+                    entry: None,
                 });
             }
         }
@@ -125,9 +126,14 @@ pub async fn build(
             Some(path) => Origin::LocalFile(spec_root.join(path)),
             None => Origin::Url(file.url.clone()),
         };
+        let entry = match &file.platform {
+            Some(platform) => format!("file {} ({platform})", file.name),
+            None => format!("file {}", file.name),
+        };
         needed.entry(file.sha256.clone()).or_insert(Needed {
             size: Some(file.size),
             origin,
+            entry: Some(entry),
         });
     }
 
@@ -477,6 +483,7 @@ async fn chart_blobs(
                     registry: reference.registry.clone(),
                     repository: reference.repository.clone(),
                 },
+                entry: None,
             });
         }
         return Ok(());
@@ -488,6 +495,7 @@ async fn chart_blobs(
     needed.entry(chart.sha256.clone()).or_insert(Needed {
         size: Some(chart.size),
         origin,
+        entry: Some(format!("chart {} {}", chart.name, chart.version)),
     });
     Ok(())
 }

@@ -17,7 +17,7 @@ use super::archive::{tar_header, ArchiveOptions, Written, LAYOUT_MARKER};
 use super::shared::{BuildError, Counters, Needed, Origin};
 use crate::oci::{Digest, Hasher};
 use crate::progress::Progress;
-use crate::registry::{BlobSink, Client};
+use crate::registry::{BlobSink, Client, RegistryError};
 use crate::source::Layout;
 use crate::store::Store;
 
@@ -218,7 +218,7 @@ async fn place_blob(
     if store.contains(digest, Some(place.size)) {
         let reader = store.open_blob(digest)?;
         let check = !verified.contains(digest);
-        copy_into(reader, sink, digest, place.size, check).await?;
+        copy_into(reader, sink, digest, place.size, check, Blame::Cache).await?;
         progress.bytes(place.size);
         progress.item(&digest.to_string());
         return Ok(());
@@ -256,25 +256,89 @@ async fn place_blob(
                     progress.bytes(n)
                 })
                 .await
-                .map_err(registry_error(url.clone()))?;
+                .map_err(|source| match (&source, need.entry.as_deref()) {
+                    (RegistryError::DigestMismatch { actual, .. }, Some(entry)) => Blame::Source {
+                        entry: Some(entry),
+                        source: url.clone(),
+                    }
+                    .error(digest, place.size, CopyFailure::Digest(actual.clone())),
+                    _ => registry_error(url.clone())(source),
+                })?;
         }
         Origin::Layout(dir) => {
             let path = Layout::new(dir).blob_path(digest);
             let reader = File::open(&path)
                 .map_err(|e| BuildError::Invalid(format!("{}: {e}", path.display())))?;
-            copy_into(reader.take(u64::MAX), sink, digest, place.size, true).await?;
+            let blame = Blame::Source {
+                entry: need.entry.as_deref(),
+                source: format!("the layout {}", dir.display()),
+            };
+            copy_into(reader.take(u64::MAX), sink, digest, place.size, true, blame).await?;
             progress.bytes(place.size);
         }
         Origin::LocalFile(path) => {
             let reader = File::open(path)
                 .map_err(|e| BuildError::Invalid(format!("{}: {e}", path.display())))?;
-            copy_into(reader.take(u64::MAX), sink, digest, place.size, true).await?;
+            let blame = Blame::Source {
+                entry: need.entry.as_deref(),
+                source: path.display().to_string(),
+            };
+            copy_into(reader.take(u64::MAX), sink, digest, place.size, true, blame).await?;
             progress.bytes(place.size);
         }
     }
     fetched.fetched(digest, place.size);
     progress.item(&digest.to_string());
     Ok(())
+}
+
+/// Whom a local copy that does not match its digest blames.
+enum Blame<'a> {
+    /// The cache: its copy was hashed on the way in, so it went bad there.
+    Cache,
+    /// The source the lock points at (`entry`: the lock entry that records
+    /// the sha256 itself, if any).
+    Source {
+        entry: Option<&'a str>,
+        source: String,
+    },
+}
+
+/// Why a local copy failed.
+enum CopyFailure {
+    /// The bytes hash to another digest.
+    Digest(Digest),
+    /// The bytes have another size than the descriptor says.
+    Size(String),
+    /// Reading or writing failed.
+    Io(String),
+}
+
+impl Blame<'_> {
+    fn error(&self, digest: &Digest, size: u64, failure: CopyFailure) -> BuildError {
+        let message = match (self, failure) {
+            (_, CopyFailure::Io(detail)) => format!("blob {digest}: {detail}"),
+            (Blame::Cache, CopyFailure::Digest(actual)) => format!(
+                "blob {digest}: the cache's copy hashes to {actual}, so the cache copy is corrupt\nhint: run `ferry cache gc` to remove it, then build again"
+            ),
+            (Blame::Cache, CopyFailure::Size(detail)) => format!(
+                "blob {digest}: the cache's copy {detail}, so the cache copy is corrupt\nhint: run `ferry cache gc` to remove it, then build again"
+            ),
+            (Blame::Source { entry: Some(entry), source }, CopyFailure::Digest(actual)) => format!(
+                "the lock records {digest} for {entry} but {source} has {actual}: the lock was edited or the source changed; run `ferry lock` to re-pin"
+            ),
+            (Blame::Source { entry: Some(entry), source }, CopyFailure::Size(detail)) => format!(
+                "the lock records {size} bytes ({digest}) for {entry} but {source} {detail}: the lock was edited or the source changed; run `ferry lock` to re-pin"
+            ),
+            (Blame::Source { entry: None, source }, CopyFailure::Digest(actual)) => {
+                format!("blob {digest} in {source} hashes to {actual}: the source is corrupt")
+            }
+            (Blame::Source { entry: None, source }, CopyFailure::Size(detail)) => {
+                format!("blob {digest} in {source} {detail}: the source is corrupt")
+            }
+        };
+        BuildError::Invalid(message)
+    }
 }
 
 /// Copies a local blob into its region on a blocking thread, hashing it when asked.
@@ -284,43 +348,47 @@ async fn copy_into(
     digest: &Digest,
     size: u64,
     check: bool,
+    blame: Blame<'_>,
 ) -> Result<(), BuildError> {
     let expected = digest.clone();
-    let result = tokio::task::spawn_blocking(move || -> Result<(), String> {
+    let result = tokio::task::spawn_blocking(move || -> Result<(), CopyFailure> {
         let mut hasher = Hasher::new();
         let mut buffer = vec![0u8; 1 << 20];
         loop {
-            let n = reader.read(&mut buffer).map_err(|e| e.to_string())?;
+            let n = reader
+                .read(&mut buffer)
+                .map_err(|e| CopyFailure::Io(e.to_string()))?;
             if n == 0 {
                 break;
             }
             if sink.written + n as u64 > size {
-                return Err(format!(
+                return Err(CopyFailure::Size(format!(
                     "is larger than the {size} bytes its descriptor says"
-                ));
+                )));
             }
             if check {
                 hasher.update(&buffer[..n]);
             }
-            sink.write_chunk(&buffer[..n]).map_err(|e| e.to_string())?;
+            sink.write_chunk(&buffer[..n])
+                .map_err(|e| CopyFailure::Io(e.to_string()))?;
         }
         if sink.written != size {
-            return Err(format!(
+            return Err(CopyFailure::Size(format!(
                 "is {} bytes, its descriptor says {size}",
                 sink.written
-            ));
+            )));
         }
         if check {
             let actual = hasher.finish();
             if actual != expected {
-                return Err(format!("hashes to {actual}"));
+                return Err(CopyFailure::Digest(actual));
             }
         }
         Ok(())
     })
     .await
     .map_err(|e| BuildError::Invalid(format!("blob {digest}: {e}")))?;
-    result.map_err(|detail| BuildError::Invalid(format!("blob {digest} {detail}; the source or cache copy is corrupt (run `ferry cache gc` or fix the source)")))
+    result.map_err(|failure| blame.error(digest, size, failure))
 }
 
 type Follower = std::thread::JoinHandle<io::Result<Digest>>;

@@ -67,6 +67,9 @@ pub(super) enum Origin {
 pub(super) struct Needed {
     pub(super) size: Option<u64>,
     pub(super) origin: Origin,
+    /// The lock entry that records this blob's sha256 itself (a file, a
+    /// chart archive), named for messages; `None` for blobs a manifest names.
+    pub(super) entry: Option<String>,
 }
 
 /// What a build fetched.

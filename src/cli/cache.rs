@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::Subcommand;
 use ferry::lock::Lock;
 use ferry::oci::{Digest, ManifestView};
@@ -82,9 +82,17 @@ pub fn run(ctx: &Context, command: &CacheCommand) -> Result<()> {
             }
             freed += store.remove_packs_except(&keep)?;
             let stale_temp = store.clean_tmp()?;
+            let journal_dir = store.root().join("uploads-v1");
+            let sessions = if journal_dir.is_dir() {
+                ferry::registry::UploadJournal::open(&journal_dir)
+                    .and_then(|j| j.remove_stale(ferry::registry::journal::MAX_SESSION_AGE))
+                    .with_context(|| format!("cannot clean {}", journal_dir.display()))?
+            } else {
+                0
+            };
             if ctx.json {
                 print_json(
-                    &serde_json::json!({ "removed": removed, "freed_bytes": freed, "kept": keep.len(), "stale_temp_files": stale_temp, "orphaned_pack_temporaries": orphans, "corrupt_packs": unsound }),
+                    &serde_json::json!({ "removed": removed, "freed_bytes": freed, "kept": keep.len(), "stale_temp_files": stale_temp, "orphaned_pack_temporaries": orphans, "corrupt_packs": unsound, "stale_upload_sessions": sessions }),
                 );
             } else {
                 for pack in &unsound {
@@ -92,6 +100,9 @@ pub fn run(ctx: &Context, command: &CacheCommand) -> Result<()> {
                 }
                 if orphans > 0 {
                     println!("removed {orphans} pack temporaries left by killed builds");
+                }
+                if sessions > 0 {
+                    println!("removed {sessions} upload sessions older than a week left by killed pushes");
                 }
                 println!(
                     "removed {removed} blobs ({}), kept {}",

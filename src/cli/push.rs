@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use ferry::bundle::OpenBundle;
 use ferry::push::{self, harbor::Harbor, HarborMode, Mapping, PushOptions};
@@ -58,13 +58,21 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
     )?;
     let verify_seconds = started.elapsed().as_secs_f64();
     let bundle = OpenBundle::open(&args.bundle)?;
-    let (client, _) = registry_setup(&args.registry)?;
+    let (client, store) = registry_setup(&args.registry)?;
+    let journal_dir = store.root().join("uploads-v1");
+    let journal = ferry::registry::UploadJournal::open(&journal_dir)
+        .with_context(|| format!("cannot create {}", journal_dir.display()))?;
     let (host, path_project) = match args.to.split_once('/') {
         Some((host, project)) => (host.to_owned(), Some(project.trim_matches('/').to_owned())),
         None => (args.to.clone(), None),
     };
     let chunk_size = ferry::bundle::parts::parse_size(&args.chunk_size)?;
     let runtime = runtime()?;
+    // The first Ctrl-C or SIGTERM lets the chunks in flight finish, so that
+    // their sessions are recorded and the next push continues them; a second
+    // one ends the process at once.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    runtime.spawn(stop_on_signal(stop.clone()));
     let harbor = match (args.harbor, args.no_harbor) {
         (true, _) => true,
         (_, true) => false,
@@ -101,6 +109,8 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
         },
         jobs: args.registry.jobs,
         chunk_size,
+        journal: Some(journal),
+        stop: Some(stop.clone()),
     };
     let pushing = Instant::now();
     let report = runtime.block_on(push::push(&bundle, &client, &options, &ctx.progress))?;
@@ -132,4 +142,28 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Sets `stop` on the first SIGINT or SIGTERM; exits on the second.
+async fn stop_on_signal(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return;
+    };
+    for signals in 0.. {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+        if signals > 0 {
+            std::process::exit(130);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        eprintln!(
+            "stopping after the chunks in flight (their sessions are recorded; the next push continues them); signal again to stop at once"
+        );
+    }
 }

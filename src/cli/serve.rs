@@ -32,6 +32,10 @@ pub struct ServeArgs {
     /// or from its previous response; idle connections are closed after it.
     #[arg(long, value_name = "SECONDS", default_value_t = ferry::serve::DEFAULT_HEADER_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout: u64,
+    /// Seconds a write to a client may wait without progress (a client that
+    /// stopped reading mid-response) before its connection is closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = ferry::serve::DEFAULT_WRITE_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_timeout: u64,
     /// Print node and kubespray configuration for this server and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -164,6 +168,7 @@ pub fn run(ctx: &Context, args: &ServeArgs) -> Result<()> {
         tls,
         basic_auth,
         header_timeout: std::time::Duration::from_secs(args.header_timeout),
+        write_timeout: std::time::Duration::from_secs(args.write_timeout),
     };
     runtime()?.block_on(serve::serve(catalog, options))?;
     Ok(())

@@ -24,7 +24,7 @@ use crate::bundle::{OpenBundle, OpenError};
 use crate::image_map::{ArtifactKind, ImageMap, MapEntry};
 use crate::oci::{Descriptor, Digest, Reference};
 use crate::progress::Progress;
-use crate::registry::{BlobSource, Client, MountOutcome, RegistryError};
+use crate::registry::{BlobSource, Client, MountOutcome, RegistryError, UploadJournal};
 
 /// Whether the target is treated as Harbor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +48,12 @@ pub struct PushOptions {
     pub jobs: usize,
     /// Upload chunk size (a broken connection costs at most one chunk).
     pub chunk_size: u64,
+    /// Where open upload sessions are recorded, so that a push after a kill
+    /// continues them; `None`: every upload starts from byte 0.
+    pub journal: Option<UploadJournal>,
+    /// Set it to stop the push: uploads end after their chunk in flight (with
+    /// their sessions recorded in the journal) and no new blob is started.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// What a push did.
@@ -61,8 +67,11 @@ pub struct PushReport {
     pub projects_created: Vec<String>,
     /// Blobs uploaded.
     pub blobs_uploaded: usize,
-    /// Bytes uploaded.
+    /// Bytes of the blobs uploaded.
     pub bytes_uploaded: u64,
+    /// Of those, bytes an upload session left open by an earlier push
+    /// already held, so they were not sent again.
+    pub bytes_resumed: u64,
     /// Blobs mounted from another repository.
     pub blobs_mounted: usize,
     /// Blobs already present.
@@ -148,6 +157,7 @@ struct Item {
 struct Counters {
     uploaded: AtomicUsize,
     bytes: AtomicU64,
+    resumed: AtomicU64,
     mounted: AtomicUsize,
     skipped: AtomicUsize,
     manifests: AtomicUsize,
@@ -314,31 +324,33 @@ pub async fn push(
     let counters = Counters::default();
     let total: u64 = first.values().map(|(_, blob)| blob.size).sum();
     progress.stage("push", first.len() as u64, total);
-    stream::iter(first.values())
-        .map(|(item, blob)| {
-            push_blob(
-                bundle, client, options, item, blob, None, &counters, progress,
-            )
-        })
-        .buffer_unordered(options.jobs.max(1))
-        .try_collect::<Vec<()>>()
-        .await?;
-    stream::iter(later.iter())
-        .map(|(item, blob, from)| {
-            push_blob(
-                bundle,
-                client,
-                options,
-                item,
-                blob,
-                Some(from.clone()),
-                &counters,
-                progress,
-            )
-        })
-        .buffer_unordered(options.jobs.max(1))
-        .try_collect::<Vec<()>>()
-        .await?;
+    drain(
+        stream::iter(first.values())
+            .map(|(item, blob)| {
+                push_blob(
+                    bundle, client, options, item, blob, None, &counters, progress,
+                )
+            })
+            .buffer_unordered(options.jobs.max(1)),
+    )
+    .await?;
+    drain(
+        stream::iter(later.iter())
+            .map(|(item, blob, from)| {
+                push_blob(
+                    bundle,
+                    client,
+                    options,
+                    item,
+                    blob,
+                    Some(from.clone()),
+                    &counters,
+                    progress,
+                )
+            })
+            .buffer_unordered(options.jobs.max(1)),
+    )
+    .await?;
     progress.finish_stage();
 
     // Manifests, children first, then the tag; then the check.
@@ -366,11 +378,37 @@ pub async fn push(
 
     report.blobs_uploaded = counters.uploaded.load(Ordering::Relaxed);
     report.bytes_uploaded = counters.bytes.load(Ordering::Relaxed);
+    report.bytes_resumed = counters.resumed.load(Ordering::Relaxed);
     report.blobs_mounted = counters.mounted.load(Ordering::Relaxed);
     report.blobs_skipped = counters.skipped.load(Ordering::Relaxed);
     report.manifests_pushed = counters.manifests.load(Ordering::Relaxed);
     report.map = ImageMap::new(items.into_iter().map(|item| item.mapped).collect());
     Ok(report)
+}
+
+/// Runs blob transfers to the end: the first failure ends the push at once,
+/// except a requested stop, which waits for the other transfers to reach
+/// their own chunk boundary (dropping them mid-chunk would lose their sessions).
+async fn drain(
+    transfers: impl futures_util::Stream<Item = Result<(), PushError>>,
+) -> Result<(), PushError> {
+    let mut transfers = std::pin::pin!(transfers);
+    let mut stopped = None;
+    while let Some(result) = transfers.next().await {
+        match result {
+            Ok(()) => {}
+            Err(
+                error @ PushError::Registry {
+                    source: RegistryError::Stopped { .. },
+                    ..
+                },
+            ) => {
+                stopped.get_or_insert(error);
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    stopped.map_or(Ok(()), Err)
 }
 
 /// The digest the target tag (or digest) of an artifact resolves to, if any.
@@ -600,11 +638,21 @@ async fn push_blob(
             blob.digest, target.registry, target.repository
         )
     };
+    let stop = options.stop.as_deref();
+    if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+        return Err(registry_error(what())(RegistryError::Stopped {
+            what: format!("upload of {}", blob.digest),
+        }));
+    }
     if client
         .blob_exists(&target.registry, &target.repository, &blob.digest)
         .await
         .map_err(registry_error(what()))?
     {
+        // A session an earlier run left for it is of no use any more.
+        if let Some(journal) = &options.journal {
+            journal.forget(&target.registry, &target.repository, &blob.digest);
+        }
         counters.skipped.fetch_add(1, Ordering::Relaxed);
         progress.bytes(blob.size);
         return Ok(());
@@ -628,7 +676,7 @@ async fn push_blob(
         .blob_segments(&blob.digest, 0, size)
         .ok_or_else(|| PushError::Invalid(format!("blob {} is not in the bundle", blob.digest)))?;
     let source = BlobSource { segments, size };
-    client
+    let resumed = client
         .upload_blob(
             &target.registry,
             &target.repository,
@@ -636,10 +684,13 @@ async fn push_blob(
             &source,
             session,
             options.chunk_size,
+            options.journal.as_ref(),
+            stop,
             &|n| progress.bytes(n),
         )
         .await
         .map_err(registry_error(what()))?;
+    counters.resumed.fetch_add(resumed, Ordering::Relaxed);
     counters.uploaded.fetch_add(1, Ordering::Relaxed);
     counters.bytes.fetch_add(size, Ordering::Relaxed);
     progress.item(&blob.digest.to_string());

@@ -103,6 +103,12 @@ pub enum RegistryError {
     /// The blob cache failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The run was asked to stop; an upload stopped between two chunks.
+    #[error("{what}: stopped on request between two chunks; the upload session is recorded and the next push continues it")]
+    Stopped {
+        /// The upload.
+        what: String,
+    },
     /// Client configuration was invalid.
     #[error("{detail}")]
     Config {

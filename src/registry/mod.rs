@@ -9,6 +9,7 @@
 pub mod auth;
 mod config;
 mod error;
+pub mod journal;
 mod push;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use reqwest::{Method, Response, StatusCode};
 use self::auth::{parse_challenge, Challenge, CredentialStore, Credentials};
 pub use self::config::{Mirror, RegistryConfig};
 pub use self::error::RegistryError;
+pub use self::journal::UploadJournal;
 pub use self::push::{BlobSource, MountOutcome};
 use crate::oci::{Digest, Hasher, ManifestView, MANIFEST_ACCEPT};
 use crate::store::Store;

@@ -4,10 +4,12 @@
 
 use std::io::{Seek, SeekFrom};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use reqwest::header::{HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RANGE};
 use reqwest::Method;
 
+use super::journal::{Claim, UploadJournal};
 use super::{Call, Client, RegistryError};
 use crate::oci::{Digest, MANIFEST_ACCEPT};
 
@@ -177,6 +179,14 @@ impl Client {
     /// chunks of `chunk_size` with `Content-Range`; after a broken chunk the
     /// session's acknowledged range is asked for and the upload goes on from
     /// there, so a failure costs at most one chunk.
+    ///
+    /// With a `journal`, the session and its acknowledged offset are saved
+    /// after every chunk, and a session an earlier (killed) run left open is
+    /// asked for its offset first and continued; one the registry no longer
+    /// knows is replaced by a new session. Once `stop` is set, the upload
+    /// ends after the chunk in flight with [`RegistryError::Stopped`], its
+    /// session recorded. Returns the bytes that an earlier session already
+    /// held (not sent again).
     #[allow(clippy::too_many_arguments)]
     pub async fn upload_blob(
         &self,
@@ -186,18 +196,54 @@ impl Client {
         source: &BlobSource,
         session: Option<String>,
         chunk_size: u64,
+        journal: Option<&UploadJournal>,
+        stop: Option<&AtomicBool>,
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<(), RegistryError> {
+    ) -> Result<u64, RegistryError> {
         let (host, repo) = self.config().endpoint(registry, repository);
         let what = format!("upload of {digest} to {registry}/{repository}");
         let scope = push_scope(&repo);
-        let mut location = match session {
-            Some(location) => location,
-            None => self.start_upload(&host, &repo, &scope, &what).await?,
-        };
+        let claim = journal.and_then(|j| j.claim(registry, repository, digest));
+        let mut resumed = None;
+        if let Some(saved) = claim.as_ref().and_then(Claim::saved) {
+            // Distribution answers 404 (unknown or invalid upload) for a
+            // session it forgot or whose stored bytes moved past the saved
+            // state; then the upload starts again.
+            if let Ok((Some(acknowledged), next)) = self
+                .upload_status(&host, &saved.location, &scope, &what)
+                .await
+            {
+                if acknowledged <= source.size {
+                    resumed = Some((next, acknowledged));
+                }
+            }
+        }
         let mut sent = 0u64;
+        let mut location = match (resumed, session) {
+            (Some((location, acknowledged)), _) => {
+                sent = acknowledged;
+                progress(acknowledged);
+                location
+            }
+            (None, Some(location)) => location,
+            (None, None) => self.start_upload(&host, &repo, &scope, &what).await?,
+        };
+        let resumed_bytes = sent;
+        let journal_error = |source: std::io::Error| RegistryError::Config {
+            detail: format!(
+                "{what}: cannot record the upload session in {}",
+                journal.map_or_else(String::new, |j| j.dir().display().to_string())
+            ),
+            source: Some(Box::new(source)),
+        };
+        if let Some(claim) = &claim {
+            claim.save(&location, sent).map_err(journal_error)?;
+        }
         let mut failures = 0u32;
         while sent < source.size {
+            if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                return Err(RegistryError::Stopped { what });
+            }
             let length = chunk_size.max(1).min(source.size - sent);
             let mut headers = HeaderMap::new();
             headers.insert(
@@ -238,17 +284,20 @@ impl Client {
                     // `Range: 0-0` means "nothing" as well as "one byte" in
                     // distribution's answers: then start a fresh session.
                     match self.upload_status(&host, &location, &scope, &what).await {
-                        Ok((Some(acknowledged), next)) => {
+                        Ok((Some(acknowledged), next)) if acknowledged <= source.size => {
                             location = next;
                             sent = acknowledged;
                         }
-                        Ok((None, _)) | Err(_) => {
+                        Ok(_) | Err(_) => {
                             location = self.start_upload(&host, &repo, &scope, &what).await?;
                             sent = 0;
                         }
                     }
                 }
                 Err(error) => return Err(error),
+            }
+            if let Some(claim) = &claim {
+                claim.save(&location, sent).map_err(journal_error)?;
             }
         }
         let separator = if location.contains('?') { '&' } else { '?' };
@@ -264,7 +313,10 @@ impl Client {
             what: &what,
         };
         self.call(&host, &call).await?;
-        Ok(())
+        if let Some(claim) = &claim {
+            claim.remove();
+        }
+        Ok(resumed_bytes)
     }
 
     /// Opens an upload session; returns its location.

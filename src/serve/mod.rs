@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod integrity;
 pub mod range;
+pub mod stall;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ use tokio::io::AsyncSeekExt;
 use self::auth::BasicAuth;
 use self::integrity::{Changed, Hashed, Stamps};
 use self::range::RangeAnswer;
+use self::stall::StallAcceptor;
 
 use crate::bundle::{OpenBundle, ANNOTATION_FILE_URL};
 use crate::oci::{Digest, Reference};
@@ -72,6 +74,10 @@ pub enum ServeError {
 /// may sit idle between requests, when `ServeOptions` does not say.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a write to a client may wait without progress (a client that
+/// stopped reading mid-response) when `ServeOptions` does not say.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// How to serve.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
@@ -86,6 +92,9 @@ pub struct ServeOptions {
     /// slow connection is closed after it, so idle clients cannot hold every
     /// file descriptor.
     pub header_timeout: Duration,
+    /// How long a write to a client may make no progress (the client stopped
+    /// reading in the middle of a response) before the connection is closed.
+    pub write_timeout: Duration,
 }
 
 /// One tag of one repository.
@@ -303,7 +312,9 @@ pub async fn serve(catalog: Catalog, options: ServeOptions) -> Result<(), ServeE
     let timeout = options.header_timeout;
     match &options.tls {
         None => {
-            let mut server = axum_server::bind(options.listen).first_request_timeout(timeout);
+            let mut server = axum_server::bind(options.listen)
+                .acceptor(StallAcceptor::new(options.write_timeout))
+                .first_request_timeout(timeout);
             server.http_builder().http1().header_read_timeout(timeout);
             server
                 .serve(app.into_make_service())
@@ -319,8 +330,9 @@ pub async fn serve(catalog: Catalog, options: ServeOptions) -> Result<(), ServeE
                     key: key.clone(),
                     source,
                 })?;
-            let mut server =
-                axum_server::bind_rustls(options.listen, config).first_request_timeout(timeout);
+            let mut server = axum_server::bind_rustls(options.listen, config)
+                .map(|tls| tls.acceptor(StallAcceptor::new(options.write_timeout)))
+                .first_request_timeout(timeout);
             server.http_builder().http1().header_read_timeout(timeout);
             server
                 .serve(app.into_make_service())

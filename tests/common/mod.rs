@@ -116,11 +116,12 @@ pub fn copy_example(dir: &Path) -> PathBuf {
     target.join("bundles").join("example.yaml")
 }
 
-/// SHA-256 of a file, hex.
+/// SHA-256 of a file, hex (streamed).
 pub fn sha256_file(path: &Path) -> String {
     use sha2::Digest;
-    let bytes = std::fs::read(path).unwrap();
-    hex::encode(sha2::Sha256::digest(bytes))
+    let mut hasher = sha2::Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path).unwrap(), &mut hasher).unwrap();
+    hex::encode(hasher.finalize())
 }
 
 /// A path as `&str`.

@@ -145,6 +145,10 @@ pub struct SeenRequest {
 struct State {
     mode: FaultMode,
     seen: Vec<SeenRequest>,
+    /// Request body bytes read from clients (requests cut short included).
+    received: u64,
+    /// Request body bytes per second read from clients, if limited.
+    rate: Option<u64>,
 }
 
 /// The fault-injecting proxy; stops accepting on drop.
@@ -170,6 +174,8 @@ impl FaultProxy {
         let state = Arc::new(Mutex::new(State {
             mode: FaultMode::PassThrough,
             seen: Vec::new(),
+            received: 0,
+            rate: None,
         }));
         let (state2, up2) = (state.clone(), upstream.clone());
         let (port, stop, handle) = accept_loop(move |conn| handle_conn(conn, &up2, &state2));
@@ -244,9 +250,24 @@ impl FaultProxy {
             .count()
     }
 
-    /// Forgets the recorded requests.
+    /// Forgets the recorded requests and the received byte count.
     pub fn reset_counts(&self) {
-        self.lock().seen.clear();
+        let mut state = self.lock();
+        state.seen.clear();
+        state.received = 0;
+    }
+
+    /// Request body bytes read from clients so far, including bodies of
+    /// requests the client abandoned (those are never forwarded: the proxy
+    /// forwards a request only once its whole body is in).
+    pub fn received_bytes(&self) -> u64 {
+        self.lock().received
+    }
+
+    /// Reads request bodies (with a `Content-Length`) at most at `bytes_per_second`
+    /// (`None`: as fast as they come), so that a test can interrupt a client mid-body.
+    pub fn set_request_rate(&self, bytes_per_second: Option<u64>) {
+        self.lock().rate = bytes_per_second;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -348,6 +369,43 @@ pub fn tamper(body: &mut [u8]) {
     body[mid] ^= 1;
 }
 
+/// Reads a request body in pieces, counting them into the state and pacing them to its rate.
+fn read_counted_body(
+    reader: &mut impl std::io::BufRead,
+    head: &Head,
+    state: &Mutex<State>,
+) -> std::io::Result<Vec<u8>> {
+    if head.is_chunked() {
+        let body = read_request_body(reader, head)?;
+        lock(state).received += body.len() as u64;
+        return Ok(body);
+    }
+    let total = head.content_length().unwrap_or(0) as usize;
+    let mut body = vec![0u8; total];
+    let started = std::time::Instant::now();
+    let mut done = 0;
+    while done < total {
+        let end = (done + (64 << 10)).min(total);
+        let n = reader.read(&mut body[done..end])?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        done += n;
+        let rate = {
+            let mut st = lock(state);
+            st.received += n as u64;
+            st.rate
+        };
+        if let Some(rate) = rate.filter(|r| *r > 0) {
+            let due = Duration::from_secs_f64(done as f64 / rate as f64);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                std::thread::sleep(wait);
+            }
+        }
+    }
+    Ok(body)
+}
+
 enum Post {
     None,
     Die(usize),
@@ -374,7 +432,7 @@ fn handle_conn(mut conn: TcpStream, upstream: &str, state: &Mutex<State>) {
     {
         let _ = conn.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
     }
-    let Ok(body) = read_request_body(&mut reader, &head) else {
+    let Ok(body) = read_counted_body(&mut reader, &head, state) else {
         return;
     };
     let record = |status: u16, fault: Option<&'static str>| {
