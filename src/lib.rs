@@ -13,6 +13,7 @@ pub mod audit;
 pub mod bundle;
 pub mod clock;
 pub mod deploy;
+pub mod ferry_image;
 pub mod image_map;
 pub mod lock;
 pub mod oci;
