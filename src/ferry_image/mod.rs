@@ -4,8 +4,11 @@
 //!
 //! The image is a pure function of its inputs: the same binaries and the
 //! same CA file give the same bytes, because the layer is a sorted tar with
-//! fixed owner, mode and time, compressed by gzip at a fixed level with a
-//! fixed header, and the config carries fixed timestamps. The binary streams
+//! fixed owner, mode and time, compressed by zstd at a fixed level in one
+//! frame with a checksum (no threads, so no varying frame split), and the
+//! config carries fixed timestamps. zstd rather than gzip: a debug ferry is
+//! hundreds of MB, and zstd compresses it several times faster and smaller;
+//! containerd (1.5+), CRI-O, Docker (23+), Harbor and skopeo read it. The binary streams
 //! into the layer (hashed on the way), never held in memory.
 
 pub mod elf;
@@ -39,10 +42,11 @@ pub const USER: &str = "65532:65532";
 pub const UID: i64 = 65532;
 /// The `created` time written into the config (the image has no build time).
 pub const CREATED: &str = "1970-01-01T00:00:00Z";
-/// gzip level of the layer: fixed so the bytes are.
-pub const GZIP_LEVEL: u32 = 6;
+/// zstd level of the layer: fixed so the bytes are.
+pub const ZSTD_LEVEL: i32 = 3;
 const CONFIG_MEDIA_TYPE: &str = "application/vnd.oci.image.config.v1+json";
-const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+/// The layer's media type.
+pub const LAYER_MEDIA_TYPE: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 
 /// ferry's version, which names its image.
 pub fn version() -> &'static str {
@@ -348,12 +352,12 @@ fn write_layer(binary: &Path, ca: &Path, store: &Store) -> Result<Layer, FerryIm
         inner: StoreSink(store.writer()?),
         hasher: Hasher::new(),
     };
-    let gzip = flate2::GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(compressed, flate2::Compression::new(GZIP_LEVEL));
+    let mut zstd = zstd::stream::write::Encoder::new(compressed, ZSTD_LEVEL)
+        .map_err(FerryImageError::Layer)?;
+    zstd.include_checksum(true)
+        .map_err(FerryImageError::Layer)?;
     let raw = Hashing {
-        inner: gzip,
+        inner: zstd,
         hasher: Hasher::new(),
     };
     let mut tar = tar::Builder::new(raw);
