@@ -191,6 +191,7 @@ pub fn run(ctx: &Context, args: &DeployArgs) -> Result<()> {
         seed_fingerprint: hex::encode(sha2::Sha256::digest(&settings.seed)),
         cancel: Arc::clone(&cancel),
         skip: args.skip.clone(),
+        ran_by: None,
     };
     let outcome = runtime.block_on(async {
         let flag = Arc::clone(&cancel);
