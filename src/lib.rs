@@ -27,3 +27,4 @@ pub mod source;
 pub mod spec;
 pub mod store;
 pub mod text;
+pub mod unpacker;
