@@ -92,7 +92,8 @@ fn a_delta_carries_only_new_blobs_and_verifies_alone() {
         "the delta records its base's root"
     );
     assert!(report["blobs_from_base"].as_u64().unwrap() >= 6, "{report}");
-    assert_eq!(report["images"], 3);
+    // the example's two, the new one, and ferry's own (`ferryImage: true`)
+    assert_eq!(report["images"], 4);
     // The new image's 400 KB are inside; the base's layers are not.
     assert!(delta > 400_000 && delta < full, "{delta}");
 
