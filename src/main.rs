@@ -75,6 +75,8 @@ enum Command {
         #[command(subcommand)]
         command: cli::cache::CacheCommand,
     },
+    /// The bootstrap sequence of a new air-gapped site for a bundle (--plan).
+    Bootstrap(cli::unpacker::BootstrapArgs),
     /// What the in-cluster unpacker's Job runs (see `ferry deploy --in-cluster`).
     #[command(hide = true)]
     Unpacker {
@@ -132,5 +134,6 @@ fn run(args: &Cli) -> Result<()> {
         Command::Join(a) => cli::parts::join(&ctx, a),
         Command::Cache { command } => cli::cache::run(&ctx, command),
         Command::Unpacker { command } => cli::unpacker::run(&ctx, command),
+        Command::Bootstrap(args) => cli::unpacker::bootstrap(&ctx, args),
     }
 }

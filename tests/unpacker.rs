@@ -599,10 +599,70 @@ fn killed_mid_push_the_rerun_uploads_nothing_twice() {
     }
     let _ = child.kill();
     let _ = child.wait();
+    let at_kill = env.manifest_puts();
     env.unpack(&work, &["--bundle-path", s(&env.bundle)], &[])
         .ok();
+    assert!(
+        at_kill < env.manifest_puts(),
+        "the kill came before the push finished ({at_kill} manifests then, {} after the re-run)",
+        env.manifest_puts()
+    );
     for (digest, count) in env.blob_uploads() {
         assert_eq!(count, 1, "blob {digest} uploaded {count} times");
     }
     env.assert_deployed();
+}
+
+#[test]
+fn the_bootstrap_plan_names_a_command_for_each_step() {
+    let env = Env::new();
+    let cache = env.dir.path().join("cache");
+    let plan = ferry(
+        &cache,
+        &[
+            "bootstrap",
+            s(&env.bundle),
+            "--key",
+            s(&env.public),
+            "--plan",
+            "--json",
+            "--bastion",
+            "10.0.0.5:5000",
+            "--harbor-component",
+            "hello",
+        ],
+    )
+    .ok()
+    .json();
+    let steps = plan["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 6);
+    let commands: Vec<String> = steps
+        .iter()
+        .map(|step| step["commands"][0].as_str().unwrap().to_owned())
+        .collect();
+    assert!(commands[0].starts_with("ferry serve "), "{commands:?}");
+    assert!(commands[1].contains("--print-config --advertise 10.0.0.5:5000"));
+    assert!(commands[2].contains("kubespray-offline.yml"));
+    // "Harbor" (here: hello) deployed first from the bastion, nothing else.
+    assert!(commands[3].starts_with("ferry deploy ") && commands[3].contains("--no-strict"));
+    assert!(
+        commands[4].contains("--in-cluster --bundle-url http://10.0.0.5:5000/_ferry/bundle.tar")
+    );
+    // Every printed command is one ferry accepts: the Harbor step and the in-cluster plan run.
+    let args: Vec<&str> = commands[3].split_whitespace().skip(1).collect();
+    let mut with_plan = args.clone();
+    with_plan.push("--plan");
+    ferry(&cache, &with_plan).ok();
+    let mut in_cluster: Vec<&str> = commands[4]
+        .split_whitespace()
+        .skip(1)
+        .filter(|a| *a != "--wait")
+        .collect();
+    let auth = in_cluster
+        .iter()
+        .position(|a| *a == "--harbor-auth")
+        .unwrap();
+    in_cluster.drain(auth..auth + 2);
+    in_cluster.push("--plan");
+    ferry(&cache, &in_cluster).ok();
 }

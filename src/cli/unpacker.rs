@@ -318,3 +318,63 @@ pub fn run(ctx: &Context, command: &UnpackerCommand) -> Result<()> {
     eprintln!("unpacker: done");
     Ok(())
 }
+
+/// Arguments of `ferry bootstrap`.
+#[derive(Args)]
+pub struct BootstrapArgs {
+    /// The bundle.
+    pub bundle: PathBuf,
+    /// Print the sequence (the only mode: each step is run by its own command).
+    #[arg(long, required = true)]
+    pub plan: bool,
+    /// The bastion's `ferry serve` address as the nodes reach it.
+    #[arg(long, value_name = "HOST:PORT", default_value = "10.0.0.5:5000")]
+    pub bastion: String,
+    /// Harbor as the pods reach it.
+    #[arg(
+        long,
+        value_name = "HOST[:PORT]/PROJECT",
+        default_value = "harbor.harbor.svc:80/platform"
+    )]
+    pub harbor: String,
+    /// The component that installs Harbor.
+    #[arg(long, default_value = "harbor")]
+    pub harbor_component: String,
+    /// Which signatures to accept.
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// `ferry bootstrap --plan`.
+pub fn bootstrap(ctx: &Context, args: &BootstrapArgs) -> Result<()> {
+    let opened = super::render::open_verified(ctx, &args.bundle, &args.trust, None)?;
+    let key = match args.trust.keys.first() {
+        Some(key) => key.display().to_string(),
+        None => "PUB".to_owned(),
+    };
+    let site = unpacker::bootstrap::Site {
+        bundle: args.bundle.display().to_string(),
+        key,
+        bastion: args.bastion.clone(),
+        harbor: args.harbor.clone(),
+        harbor_component: args.harbor_component.clone(),
+    };
+    let steps = unpacker::bootstrap::sequence(&opened.spec, &site);
+    if ctx.json {
+        print_json(&serde_json::json!({"bundle": opened.spec.name, "steps": steps}));
+        return Ok(());
+    }
+    println!(
+        "bootstrap of a new site for {}: {} steps",
+        opened.spec.name,
+        steps.len()
+    );
+    for (n, step) in steps.iter().enumerate() {
+        println!("{}. {}", n + 1, step.title);
+        for command in &step.commands {
+            println!("   $ {command}");
+        }
+        println!("   {}", step.note);
+    }
+    Ok(())
+}

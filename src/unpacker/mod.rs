@@ -9,6 +9,7 @@
 //! [`download`] is how the Job fetches a bundle that `ferry serve` offers.
 
 pub mod apply;
+pub mod bootstrap;
 pub mod download;
 pub mod rbac;
 
