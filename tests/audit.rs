@@ -167,6 +167,7 @@ fn every_bundle_embeds_a_valid_cyclonedx_1_5_sbom() {
             "component/hello-cli",
             "file/hello-cli/hello-cli/linux/amd64",
             "file/hello-cli/hello-cli/linux/arm64",
+            "image/ferry/ferry.local/ferry:0.1.0",
             "image/hello/example.local/demo/hello:1.0",
             "image/hello/example.local/demo/tool:2.1",
         ]
