@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ferry's main job, end to end, on the example bundle, offline:
-# lock --check -> key -> signed build (cold cache) -> verify -> inspect -> unpack -> rebuild (same bytes) -> deploy plan.
+# lock --check -> key -> signed build (cold cache) -> verify -> inspect -> unpack -> rebuild (same bytes) -> deploy plan -> in-cluster plan.
 # Needs only the Rust toolchain. Output goes to target/example/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,3 +38,6 @@ if [ "$a" != "$b" ]; then echo "NOT reproducible: $a != $b" >&2; exit 1; fi
 echo "reproducible: both builds are sha256:$a"
 echo "== the deploy plan: every step and object ferry deploy would apply, in order (no cluster needed)"
 "$ferry" deploy "$out/example.tar" --key "$out/cosign.pub" --plan
+echo "== the in-cluster plan: ferry's own image (carried in the bundle) runs the push into Harbor and the deploy as a Job"
+"$ferry" deploy "$out/example.tar" --key "$out/cosign.pub" --in-cluster --plan \
+  --bundle-url http://10.0.0.5:5000/_ferry/bundle.tar --harbor harbor.harbor.svc:80/example

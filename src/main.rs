@@ -75,6 +75,14 @@ enum Command {
         #[command(subcommand)]
         command: cli::cache::CacheCommand,
     },
+    /// The bootstrap sequence of a new air-gapped site for a bundle (--plan).
+    Bootstrap(cli::unpacker::BootstrapArgs),
+    /// What the in-cluster unpacker's Job runs (see `ferry deploy --in-cluster`).
+    #[command(hide = true)]
+    Unpacker {
+        #[command(subcommand)]
+        command: cli::unpacker::UnpackerCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -125,5 +133,7 @@ fn run(args: &Cli) -> Result<()> {
         Command::Split(a) => cli::parts::split(&ctx, a),
         Command::Join(a) => cli::parts::join(&ctx, a),
         Command::Cache { command } => cli::cache::run(&ctx, command),
+        Command::Unpacker { command } => cli::unpacker::run(&ctx, command),
+        Command::Bootstrap(args) => cli::unpacker::bootstrap(&ctx, args),
     }
 }

@@ -87,7 +87,8 @@ fn verify_and_inspect_report_the_bundle() {
             report["charts"].as_u64(),
             report["files"].as_u64()
         ),
-        (Some(2), Some(1), Some(2))
+        // two images of the spec, and ferry's own (`ferryImage: true`)
+        (Some(3), Some(1), Some(2))
     );
     let inspection = ferry(&dir.path().join("cache"), &["inspect", s(&out), "--json"])
         .ok()

@@ -351,6 +351,7 @@ async fn check(
         version: spec.version.clone(),
         platforms: spec.platforms.clone(),
         components: vec![only],
+        ferry_image: None,
         root: spec.root.clone(),
         path: spec.path.clone(),
     };

@@ -104,12 +104,28 @@ pub fn generate(lock: &Lock, spec: Option<&BundleSpec>) -> Value {
         value["properties"] = Value::Array(properties);
         components.push((bom_ref.clone(), value));
     }
-    for image in &lock.images {
-        let (bom_ref, value) = image_component(image, license_of(&image.component));
-        depends
-            .entry(component_ref(&image.component))
-            .or_default()
-            .push(bom_ref.clone());
+    // ferry's own image (in a bundle's lock) is listed like any image, with
+    // the SHA-256 of each binary in it; it belongs to no component.
+    for image in &lock.carried_images() {
+        let (bom_ref, mut value) = image_component(image, license_of(&image.component));
+        if lock.components.iter().any(|c| c.name == image.component) {
+            depends
+                .entry(component_ref(&image.component))
+                .or_default()
+                .push(bom_ref.clone());
+        } else if let Some(ferry) = &lock.ferry_image {
+            let properties: Vec<Value> = ferry
+                .binaries
+                .iter()
+                .filter_map(|b| {
+                    Some(serde_json::json!({
+                        "name": format!("ferry:binary-sha256:{}", b.platform),
+                        "value": b.sha256.as_ref()?.to_string(),
+                    }))
+                })
+                .collect();
+            value["properties"] = Value::Array(properties);
+        }
         components.push((bom_ref, value));
     }
     for chart in &lock.charts {

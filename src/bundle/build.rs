@@ -82,9 +82,21 @@ pub async fn build(
     let mut layout_entries: Vec<Descriptor> = Vec::new();
     let fetched = Counters::default();
 
-    // Manifests first: they name the blobs.
-    progress.stage("manifests", lock.images.len() as u64, 0);
-    for image in &lock.images {
+    if lock
+        .ferry_image
+        .as_ref()
+        .is_some_and(|f| f.digest.is_none())
+    {
+        return Err(BuildError::Invalid(
+            "the lock names ferry's image but it was not built (ferry_image::complete_lock)"
+                .to_owned(),
+        ));
+    }
+    // Manifests first: they name the blobs. ferry's own image, built into
+    // the cache already, goes with the others.
+    let images = lock.carried_images();
+    progress.stage("manifests", images.len() as u64, 0);
+    for image in &images {
         let origin = image_origin(image, spec_root)?;
         let manifests = fetch_image_manifests(image, &origin, client, store, &fetched).await?;
         for digest in &manifests {
@@ -334,10 +346,14 @@ fn image_origin(image: &LockedImage, spec_root: &Path) -> Result<Origin, BuildEr
                     image.reference
                 ))
             };
+            if source == "ferry-image" {
+                return Ok(Origin::Built);
+            }
             let (kind, rest) = source.split_once(':').ok_or_else(unknown)?;
             let (path, name) = rest.split_once('#').ok_or_else(unknown)?;
             match kind {
                 "layout" => Ok(Origin::Layout(spec_root.join(path))),
+                "ferry-image" => Ok(Origin::Built),
                 "docker-archive" => Ok(Origin::DockerArchive {
                     path: spec_root.join(path),
                     reference: name.to_owned(),
@@ -412,7 +428,10 @@ async fn fetch_image_manifests(
                 Origin::Layout(dir) => {
                     Layout::new(dir).ingest(store, &digest, Some(size))?;
                 }
-                Origin::Url(_) | Origin::LocalFile(_) | Origin::DockerArchive { .. } => {}
+                Origin::Url(_)
+                | Origin::LocalFile(_)
+                | Origin::DockerArchive { .. }
+                | Origin::Built => {}
             }
             fetched.fetched(&digest, size);
         }
@@ -539,6 +558,7 @@ async fn fetch_blob(
         }
         Origin::Layout(dir) => Layout::new(dir).ingest(store, digest, need.size)?,
         Origin::LocalFile(path) => store.ingest_file(path, Some((digest, need.size)))?.1,
+        Origin::Built => return Err(built_blob_gone(digest)),
     };
     fetched.fetched(digest, size);
     progress.item(&digest.to_string());
@@ -765,9 +785,16 @@ fn metadata_manifest(
 
 /// The canonical blob order: manifests breadth-first from the root, then
 /// configs and metadata (small JSON, sorted), then layers (sorted).
+/// A blob of ferry's own image that left the cache during the build.
+pub(super) fn built_blob_gone(digest: &Digest) -> BuildError {
+    BuildError::Invalid(format!(
+        "blob {digest} of ferry's image is no longer in the cache (removed during the build?); build again"
+    ))
+}
+
 fn blob_order(root: &Digest, lock: &Lock, store: &Store) -> Result<Vec<Digest>, BuildError> {
-    let kept: BTreeSet<&Digest> = lock
-        .images
+    let images = lock.carried_images();
+    let kept: BTreeSet<&Digest> = images
         .iter()
         .flat_map(|i| i.platforms.iter().map(|p| &p.digest))
         .collect();

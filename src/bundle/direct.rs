@@ -286,6 +286,7 @@ async fn place_blob(
             copy_into(reader.take(u64::MAX), sink, digest, place.size, true, blame).await?;
             progress.bytes(place.size);
         }
+        Origin::Built => return Err(super::build::built_blob_gone(digest)),
     }
     fetched.fetched(digest, place.size);
     progress.item(&digest.to_string());

@@ -52,8 +52,9 @@ pub(super) fn check(
         )));
     }
     check_against_spec(scanned, root_index, lock, problems);
+    let carried_images = lock.carried_images();
     let locked = tally(
-        lock.images
+        carried_images
             .iter()
             .map(|i| {
                 (
@@ -120,7 +121,7 @@ pub(super) fn check(
             )));
         }
     }
-    for image in &lock.images {
+    for image in &carried_images {
         if !crate::oci::is_index_media_type(&image.media_type) {
             continue;
         }

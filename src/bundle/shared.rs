@@ -62,6 +62,8 @@ pub(super) enum Origin {
     Layout(PathBuf),
     Url(String),
     LocalFile(PathBuf),
+    /// Built into the cache by this build (ferry's own image).
+    Built,
 }
 
 pub(super) struct Needed {

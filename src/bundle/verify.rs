@@ -114,7 +114,7 @@ pub(super) fn verify_full(
             root: graph.root.clone(),
             blobs: scanned.blobs.len(),
             bytes: scanned.bytes,
-            images: graph.lock.images.len(),
+            images: graph.lock.carried_images().len(),
             charts: graph.lock.charts.len(),
             files: graph.lock.files.len(),
             signed_by,
@@ -191,7 +191,7 @@ pub fn inspect(path: &Path, progress: &dyn Progress) -> Result<Inspection, Verif
     })?;
     let images = graph
         .lock
-        .images
+        .carried_images()
         .iter()
         .map(|image| {
             let mut blobs = BTreeSet::new();
@@ -342,8 +342,8 @@ impl Graph {
         let Some(lock) = lock else {
             return Err(problems);
         };
-        let kept: BTreeSet<&Digest> = lock
-            .images
+        let carried = lock.carried_images();
+        let kept: BTreeSet<&Digest> = carried
             .iter()
             .flat_map(|i| i.platforms.iter().map(|p| &p.digest))
             .collect();

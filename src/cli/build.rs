@@ -51,8 +51,22 @@ pub struct BuildArgs {
     /// blobs the base lacks are written; the base is recorded.
     #[arg(long, value_name = "BUNDLE|LOCK")]
     pub base: Option<PathBuf>,
+    /// The ferry binary for ferry's image on one architecture (`arm64=FILE`),
+    /// for the lock's `self` binaries; repeatable. Default: the running ferry
+    /// for its own architecture.
+    #[arg(long, value_name = "ARCH=FILE", value_parser = parse_ferry_binary)]
+    pub ferry_binary: Vec<(String, PathBuf)>,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+fn parse_ferry_binary(value: &str) -> Result<(String, PathBuf), String> {
+    match value.split_once('=') {
+        Some((arch, file)) if !arch.is_empty() && !file.is_empty() => {
+            Ok((arch.to_owned(), PathBuf::from(file)))
+        }
+        _ => Err(format!("`{value}`: expected ARCH=FILE, e.g. arm64=target/aarch64-unknown-linux-gnu/release/ferry")),
+    }
 }
 
 /// `ferry build`.
@@ -143,6 +157,13 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
             );
         }
     }
+    let overrides = args.ferry_binary.iter().cloned().collect();
+    let (lock, ferry_warnings) =
+        ferry::ferry_image::complete_lock(&lock, &spec.root, &overrides, &store)?;
+    for warning in &ferry_warnings {
+        progress.clear();
+        eprintln!("warning: {warning}");
+    }
     let spec_json = spec.canonical_json();
     let sbom = ferry::audit::sbom::to_bytes_with_spec_json(&lock, &spec_json)?;
     let outcome = runtime.block_on(bundle::build(
@@ -181,6 +202,12 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
             "bytes_fetched": outcome.bytes_fetched,
             "signed_by": outcome.signed_by,
             "parts": parts.as_ref().map(|(path, _)| path),
+            "ferry_image": lock.ferry_image.as_ref().map(|f| serde_json::json!({
+                "reference": f.reference,
+                "digest": f.digest,
+                "binaries": f.binaries,
+                "warnings": f.warnings,
+            })),
             "seconds": started.elapsed().as_secs_f64(),
         }));
     } else {
@@ -200,6 +227,16 @@ pub fn run(ctx: &Context, args: &BuildArgs) -> Result<()> {
         );
         if let Some(key) = &outcome.signed_by {
             println!("signed by {key}");
+        }
+        if let Some(image) = &lock.ferry_image {
+            println!(
+                "ferry's image {} {}",
+                image.reference,
+                image
+                    .digest
+                    .as_ref()
+                    .map_or_else(String::new, ToString::to_string)
+            );
         }
         if let Some((path, count)) = &parts {
             println!("split into {count} parts: {}", path.display());

@@ -78,6 +78,41 @@ pub struct DeployArgs {
     /// Which signatures to accept.
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Running it inside the cluster instead.
+    #[command(flatten)]
+    pub in_cluster: super::unpacker::InClusterArgs,
+}
+
+impl DeployArgs {
+    /// What `ferry unpacker run` deploys with: the pushed image map, the
+    /// pod's service account, the run recorded as `ran_by`.
+    pub fn for_unpacker(
+        bundle: PathBuf,
+        image_map: PathBuf,
+        trust: TrustArgs,
+        ran_by: String,
+    ) -> Self {
+        Self {
+            bundle,
+            image_map: Some(image_map),
+            plan: false,
+            output_dir: None,
+            diff: false,
+            no_strict: false,
+            skip: Vec::new(),
+            prune_protected: false,
+            values: Vec::new(),
+            vars: Vec::new(),
+            seed_file: None,
+            now: None,
+            cluster: ClusterArgs { kubeconfig: None },
+            trust,
+            in_cluster: super::unpacker::InClusterArgs {
+                ran_by: Some(ran_by),
+                ..Default::default()
+            },
+        }
+    }
 }
 
 /// Arguments of `ferry status`.
@@ -161,6 +196,18 @@ pub fn run(ctx: &Context, args: &DeployArgs) -> Result<()> {
         Ok(plan)
     };
     let mut plan = make_plan(&settings)?;
+    if args.in_cluster.in_cluster {
+        return super::unpacker::deploy(
+            ctx,
+            &args.in_cluster,
+            &args.trust,
+            &plan,
+            &lock,
+            &report.root,
+            &args.cluster.source(),
+            args.plan,
+        );
+    }
     if args.plan {
         plan.components.retain(|c| !args.skip.contains(&c.name));
         plan.unmapped.retain(|u| !args.skip.contains(&u.component));
@@ -215,6 +262,7 @@ pub fn run(ctx: &Context, args: &DeployArgs) -> Result<()> {
         seed_fingerprint: hex::encode(sha2::Sha256::digest(&settings.seed)),
         cancel: Arc::clone(&cancel),
         skip: args.skip.clone(),
+        ran_by: args.in_cluster.ran_by.clone(),
     };
     let outcome = runtime.block_on(async {
         let flag = Arc::clone(&cancel);

@@ -14,6 +14,7 @@ pub mod push;
 pub mod render;
 pub mod serve;
 pub mod sign;
+pub mod unpacker;
 pub mod verify_registry;
 
 use std::path::{Path, PathBuf};

@@ -60,7 +60,7 @@ impl SignArgs {
 }
 
 /// Trust options of commands that read a bundle.
-#[derive(Args)]
+#[derive(Args, Clone)]
 pub struct TrustArgs {
     /// Accept a bundle signed by this public key (PEM; repeatable).
     #[arg(long = "key", value_name = "PUB")]

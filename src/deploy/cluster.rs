@@ -17,6 +17,72 @@ use super::objects::ObjectId;
 /// The field manager of every server-side apply ferry makes.
 pub const FIELD_MANAGER: &str = "ferry";
 
+/// An environment variable naming a service-account directory (`token`,
+/// `ca.crt`, `namespace`) to use instead of
+/// `/var/run/secrets/kubernetes.io/serviceaccount`, with
+/// `KUBERNETES_SERVICE_HOST`/`PORT`: for tests that run ferry as a pod
+/// would, and for pods that mount the token elsewhere.
+pub const SERVICE_ACCOUNT_DIR_ENV: &str = "FERRY_SERVICE_ACCOUNT_DIR";
+
+/// The in-cluster configuration from a service-account directory and
+/// `KUBERNETES_SERVICE_HOST`/`KUBERNETES_SERVICE_PORT`, as a pod has them.
+pub fn service_account_config(dir: &std::path::Path) -> Result<kube::Config, ClusterError> {
+    let config_error = |what: String| {
+        ClusterError::Config(format!(
+            "in-cluster ({SERVICE_ACCOUNT_DIR_ENV}={}): {what}",
+            dir.display()
+        ))
+    };
+    let host = std::env::var("KUBERNETES_SERVICE_HOST")
+        .map_err(|_| config_error("KUBERNETES_SERVICE_HOST is not set".to_owned()))?;
+    let port = std::env::var("KUBERNETES_SERVICE_PORT")
+        .map_err(|_| config_error("KUBERNETES_SERVICE_PORT is not set".to_owned()))?;
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let url: axum::http::Uri = format!("https://{host}:{port}")
+        .parse()
+        .map_err(|e| config_error(format!("https://{host}:{port} is not a URL: {e}")))?;
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.join(name))
+            .map_err(|e| config_error(format!("cannot read {}: {e}", dir.join(name).display())))
+    };
+    let namespace = read("namespace")?.trim().to_owned();
+    let ca = read("ca.crt")?;
+    let mut roots = Vec::new();
+    let mut body = None::<String>;
+    for line in ca.lines() {
+        let line = line.trim();
+        if line == "-----BEGIN CERTIFICATE-----" {
+            body = Some(String::new());
+        } else if line == "-----END CERTIFICATE-----" {
+            if let Some(text) = body.take() {
+                use base64::Engine as _;
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(text.as_bytes())
+                    .map_err(|e| {
+                        config_error(format!("ca.crt holds a damaged certificate: {e}"))
+                    })?;
+                roots.push(der);
+            }
+        } else if let Some(text) = body.as_mut() {
+            text.push_str(line);
+        }
+    }
+    if roots.is_empty() {
+        return Err(config_error("ca.crt holds no PEM certificate".to_owned()));
+    }
+    // Read once here so a missing token is named now, not at the first request.
+    read("token")?;
+    let mut config = kube::Config::new(url);
+    config.default_namespace = namespace;
+    config.root_cert = Some(roots);
+    config.auth_info.token_file = Some(dir.join("token").display().to_string());
+    Ok(config)
+}
+
 /// Where the kubeconfig comes from.
 #[derive(Clone, Debug)]
 pub enum KubeconfigSource {
@@ -104,9 +170,12 @@ impl Cluster {
                         ClusterError::Config(format!("{}: {}", path.display(), chain(&e)))
                     })?
             }
-            KubeconfigSource::Infer => kube::Config::infer()
-                .await
-                .map_err(|e| ClusterError::Config(chain(&e)))?,
+            KubeconfigSource::Infer => match std::env::var_os(SERVICE_ACCOUNT_DIR_ENV) {
+                Some(dir) => service_account_config(std::path::Path::new(&dir))?,
+                None => kube::Config::infer()
+                    .await
+                    .map_err(|e| ClusterError::Config(chain(&e)))?,
+            },
         };
         config.read_timeout = Some(REQUEST_TIMEOUT);
         config.write_timeout = Some(REQUEST_TIMEOUT);

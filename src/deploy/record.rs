@@ -49,6 +49,10 @@ pub struct DeploymentRecord {
     pub render_clock: String,
     /// SHA-256 of the site seed (identifies it without revealing it).
     pub seed_fingerprint: String,
+    /// Who ran the last deploy when not an operator's machine: the
+    /// in-cluster unpacker's Job (`in-cluster job ferry-system/<name>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ran_by: Option<String>,
     /// Per component, in deploy order.
     pub components: Vec<ComponentRecord>,
 }

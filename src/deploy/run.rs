@@ -50,6 +50,8 @@ pub struct DeployOptions {
     pub cancel: Arc<AtomicBool>,
     /// Components left as they are (not applied, not pruned).
     pub skip: Vec<String>,
+    /// Who runs this deploy, recorded (the in-cluster unpacker names its Job).
+    pub ran_by: Option<String>,
 }
 
 /// What a deploy did, per component.
@@ -145,6 +147,7 @@ async fn deploy_locked(
     record.lock_fingerprint = options.lock_fingerprint.clone();
     record.render_clock = format_rfc3339(options.render_clock);
     record.seed_fingerprint = options.seed_fingerprint.clone();
+    record.ran_by = options.ran_by.clone();
     record.status = "deploying".to_owned();
     record.started = now_text();
     record.finished = None;

@@ -46,6 +46,109 @@ pub struct Lock {
     /// Files.
     #[serde(default, rename = "file")]
     pub files: Vec<LockedFile>,
+    /// ferry's own image, when the spec carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ferry_image: Option<LockedFerryImage>,
+}
+
+/// ferry's own image as locked.
+///
+/// A lockfile names it by ferry's version and its inputs, never by the
+/// digest of the running binary (which changes at every code change): a
+/// `self` binary is whichever ferry of that version builds the bundle, a
+/// file binary is pinned by SHA-256. The lock a bundle embeds adds what the
+/// build produced: the image digest, each binary's SHA-256 and the CA file's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedFerryImage {
+    /// ferry's version; `build --locked` refuses a `self` binary of another.
+    pub version: String,
+    /// The reference it is carried under (`ferry.local/ferry:<version>`).
+    pub reference: String,
+    /// The CA certificates: `host` (the build host's file) or `file:<path>`.
+    pub ca_certificates: String,
+    /// SHA-256 of a `file:` CA file; in a bundle's lock, of the one used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_sha256: Option<Digest>,
+    /// In a bundle's lock: the image index digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<Digest>,
+    /// In a bundle's lock: the image index media type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    /// In a bundle's lock: the image index size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// In a bundle's lock: what the operator was warned about.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// One binary per platform.
+    #[serde(default, rename = "binary")]
+    pub binaries: Vec<LockedFerryBinary>,
+}
+
+/// One platform's ferry binary.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct LockedFerryBinary {
+    /// `linux/amd64`.
+    pub platform: String,
+    /// `self` (the ferry that builds, or `build --ferry-binary`) or `file:<path>`.
+    pub source: String,
+    /// SHA-256 of a `file:` binary; in a bundle's lock, of the one used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<Digest>,
+    /// In a bundle's lock: the platform's manifest digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Digest>,
+    /// In a bundle's lock: the platform's manifest size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest_size: Option<u64>,
+    /// In a bundle's lock: whether the binary is statically linked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statically_linked: Option<bool>,
+}
+
+impl LockedFerryImage {
+    /// In a bundle's lock: ferry's image as a locked image like any other
+    /// (component `ferry`), with the platforms it was built for.
+    pub fn as_image(&self) -> Option<LockedImage> {
+        Some(LockedImage {
+            component: crate::ferry_image::COMPONENT.to_owned(),
+            reference: self.reference.clone(),
+            digest: self.digest.clone()?,
+            media_type: self.media_type.clone()?,
+            size: self.size?,
+            source: Some("ferry-image".to_owned()),
+            from_chart: None,
+            platforms: self
+                .binaries
+                .iter()
+                .filter_map(|b| {
+                    Some(LockedPlatform {
+                        platform: b.platform.clone(),
+                        digest: b.manifest.clone()?,
+                        media_type: crate::oci::OCI_MANIFEST.to_owned(),
+                        size: b.manifest_size?,
+                    })
+                })
+                .collect(),
+        })
+    }
+}
+
+impl Lock {
+    /// Every image the bundle of this lock carries: the locked images, and
+    /// ferry's own once built (in a bundle's lock).
+    pub fn carried_images(&self) -> Vec<LockedImage> {
+        let mut images = self.images.clone();
+        images.extend(
+            self.ferry_image
+                .as_ref()
+                .and_then(LockedFerryImage::as_image),
+        );
+        images
+    }
 }
 
 /// A component as locked.

@@ -169,6 +169,7 @@ pub async fn resolve(
         images: Vec::new(),
         charts: Vec::new(),
         files: Vec::new(),
+        ferry_image: None,
     };
     let mut failures = Vec::new();
     for (what, result) in results {
@@ -201,6 +202,14 @@ pub async fn resolve(
             &b.url,
         ))
     });
+    if let Some(image) = &spec.ferry_image {
+        lock.ferry_image = Some(
+            lock_ferry_image(spec, image).map_err(|failure| ResolveError {
+                failures: vec![failure],
+                total: total + 1,
+            })?,
+        );
+    }
     Ok(lock)
 }
 
@@ -654,4 +663,47 @@ fn find_chart(text: &str, index: &str, chart: &ChartSpec) -> Result<IndexEntry, 
         None => None,
     };
     Ok(IndexEntry { url, digest })
+}
+
+/// ferry's image as locked: its version, and per platform `self` or a file
+/// pinned by SHA-256 (hashed here, streamed).
+fn lock_ferry_image(
+    spec: &Spec,
+    image: &crate::spec::FerryImageSpec,
+) -> Result<crate::lock::LockedFerryImage, String> {
+    let hash = |file: &str| {
+        crate::ferry_image::hash_file(&spec.root.join(file))
+            .map_err(|e| format!("ferry's image: {}", chain(&e)))
+    };
+    let mut binaries = Vec::new();
+    for platform in &spec.platforms {
+        let (source, sha256) = match image.binaries.get(&platform.architecture) {
+            Some(file) => (format!("file:{file}"), Some(hash(file)?)),
+            None => ("self".to_owned(), None),
+        };
+        binaries.push(crate::lock::LockedFerryBinary {
+            platform: platform.to_string(),
+            source,
+            sha256,
+            manifest: None,
+            manifest_size: None,
+            statically_linked: None,
+        });
+    }
+    let (ca_certificates, ca_sha256) = match &image.ca_certificates {
+        Some(file) => (format!("file:{file}"), Some(hash(file)?)),
+        None => ("host".to_owned(), None),
+    };
+    let version = crate::ferry_image::version().to_owned();
+    Ok(crate::lock::LockedFerryImage {
+        reference: crate::ferry_image::reference(&version),
+        version,
+        ca_certificates,
+        ca_sha256,
+        digest: None,
+        media_type: None,
+        size: None,
+        warnings: Vec::new(),
+        binaries,
+    })
 }

@@ -404,6 +404,8 @@ async fn handle(State(state): State<Arc<AppState>>, request: Request) -> Respons
             &headers,
         )
         .await
+    } else if path == BUNDLE_PATH {
+        bundle_route(&state.catalog, &method, &headers).await
     } else {
         file_route(&state.catalog, &path, &method, &headers).await
     };
@@ -514,6 +516,63 @@ async fn registry_route(
         .await;
     }
     oci_error(StatusCode::NOT_FOUND, "NAME_UNKNOWN", "unknown endpoint")
+}
+
+/// Where `ferry serve` offers the bundle archive itself (plain `.tar`
+/// bundles), with `Range`, for the in-cluster unpacker to download and resume.
+pub const BUNDLE_PATH: &str = "/_ferry/bundle.tar";
+
+async fn bundle_route(catalog: &Catalog, method: &Method, headers: &HeaderMap) -> Response {
+    let path = catalog.bundle.path().to_owned();
+    let Ok(metadata) = tokio::fs::metadata(&path).await else {
+        return (StatusCode::NOT_FOUND, "not served\n").into_response();
+    };
+    if !metadata.is_file() {
+        return (
+            StatusCode::NOT_FOUND,
+            "this bundle is not one archive file (a layout or parts); copy it instead\n",
+        )
+            .into_response();
+    }
+    let size = metadata.len();
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, start, length) = match range::evaluate(range, size) {
+        RangeAnswer::Full => (StatusCode::OK, 0, size),
+        RangeAnswer::Partial { start, length } => (StatusCode::PARTIAL_CONTENT, start, length),
+        RangeAnswer::Unsatisfiable => {
+            let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            return response;
+        }
+    };
+    let mut builder = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/x-tar")
+        .header(header::CONTENT_LENGTH, length)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::ETAG, format!("\"{}\"", catalog.bundle.root));
+    if status == StatusCode::PARTIAL_CONTENT {
+        builder = builder.header(
+            header::CONTENT_RANGE,
+            format!("bytes {start}-{}/{size}", start + length - 1),
+        );
+    }
+    if method == Method::HEAD || length == 0 {
+        return builder
+            .body(Body::empty())
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
+    match open_segments(&catalog.stamps, vec![(path, start, length)]).await {
+        Ok(stream) => builder
+            .body(Body::from_stream(stream))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+        Err(error) => {
+            eprintln!("ferry serve: refusing the bundle archive: {error}");
+            (StatusCode::INTERNAL_SERVER_ERROR, format!("{error}\n")).into_response()
+        }
+    }
 }
 
 async fn file_route(

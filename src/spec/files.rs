@@ -36,6 +36,34 @@ pub struct BundleFile {
     /// Components of the base that this overlay drops.
     #[serde(default)]
     pub remove: Vec<String>,
+    /// Carry ferry's own image (`true`), or with binaries given per
+    /// architecture and a pinned CA certificates file.
+    #[serde(default)]
+    pub ferry_image: Option<FerryImageEntry>,
+}
+
+/// `ferryImage:` as written: `true`/`false`, or the details.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum FerryImageEntry {
+    /// On or off, with the running ferry as the binary of its architecture.
+    Enabled(bool),
+    /// On, with these inputs.
+    Detailed(FerryImageDetails),
+}
+
+/// The inputs of ferry's image.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FerryImageDetails {
+    /// A ferry binary per architecture (`arm64: ../bin/ferry-arm64`), relative
+    /// to this file; an architecture not named takes the running ferry.
+    #[serde(default)]
+    pub binaries: BTreeMap<String, String>,
+    /// The CA certificates file (default: the build host's
+    /// `/etc/ssl/certs/ca-certificates.crt`), relative to this file.
+    #[serde(default)]
+    pub ca_certificates: Option<String>,
 }
 
 /// One component named by a bundle spec.

@@ -177,12 +177,28 @@ pub struct Spec {
     pub platforms: Vec<Platform>,
     /// Components, sorted by name.
     pub components: Vec<Component>,
+    /// ferry's own image, when the bundle carries it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ferry_image: Option<FerryImageSpec>,
     /// The top spec file's directory; local paths in the spec are relative to it.
     #[serde(skip)]
     pub root: PathBuf,
     /// The top spec file.
     #[serde(skip)]
     pub path: PathBuf,
+}
+
+/// ferry's own image in a spec: where its binaries and CA file come from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FerryImageSpec {
+    /// A binary per architecture, relative to the spec root; an
+    /// architecture not named takes the running ferry (`self`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub binaries: BTreeMap<String, String>,
+    /// The CA certificates file relative to the spec root (default: the build host's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_certificates: Option<String>,
 }
 
 /// A component with its manifest applied.
@@ -364,11 +380,20 @@ impl Spec {
                 }
             }
         }
+        let ferry_image = layered.ferry_image.map(|f| FerryImageSpec {
+            binaries: f
+                .binaries
+                .into_iter()
+                .map(|(arch, file)| (arch, relative_path(&file, &root)))
+                .collect(),
+            ca_certificates: f.ca_certificates.map(|file| relative_path(&file, &root)),
+        });
         Ok(Self {
             name: layered.name,
             version: layered.version,
             platforms: layered.platforms,
             components,
+            ferry_image,
             root,
             path,
         })
@@ -404,6 +429,14 @@ struct Layered {
     platforms: Vec<Platform>,
     manifests: PathBuf,
     components: BTreeMap<String, LayeredComponent>,
+    ferry_image: Option<LayeredFerryImage>,
+}
+
+/// ferry's image as layered, with absolute paths.
+#[derive(Default)]
+struct LayeredFerryImage {
+    binaries: BTreeMap<String, PathBuf>,
+    ca_certificates: Option<PathBuf>,
 }
 
 struct LayeredComponent {
@@ -451,8 +484,27 @@ fn load_layers(path: &Path, from: Option<Location>, depth: usize) -> Result<Laye
             platforms: Vec::new(),
             manifests: dir.join("../vendor-manifests"),
             components: BTreeMap::new(),
+            ferry_image: None,
         },
     };
+    match &file.ferry_image {
+        None => {}
+        Some(files::FerryImageEntry::Enabled(false)) => layered.ferry_image = None,
+        Some(files::FerryImageEntry::Enabled(true)) => {
+            layered.ferry_image.get_or_insert_with(Default::default);
+        }
+        Some(files::FerryImageEntry::Detailed(details)) => {
+            let image = layered.ferry_image.get_or_insert_with(Default::default);
+            for (arch, file) in &details.binaries {
+                image
+                    .binaries
+                    .insert(arch.clone(), normalize(&dir.join(file)));
+            }
+            if let Some(ca) = &details.ca_certificates {
+                image.ca_certificates = Some(normalize(&dir.join(ca)));
+            }
+        }
+    }
     if !valid_name(&file.name) {
         return Err(source.error(
             &file.name,
