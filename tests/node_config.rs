@@ -84,7 +84,7 @@ fn nodes_try_the_pushed_registry_first_at_the_paths_push_mapped() {
     for entry in images {
         let original = entry["original"].as_str().unwrap();
         // example.local/demo/hello:1.0 -> demo/hello, 1.0 (what containerd asks the host for).
-        let rest = original.strip_prefix("example.local/").unwrap();
+        let (_, rest) = original.split_once('/').unwrap();
         let (repository, tag) = rest.split_once(':').unwrap();
         let url = format!(
             "http://{}/v2/platform/{repository}/manifests/{tag}",
