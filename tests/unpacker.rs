@@ -635,7 +635,7 @@ fn the_bootstrap_plan_names_a_command_for_each_step() {
     .ok()
     .json();
     let steps = plan["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 6);
+    assert_eq!(steps.len(), 7);
     let commands: Vec<String> = steps
         .iter()
         .map(|step| step["commands"][0].as_str().unwrap().to_owned())
@@ -665,4 +665,16 @@ fn the_bootstrap_plan_names_a_command_for_each_step() {
     in_cluster.drain(auth..auth + 2);
     in_cluster.push("--plan");
     ferry(&cache, &in_cluster).ok();
+    // Harbor first, the bastion second, once Harbor holds the bundle: a command ferry runs.
+    assert!(commands[5].contains("--print-config") && commands[5].contains("--registry "));
+    let config = env.dir.path().join("node-config-harbor");
+    let mut mirrors: Vec<&str> = commands[5].split_whitespace().skip(1).collect();
+    let at = mirrors.iter().position(|a| *a == "--config-dir").unwrap();
+    mirrors[at + 1] = s(&config);
+    ferry(&cache, &mirrors).ok();
+    let hosts = std::fs::read_to_string(config.join("containerd/certs.d/example.local/hosts.toml"))
+        .unwrap();
+    let harbor = hosts.find("override_path").unwrap();
+    let bastion = hosts.find("10.0.0.5:5000").unwrap();
+    assert!(harbor < bastion, "{hosts}");
 }

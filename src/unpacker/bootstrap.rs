@@ -83,7 +83,7 @@ pub fn sequence(spec: &BundleSpec, site: &Site) -> Vec<Step> {
             commands: vec![format!(
                 "ferry serve {bundle} --key {key} --print-config --advertise {bastion} --config-dir node-config"
             )],
-            note: "containerd hosts.toml and CRI-O registries.conf.d for every registry the bundle's images come from, pointing at the bastion; once Harbor runs, put Harbor first (its project paths) and keep the bastion as the fallback".to_owned(),
+            note: "containerd hosts.toml and CRI-O registries.conf.d for every registry the bundle's images come from, pointing at the bastion (a later step puts Harbor first)".to_owned(),
         },
         Step {
             title: "install the cluster with kubespray, offline".to_owned(),
@@ -118,6 +118,14 @@ pub fn sequence(spec: &BundleSpec, site: &Site) -> Vec<Step> {
                 site.harbor
             )],
             note: "the unpacker Job (ferry's own image) streams the bundle from the bastion, verifies it, pushes it into Harbor over the cluster network and deploys it with its service account; `ferry status` and `kubectl -n ferry-system logs job/...` follow it".to_owned(),
+        },
+        Step {
+            title: "put Harbor first in the nodes' registry mirrors".to_owned(),
+            commands: vec![format!(
+                "ferry serve {bundle} --key {key} --print-config --advertise {bastion} --registry {} --config-dir node-config",
+                site.harbor
+            )],
+            note: "containerd hosts.toml and CRI-O mirrors with Harbor first, at the project paths the push used, and the bastion as the fallback; copy node-config/ to every node (kubespray's containerd_registries_mirrors or a file copy)".to_owned(),
         },
         Step {
             title: "switch the bastion off".to_owned(),
