@@ -4,6 +4,7 @@
 # Needs only the Rust toolchain. Output goes to target/example/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "== building ferry (release; the first build takes several minutes, later ones seconds)"
 cargo build --release --quiet --bin ferry
 ferry=target/release/ferry
 out=target/example
@@ -35,9 +36,19 @@ FERRY_CACHE_DIR="$out/cache2" "$ferry" build "$spec" --locked -j 1 -o "$out/agai
 a=$(sha256sum "$out/example.tar" | cut -d' ' -f1)
 b=$(sha256sum "$out/again/example.tar" | cut -d' ' -f1)
 if [ "$a" != "$b" ]; then echo "NOT reproducible: $a != $b" >&2; exit 1; fi
+root=$("$ferry" inspect "$out/example.tar" --json -q | grep -m1 '"root"' | sed 's/.*"root": *"\([^"]*\)".*/\1/')
 echo "reproducible: both builds are sha256:$a"
+echo "  bundle root $root: the same on every run with this ferry binary (the archive's sha256 also"
+echo "  covers the signature, and this script makes a new example key each run)"
 echo "== the deploy plan: every step and object ferry deploy would apply, in order (no cluster needed)"
 "$ferry" deploy "$out/example.tar" --key "$out/cosign.pub" --plan
 echo "== the in-cluster plan: ferry's own image (carried in the bundle) runs the push into Harbor and the deploy as a Job"
 "$ferry" deploy "$out/example.tar" --key "$out/cosign.pub" --in-cluster --plan \
   --bundle-url http://10.0.0.5:5000/_ferry/bundle.tar --harbor harbor.harbor.svc:80/example
+echo
+echo "== made, under $out/:"
+echo "  example.tar        the signed bundle (root $root)"
+echo "  cosign.key/.pub    the example signing key pair (made by this run; not for real use)"
+echo "  layout/            the bundle unpacked as an OCI image layout (skopeo, oras, crane read it)"
+echo "  node-config/       kubespray offline variables, containerd hosts.toml and CRI-O mirrors"
+echo "  again/example.tar  the rebuild from another cache, byte-identical to example.tar"
