@@ -284,7 +284,12 @@ fn the_plan_lists_narrow_rbac_the_secret_and_a_locked_down_job() {
     let env = Env::new();
     let planned = plan(
         &env,
-        &["--bundle-url", "http://10.0.0.5:5000/_ferry/bundle.tar"],
+        &[
+            "--bundle-url",
+            "http://10.0.0.5:5000/_ferry/bundle.tar",
+            "--var",
+            "SITE_NAME=example",
+        ],
     );
     let objects = planned["objects"].as_array().unwrap();
     // The ServiceAccount, its ClusterRole (cluster-scoped kinds only) and the
@@ -334,6 +339,9 @@ fn the_plan_lists_narrow_rbac_the_secret_and_a_locked_down_job() {
         secret["stringData"]["cosign.pub"].as_str().unwrap(),
         std::fs::read_to_string(&env.public).unwrap()
     );
+    // The site seed goes in too (the pod renders what this machine would), never printed.
+    let seed = secret["stringData"]["site.seed"].as_str().unwrap();
+    assert!(seed.starts_with("(redacted, "), "{seed}");
     // The Job: ferry's image by digest, locked down, the URL source.
     let job = find(objects, "Job", Some("ferry-system"));
     assert!(job["spec"]["backoffLimit"].as_i64().unwrap() > 0);
@@ -341,6 +349,24 @@ fn the_plan_lists_narrow_rbac_the_secret_and_a_locked_down_job() {
     assert_eq!(pod["serviceAccountName"], "ferry-unpacker");
     assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
     let container = &pod["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        args.windows(2).any(|w| w == ["--var", "SITE_NAME=example"]),
+        "{args:?}"
+    );
+    assert!(
+        container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "FERRY_SEED_FILE"),
+        "{container}"
+    );
     let image = container["image"].as_str().unwrap();
     assert!(
         image.starts_with("ferry.local/ferry:0.1.0@sha256:"),

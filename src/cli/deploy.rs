@@ -91,6 +91,8 @@ impl DeployArgs {
         image_map: PathBuf,
         trust: TrustArgs,
         ran_by: String,
+        vars: Vec<String>,
+        values: Vec<PathBuf>,
     ) -> Self {
         Self {
             bundle,
@@ -101,8 +103,8 @@ impl DeployArgs {
             no_strict: false,
             skip: Vec::new(),
             prune_protected: false,
-            values: Vec::new(),
-            vars: Vec::new(),
+            values,
+            vars,
             seed_file: None,
             now: None,
             cluster: ClusterArgs { kubeconfig: None },
@@ -206,6 +208,7 @@ pub fn run(ctx: &Context, args: &DeployArgs) -> Result<()> {
             &report.root,
             &args.cluster.source(),
             args.plan,
+            site_inputs(args)?,
         );
     }
     if args.plan {
@@ -473,4 +476,29 @@ pub fn rollback(ctx: &Context, args: &RollbackArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The site seed, variables and values the in-cluster Job renders with: the operator's own,
+/// so a deploy moved into the cluster renders what this machine would.
+fn site_inputs(args: &DeployArgs) -> Result<ferry::unpacker::SiteInputs> {
+    // Made if missing, as a deploy from here would make it.
+    ferry::render::site_secret(args.seed_file.as_deref())?;
+    let path = match &args.seed_file {
+        Some(path) => path.clone(),
+        None => ferry::render::default_seed_path()?,
+    };
+    let seed = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read the site seed {}", path.display()))?;
+    let mut values = Vec::new();
+    for file in &args.values {
+        values.push(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read --values {}", file.display()))?,
+        );
+    }
+    Ok(ferry::unpacker::SiteInputs {
+        seed: Some(seed),
+        vars: args.vars.clone(),
+        values,
+    })
 }

@@ -66,6 +66,7 @@ pub fn deploy(
     root: &ferry::oci::Digest,
     cluster: &ferry::deploy::KubeconfigSource,
     only_plan: bool,
+    site: unpacker::SiteInputs,
 ) -> Result<()> {
     let source = match (&args.bundle_url, &args.host_path) {
         (Some(url), None) => BundleSource::Url { url: url.clone() },
@@ -107,6 +108,7 @@ pub fn deploy(
         insecure_registries: args.unpacker_insecure.clone(),
         backoff_limit: args.backoff_limit,
         work_size: args.work_size.clone(),
+        site,
     };
     let (objects, rbac) = unpacker::objects(plan, &settings);
     let job = unpacker::job_name(root);
@@ -118,7 +120,7 @@ pub fn deploy(
                 "source": settings.source,
                 "image": settings.image,
                 "rbac": rbac,
-                "objects": objects,
+                "objects": redacted(&objects),
             }));
         } else {
             print_objects(&objects, &rbac, &settings, &job);
@@ -154,6 +156,30 @@ pub fn deploy(
         println!("the unpacker Job {job} is {}", outcome.condition);
     }
     Ok(())
+}
+
+/// The objects with every Secret value but the public key replaced by its size: a plan names
+/// what the Secret holds (site seed, credentials), never their values.
+fn redacted(objects: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    objects
+        .iter()
+        .map(|object| {
+            let mut object = object.clone();
+            if let Some(data) = object
+                .get_mut("stringData")
+                .and_then(serde_json::Value::as_object_mut)
+            {
+                for (key, value) in data.iter_mut() {
+                    if key == "cosign.pub" {
+                        continue; // public
+                    }
+                    let size = value.as_str().map_or(0, str::len);
+                    *value = serde_json::json!(format!("(redacted, {size} bytes)"));
+                }
+            }
+            object
+        })
+        .collect()
 }
 
 fn print_objects(
@@ -257,6 +283,12 @@ pub struct RunArgs {
     /// Registries reached over plain HTTP (repeatable).
     #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure: Vec<String>,
+    /// Site variables, as `ferry deploy --var` takes them (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Values files, as `ferry deploy --values` takes them (repeatable).
+    #[arg(long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
 }
 
 /// `ferry unpacker`.
@@ -312,7 +344,14 @@ pub fn run(ctx: &Context, command: &UnpackerCommand) -> Result<()> {
     );
     super::deploy::run(
         ctx,
-        &super::deploy::DeployArgs::for_unpacker(bundle, map, args.trust.clone(), ran_by),
+        &super::deploy::DeployArgs::for_unpacker(
+            bundle,
+            map,
+            args.trust.clone(),
+            ran_by,
+            args.vars.clone(),
+            args.values.clone(),
+        ),
     )
     .context("unpacker: the deploy failed")?;
     eprintln!("unpacker: done");

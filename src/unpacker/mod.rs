@@ -86,6 +86,22 @@ pub struct JobSettings {
     pub backoff_limit: i64,
     /// The emptyDir's size limit (the bundle and the cache fit in it), e.g. `64Gi`.
     pub work_size: String,
+    /// The site inputs of the render, as the operator's deploy would use them.
+    #[serde(skip)]
+    pub site: SiteInputs,
+}
+
+/// What makes a render this site's: the site seed (the same generated passwords and keys as
+/// an operator's deploy, so moving the deploy into the cluster rotates nothing), site
+/// variables and values files. Handed to the pod through the Secret.
+#[derive(Clone, Debug, Default)]
+pub struct SiteInputs {
+    /// The site seed file's text.
+    pub seed: Option<String>,
+    /// `NAME=VALUE` site variables.
+    pub vars: Vec<String>,
+    /// Values files' texts, in order.
+    pub values: Vec<String>,
 }
 
 /// The Job's name for a bundle root.
@@ -137,6 +153,12 @@ pub fn objects(plan: &Plan, settings: &JobSettings) -> (Vec<Value>, rbac::Rbac) 
                "subjects": [{"kind": "ServiceAccount", "name": NAME, "namespace": RECORD_NAMESPACE}]}));
     }
     let mut secret = json!({"cosign.pub": settings.public_key});
+    if let Some(seed) = &settings.site.seed {
+        secret["site.seed"] = json!(seed);
+    }
+    for (n, values) in settings.site.values.iter().enumerate() {
+        secret[format!("values-{n}.yaml")] = json!(values);
+    }
     if let Some(config) = &settings.harbor_config {
         secret["config.json"] = json!(config);
     }
@@ -158,7 +180,7 @@ fn job(settings: &JobSettings) -> Value {
     let mut volumes = vec![
         json!({"name": "work", "emptyDir": {"sizeLimit": settings.work_size}}),
         json!({"name": "trust", "secret": {"secretName": NAME, "defaultMode": 0o440,
-               "items": [{"key": "cosign.pub", "path": "cosign.pub"}]}}),
+               "items": trust_items(&settings.site)}}),
     ];
     let mut affinity = None;
     match &settings.source {
@@ -191,10 +213,22 @@ fn job(settings: &JobSettings) -> Value {
     for registry in &settings.insecure_registries {
         args.extend(["--insecure-registry".to_owned(), registry.clone()]);
     }
+    for var in &settings.site.vars {
+        args.extend(["--var".to_owned(), var.clone()]);
+    }
+    for n in 0..settings.site.values.len() {
+        args.extend([
+            "--values".to_owned(),
+            format!("{TRUST_DIR}/values-{n}.yaml"),
+        ]);
+    }
     let mut env = vec![
         json!({"name": "HOME", "value": WORK_DIR}),
         json!({"name": "FERRY_CACHE_DIR", "value": format!("{WORK_DIR}/cache")}),
     ];
+    if settings.site.seed.is_some() {
+        env.push(json!({"name": "FERRY_SEED_FILE", "value": format!("{TRUST_DIR}/site.seed")}));
+    }
     if settings.harbor_config.is_some() {
         mounts.push(json!({"name": "harbor", "mountPath": HARBOR_DIR, "readOnly": true}));
         volumes.push(
@@ -238,4 +272,17 @@ fn job(settings: &JobSettings) -> Value {
             "template": {"metadata": {"labels": labels()}, "spec": pod},
         },
     })
+}
+
+/// The files of the trust volume: the key, and the site inputs when given.
+fn trust_items(site: &SiteInputs) -> Vec<Value> {
+    let mut items = vec![json!({"key": "cosign.pub", "path": "cosign.pub"})];
+    if site.seed.is_some() {
+        items.push(json!({"key": "site.seed", "path": "site.seed"}));
+    }
+    for n in 0..site.values.len() {
+        let name = format!("values-{n}.yaml");
+        items.push(json!({"key": name, "path": name}));
+    }
+    items
 }
