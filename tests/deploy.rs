@@ -604,33 +604,7 @@ fn a_release_already_installed_renders_as_an_upgrade() {
     );
     support::charts::write_chart_index(&charts, "", &[entry]);
     let cache = dir.path().join("cache");
-    let lockfile = dir.path().join("upgrade.lock");
-    let bundle = dir.path().join("upgrade.tar");
-    common::ferry(
-        &cache,
-        &[
-            "lock",
-            common::s(&spec),
-            "--lockfile",
-            common::s(&lockfile),
-            "-q",
-        ],
-    )
-    .ok();
-    common::ferry(
-        &cache,
-        &[
-            "build",
-            common::s(&spec),
-            "--locked",
-            "--lockfile",
-            common::s(&lockfile),
-            "-o",
-            common::s(&bundle),
-            "-q",
-        ],
-    )
-    .ok();
+    let bundle = lock_and_build_copy(dir.path(), &spec, "upgrade");
     let double = Double::spawn(Options::default()).unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     double.write_kubeconfig(&kubeconfig).unwrap();
@@ -719,35 +693,7 @@ fn bundle_with_manifest(dir: &Path, text: &str) -> PathBuf {
     let mut bundle_spec = std::fs::read_to_string(&spec).unwrap();
     bundle_spec.push_str("  - name: extra\n    version: 1.0.0\n    namespace: extra\n");
     std::fs::write(&spec, bundle_spec).unwrap();
-    let cache = dir.join("cache");
-    let lockfile = dir.join("extra.lock");
-    let bundle = dir.join("extra.tar");
-    common::ferry(
-        &cache,
-        &[
-            "lock",
-            common::s(&spec),
-            "--lockfile",
-            common::s(&lockfile),
-            "-q",
-        ],
-    )
-    .ok();
-    common::ferry(
-        &cache,
-        &[
-            "build",
-            common::s(&spec),
-            "--locked",
-            "--lockfile",
-            common::s(&lockfile),
-            "-o",
-            common::s(&bundle),
-            "-q",
-        ],
-    )
-    .ok();
-    bundle
+    lock_and_build_copy(dir, &spec, "extra")
 }
 
 fn deploy_to(dir: &Path, bundle: &Path, double: &Double) -> Run {
@@ -865,4 +811,25 @@ fn a_server_error_is_retried_then_named_with_the_object() {
     assert!(double
         .get("v1", "ConfigMap", Some("extra"), "settings")
         .is_some());
+}
+
+/// Locks a copied spec into `dir/NAME.lock` and builds it into `dir/NAME.tar`.
+fn lock_and_build_copy(dir: &Path, spec: &Path, name: &str) -> PathBuf {
+    let cache = dir.join("cache");
+    let lockfile = dir.join(format!("{name}.lock"));
+    let bundle = dir.join(format!("{name}.tar"));
+    let (spec, lock, out) = (common::s(spec), common::s(&lockfile), common::s(&bundle));
+    common::ferry(&cache, &["lock", spec, "--lockfile", lock, "-q"]).ok();
+    let build = [
+        "build",
+        spec,
+        "--locked",
+        "--lockfile",
+        lock,
+        "-o",
+        out,
+        "-q",
+    ];
+    common::ferry(&cache, &build).ok();
+    bundle
 }

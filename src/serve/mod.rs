@@ -342,6 +342,22 @@ pub async fn serve(catalog: Catalog, options: ServeOptions) -> Result<(), ServeE
     }
 }
 
+/// What a `Range` header asks of `size` bytes: the status, start and length to send, or the
+/// 416 answer.
+fn ranged(range: Option<&str>, size: u64) -> Result<(StatusCode, u64, u64), Response> {
+    match range::evaluate(range, size) {
+        RangeAnswer::Full => Ok((StatusCode::OK, 0, size)),
+        RangeAnswer::Partial { start, length } => Ok((StatusCode::PARTIAL_CONTENT, start, length)),
+        RangeAnswer::Unsatisfiable => {
+            let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+            Err(response)
+        }
+    }
+}
+
 fn oci_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "errors": [{ "code": code, "message": message }] });
     (
@@ -536,16 +552,9 @@ async fn bundle_route(catalog: &Catalog, method: &Method, headers: &HeaderMap) -
     }
     let size = metadata.len();
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let (status, start, length) = match range::evaluate(range, size) {
-        RangeAnswer::Full => (StatusCode::OK, 0, size),
-        RangeAnswer::Partial { start, length } => (StatusCode::PARTIAL_CONTENT, start, length),
-        RangeAnswer::Unsatisfiable => {
-            let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
-                response.headers_mut().insert(header::CONTENT_RANGE, value);
-            }
-            return response;
-        }
+    let (status, start, length) = match ranged(range, size) {
+        Ok(answer) => answer,
+        Err(response) => return response,
     };
     let mut builder = Response::builder()
         .status(status)
@@ -614,16 +623,9 @@ async fn blob_response(
         );
     };
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
-    let (status, start, length) = match range::evaluate(range, size) {
-        RangeAnswer::Full => (StatusCode::OK, 0, size),
-        RangeAnswer::Partial { start, length } => (StatusCode::PARTIAL_CONTENT, start, length),
-        RangeAnswer::Unsatisfiable => {
-            let mut response = StatusCode::RANGE_NOT_SATISFIABLE.into_response();
-            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
-                response.headers_mut().insert(header::CONTENT_RANGE, value);
-            }
-            return response;
-        }
+    let (status, start, length) = match ranged(range, size) {
+        Ok(answer) => answer,
+        Err(response) => return response,
     };
     let mut builder = Response::builder()
         .status(status)
