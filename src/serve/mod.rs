@@ -344,7 +344,7 @@ pub async fn serve(catalog: Catalog, options: ServeOptions) -> Result<(), ServeE
 
 /// What a `Range` header asks of `size` bytes: the status, start and length to send, or the
 /// 416 answer.
-fn ranged(range: Option<&str>, size: u64) -> Result<(StatusCode, u64, u64), Response> {
+fn ranged(range: Option<&str>, size: u64) -> Result<(StatusCode, u64, u64), Box<Response>> {
     match range::evaluate(range, size) {
         RangeAnswer::Full => Ok((StatusCode::OK, 0, size)),
         RangeAnswer::Partial { start, length } => Ok((StatusCode::PARTIAL_CONTENT, start, length)),
@@ -353,7 +353,7 @@ fn ranged(range: Option<&str>, size: u64) -> Result<(StatusCode, u64, u64), Resp
             if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
                 response.headers_mut().insert(header::CONTENT_RANGE, value);
             }
-            Err(response)
+            Err(Box::new(response))
         }
     }
 }
@@ -554,7 +554,7 @@ async fn bundle_route(catalog: &Catalog, method: &Method, headers: &HeaderMap) -
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (status, start, length) = match ranged(range, size) {
         Ok(answer) => answer,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let mut builder = Response::builder()
         .status(status)
@@ -625,7 +625,7 @@ async fn blob_response(
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (status, start, length) = match ranged(range, size) {
         Ok(answer) => answer,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let mut builder = Response::builder()
         .status(status)
