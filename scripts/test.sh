@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs its own test dependencies (Debian's
-# docker-registry and skopeo, htpasswd, openssl, jq), then checks formatting,
+# docker-registry and skopeo, htpasswd, openssl, jq, umoci; Python tools in
+# target/test-venv), then checks formatting,
 # lints and runs every test of the workspace against real registries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,27 +17,26 @@ if ((${#need[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-# The CycloneDX 1.5 schema validator the SBOM tests use (tests/audit.rs).
-if ! python3 -c 'import cyclonedx.validation.json, jsonschema' >/dev/null 2>&1; then
-  echo "installing cyclonedx-python-lib[validation] (the SBOM schema validator)"
-  python3 -m pip install -q 'cyclonedx-python-lib[validation]' ||
-    python3 -m pip install -q --break-system-packages 'cyclonedx-python-lib[validation]' ||
-    echo "WARNING: cannot install cyclonedx-python-lib[validation]: the SBOM test in tests/audit.rs will FAIL." >&2
+# The Python test tools live in a virtual environment of the project's own (target/test-venv),
+# first on PATH for the tests: CycloneDX's schema validator (tests/audit.rs), PyYAML (the
+# platform mirror generator, tests/platform_mirror.rs) and PyPI's oras, an independent OCI
+# client (tests/registry_verify.rs).
+venv=target/test-venv
+if [ ! -x "$venv/bin/python3" ]; then
+  echo "creating $venv (the Python test tools)"
+  mkdir -p target
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    sudo_cmd=()
+    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq python3-venv >/dev/null
+    rm -rf "$venv" && python3 -m venv "$venv"
+  fi
 fi
-# PyYAML for the platform mirror generator (bench/platform/mirror.py, tests/platform_mirror.rs).
-if ! python3 -c 'import yaml' >/dev/null 2>&1; then
-  echo "installing PyYAML (the platform mirror generator)"
-  python3 -m pip install -q pyyaml ||
-    python3 -m pip install -q --break-system-packages pyyaml ||
-    echo "WARNING: cannot install PyYAML: tests/platform_mirror.rs will FAIL." >&2
+if ! "$venv/bin/python3" -c 'import cyclonedx.validation.json, jsonschema, yaml, oras.client' >/dev/null 2>&1; then
+  echo "installing into $venv: cyclonedx-python-lib[validation], pyyaml, oras"
+  "$venv/bin/python3" -m pip install -q 'cyclonedx-python-lib[validation]' pyyaml oras
 fi
-# PyPI's oras, an independent OCI client (tests/registry_verify.rs pulls a pushed file with it).
-if ! python3 -c 'import oras.client' >/dev/null 2>&1; then
-  echo "installing oras (PyPI's OCI registry client)"
-  python3 -m pip install -q oras ||
-    python3 -m pip install -q --break-system-packages oras ||
-    echo "WARNING: cannot install oras: tests/registry_verify.rs will FAIL." >&2
-fi
+export PATH="$PWD/$venv/bin:$PATH"
 if [ ! -d ../shared ]; then
   echo "WARNING: ../shared is absent: the conformance and corpus tests will FAIL (they need it)." >&2
 fi
