@@ -19,6 +19,7 @@ mod crypto;
 pub mod error;
 mod fasthead;
 mod fastyaml;
+mod files;
 mod funcs;
 pub mod images;
 mod manifests;
