@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     // plain helpers with no import from the crate
     &["error", "files", "rand"],
-    &["value", "prime"],
-    &["semver", "crypto"],
+    &["value"],
+    &["semver", "crypto", "prime"],
     // YAML reading and writing (the general reader, its YAML 1.1 scalars, the fast paths), and
     // the JSON Schema validator of values
     &["yaml", "yaml11", "fastyaml", "fasthead", "schema"],
