@@ -5,6 +5,8 @@
 //! top-level module. Modules of one layer may use each other. Every top-level module must be
 //! placed in [`LAYERS`], so a new module cannot slip past the check.
 
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 
 /// Bottom first. Each entry: the layer's top-level modules.
