@@ -103,32 +103,6 @@ pub struct Dependency {
     pub import_values: Vec<(String, String)>,
 }
 
-/// A tree read by the fast YAML reader, as the YAML library's value (integral numbers as
-/// integers, as that library reads them).
-fn to_yaml_value(v: &crate::value::Value) -> serde_norway::Value {
-    use crate::value::Value;
-    match v {
-        Value::Nil => serde_norway::Value::Null,
-        Value::Bool(b) => serde_norway::Value::Bool(*b),
-        Value::Int(i) | Value::Int64(i) => serde_norway::Value::Number((*i).into()),
-        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-            serde_norway::Value::Number((*f as i64).into())
-        }
-        Value::Float(f) => serde_norway::Value::Number((*f).into()),
-        Value::Str(s) => serde_norway::Value::String(s.to_string()),
-        Value::List(l) => serde_norway::Value::Sequence(l.iter().map(to_yaml_value).collect()),
-        Value::Map(m) => serde_norway::Value::Mapping(
-            m.borrow()
-                .iter()
-                .map(|(k, x)| (serde_norway::Value::String(k.clone()), to_yaml_value(x)))
-                .collect(),
-        ),
-        Value::Bytes(_) | Value::BinStr(_) | Value::Object(_) => {
-            serde_norway::Value::String(v.to_str())
-        }
-    }
-}
-
 fn ystr(v: Option<&serde_norway::Value>) -> String {
     match v {
         Some(serde_norway::Value::String(s)) => s.clone(),
@@ -308,16 +282,13 @@ impl Chart {
         let Some(chart_yaml) = chart_yaml else {
             return Err(Error::Chart("Chart.yaml file is missing".into()));
         };
-        // plainly structured Chart.yaml files (nearly all) take the fast reader
-        let metadata_yaml = match crate::fastyaml::parse(&chart_yaml) {
-            Some(v) => to_yaml_value(&v),
-            None => serde_norway::from_str(&chart_yaml).map_err(|e| {
+        let metadata_yaml: serde_norway::Value =
+            serde_norway::from_str(&chart_yaml).map_err(|e| {
                 Error::Chart(format!(
                     "cannot load Chart.yaml: error converting YAML to JSON: yaml: {}",
                     crate::yaml::go_yaml_message(&e.to_string())
                 ))
-            })?,
-        };
+            })?;
         let mut metadata = parse_metadata(&metadata_yaml);
         // apiVersion v1 charts list their dependencies in requirements.yaml
         if let Some(req) = requirements {

@@ -18,7 +18,6 @@ pub mod chart;
 mod crypto;
 pub mod error;
 mod fasthead;
-mod fastyaml;
 mod files;
 mod funcs;
 pub mod images;

@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["semver", "crypto", "prime"],
     // YAML reading and writing (the general reader, its YAML 1.1 scalars, the fast paths), and
     // the JSON Schema validator of values
-    &["yaml", "yaml11", "fastyaml", "fasthead", "schema"],
+    &["yaml", "yaml11", "fasthead", "schema"],
     // parse, then exec
     &["template"],
     // Go's builtins, Sprig's and Helm's
