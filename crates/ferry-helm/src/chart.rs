@@ -33,77 +33,10 @@ pub(crate) fn text_key(text: &Arc<str>) -> usize {
     Arc::as_ptr(text).cast::<u8>() as usize
 }
 
-/// The bytes of a chart's non-template file: in memory, or on disk and read on first use.
-///
-/// A chart directory often carries many files no template reads (changelogs, CI values, tests);
-/// reading only what `.Files` asks for saves most of the loading time of such charts.
-#[derive(Debug, Clone)]
-pub struct FileContent(Arc<Content>);
+use crate::files::read_file;
+pub use crate::files::FileContent;
 
-#[derive(Debug)]
-enum Content {
-    Memory(Arc<[u8]>),
-    Disk {
-        path: PathBuf,
-        loaded: std::sync::OnceLock<Result<Arc<[u8]>, String>>,
-    },
-}
-
-impl FileContent {
-    /// Content already in memory.
-    pub fn memory(bytes: impl Into<Arc<[u8]>>) -> Self {
-        FileContent(Arc::new(Content::Memory(bytes.into())))
-    }
-
-    /// Content read from `path` when first asked for.
-    pub fn on_disk(path: PathBuf) -> Self {
-        FileContent(Arc::new(Content::Disk {
-            path,
-            loaded: std::sync::OnceLock::new(),
-        }))
-    }
-
-    /// The bytes; an error names the file that could not be read.
-    pub fn bytes(&self) -> Result<Arc<[u8]>, String> {
-        match &*self.0 {
-            Content::Memory(b) => Ok(b.clone()),
-            Content::Disk { path, loaded } => loaded
-                .get_or_init(|| {
-                    read_file(path)
-                        .map(Arc::from)
-                        .map_err(|e| format!("cannot read {}: {e}", path.display()))
-                })
-                .clone(),
-        }
-    }
-}
-
-/// Reads a whole file. Chart files are small and many: unlike `std::fs::read`, this does not ask
-/// the file's size first (one system call less per file), it reads into a 16 KiB buffer. A file
-/// that fills it is large: then std's own reading asks the size and reads the rest into one
-/// allocation, rather than doubling the buffer (and copying it) until the file fits.
-fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read as _;
-    const FIRST: usize = 16 * 1024;
-    let mut file = std::fs::File::open(path)?;
-    let mut buf = Vec::with_capacity(FIRST);
-    // through `take`, so std does not ask the size before reading
-    (&mut file).take(FIRST as u64).read_to_end(&mut buf)?;
-    if buf.len() == FIRST {
-        // a file that grew past the limit since it was listed is not read whole
-        file.take(MAX_FILE_SIZE + 1 - FIRST as u64)
-            .read_to_end(&mut buf)?;
-    }
-    if buf.len() as u64 > MAX_FILE_SIZE {
-        return Err(std::io::Error::other(format!(
-            "larger than the maximum file size {MAX_FILE_SIZE}"
-        )));
-    }
-    Ok(buf)
-}
-
-/// The largest file Helm loads from a chart (5 MiB; in an archive, its decompressed size).
-pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024;
+pub use crate::files::MAX_FILE_SIZE;
 
 /// The largest decompressed size of all files of a chart archive that Helm loads (100 MiB).
 pub const MAX_ARCHIVE_SIZE: u64 = 100 * 1024 * 1024;
@@ -168,32 +101,6 @@ pub struct Dependency {
     pub tags: Vec<String>,
     /// `import-values`: (child path, parent path).
     pub import_values: Vec<(String, String)>,
-}
-
-/// A tree read by the fast YAML reader, as the YAML library's value (integral numbers as
-/// integers, as that library reads them).
-fn to_yaml_value(v: &crate::value::Value) -> serde_norway::Value {
-    use crate::value::Value;
-    match v {
-        Value::Nil => serde_norway::Value::Null,
-        Value::Bool(b) => serde_norway::Value::Bool(*b),
-        Value::Int(i) | Value::Int64(i) => serde_norway::Value::Number((*i).into()),
-        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-            serde_norway::Value::Number((*f as i64).into())
-        }
-        Value::Float(f) => serde_norway::Value::Number((*f).into()),
-        Value::Str(s) => serde_norway::Value::String(s.to_string()),
-        Value::List(l) => serde_norway::Value::Sequence(l.iter().map(to_yaml_value).collect()),
-        Value::Map(m) => serde_norway::Value::Mapping(
-            m.borrow()
-                .iter()
-                .map(|(k, x)| (serde_norway::Value::String(k.clone()), to_yaml_value(x)))
-                .collect(),
-        ),
-        Value::Bytes(_) | Value::BinStr(_) | Value::Object(_) => {
-            serde_norway::Value::String(v.to_str())
-        }
-    }
 }
 
 fn ystr(v: Option<&serde_norway::Value>) -> String {
@@ -375,16 +282,13 @@ impl Chart {
         let Some(chart_yaml) = chart_yaml else {
             return Err(Error::Chart("Chart.yaml file is missing".into()));
         };
-        // plainly structured Chart.yaml files (nearly all) take the fast reader
-        let metadata_yaml = match crate::fastyaml::parse(&chart_yaml) {
-            Some(v) => to_yaml_value(&v),
-            None => serde_norway::from_str(&chart_yaml).map_err(|e| {
+        let metadata_yaml: serde_norway::Value =
+            serde_norway::from_str(&chart_yaml).map_err(|e| {
                 Error::Chart(format!(
                     "cannot load Chart.yaml: error converting YAML to JSON: yaml: {}",
-                    crate::render::go_yaml_message(&e.to_string())
+                    crate::yaml::go_yaml_message(&e.to_string())
                 ))
-            })?,
-        };
+            })?;
         let mut metadata = parse_metadata(&metadata_yaml);
         // apiVersion v1 charts list their dependencies in requirements.yaml
         if let Some(req) = requirements {

@@ -18,7 +18,7 @@ pub mod chart;
 mod crypto;
 pub mod error;
 mod fasthead;
-mod fastyaml;
+mod files;
 mod funcs;
 pub mod images;
 mod manifests;

@@ -5,9 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::error::Error;
-use crate::render::{
-    go_yaml_message, sort_ranked, Manifest, ManifestSplit, HOOK_EVENTS, INSTALL_ORDER,
-};
+use crate::render::{sort_ranked, Manifest, ManifestSplit, HOOK_EVENTS, INSTALL_ORDER};
+use crate::yaml::go_yaml_message;
 
 pub(crate) fn push_doc(out: &mut String, source: &str, content: &str) {
     out.push_str("---\n# Source: ");

@@ -15,8 +15,7 @@ use crate::template::parse;
 use crate::value::Value;
 use crate::values;
 
-/// The clock used when [`RenderOptions::now`] is `None`: 2025-01-01T00:00:00Z.
-pub const DEFAULT_NOW: i64 = 1_735_689_600;
+pub use crate::template::exec::DEFAULT_NOW;
 
 /// Kubernetes version used when none is given (Helm v4.2's client-only default).
 pub const DEFAULT_KUBE_VERSION: &str = "v1.36.0";
@@ -647,7 +646,7 @@ fn render_engine(chart: &Chart, opts: &RenderOptions) -> Result<Engine, Error> {
     }
 
     // execute
-    let mut exec = Exec::new(set, DetRng::new(&[]), opts.limits);
+    let mut exec = Exec::new(set, DetRng::new(&[]), opts.limits, crate::funcs::registry());
     exec.now = opts.now.unwrap_or(DEFAULT_NOW);
     let mut outputs: BTreeMap<String, String> = BTreeMap::new();
     for r in &renderables {
@@ -850,25 +849,8 @@ pub fn render_template_string(text: &str) -> Result<String, Error> {
         Rc::new(RefCell::new(set)),
         DetRng::new(&[]),
         Limits::default(),
+        crate::funcs::registry(),
     );
     exec.execute("name-template", Value::Nil)
         .map_err(|e| Error::Execution(e.message))
-}
-
-/// Rewords a libyaml error (`msg at line N column M, ...`) the way go-yaml words it
-/// (`line N: msg`): go-yaml counts parser errors' lines from 0 and scanner errors' from 1.
-pub(crate) fn go_yaml_message(msg: &str) -> String {
-    if let Some(i) = msg.find(" at line ") {
-        let rest = &msg[i + 9..];
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if let Ok(line) = digits.parse::<usize>() {
-            let line = if msg.contains("while parsing") {
-                line.saturating_sub(1)
-            } else {
-                line
-            };
-            return format!("line {line}: {}", &msg[..i]);
-        }
-    }
-    msg.to_string()
 }

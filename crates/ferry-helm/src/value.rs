@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::rc::Rc;
 
-use crate::template::exec::ExecError;
-
 /// A shared, mutable map (Go maps are reference types: `set` mutates in place).
 pub type MapRef = Rc<RefCell<BTreeMap<String, Value>>>;
 
@@ -393,4 +391,29 @@ fn shortest_digits(f: f64) -> (bool, String, i32) {
         digits
     };
     (f < 0.0, digits, exp)
+}
+
+/// An error while executing a template, worded as Go's text/template words it.
+#[derive(Debug, Clone)]
+pub struct ExecError {
+    /// The message.
+    pub message: String,
+    /// Whether the message is already a full `template: ...` error (from a nested template).
+    pub located: bool,
+}
+
+impl ExecError {
+    /// A plain error message (a function's error).
+    pub fn new(message: impl Into<String>) -> Self {
+        ExecError {
+            message: message.into(),
+            located: false,
+        }
+    }
+}
+
+impl std::fmt::Display for ExecError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }

@@ -924,3 +924,21 @@ fn is_timestamp(s: &str) -> bool {
     }
     matches!(b[i], b'T' | b't' | b' ') && s[i + 1..].contains(':')
 }
+
+/// Rewords a libyaml error (`msg at line N column M, ...`) the way go-yaml words it
+/// (`line N: msg`): go-yaml counts parser errors' lines from 0 and scanner errors' from 1.
+pub(crate) fn go_yaml_message(msg: &str) -> String {
+    if let Some(i) = msg.find(" at line ") {
+        let rest = &msg[i + 9..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(line) = digits.parse::<usize>() {
+            let line = if msg.contains("while parsing") {
+                line.saturating_sub(1)
+            } else {
+                line
+            };
+            return format!("line {line}: {}", &msg[..i]);
+        }
+    }
+    msg.to_string()
+}

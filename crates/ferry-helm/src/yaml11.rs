@@ -178,23 +178,6 @@ pub(crate) fn build_map(entries: Vec<(Value, Value)>) -> Value {
     Value::from(out)
 }
 
-/// How a scalar was written, as far as resolution cares.
-#[derive(Clone, Copy)]
-pub(crate) enum ScalarStyle {
-    /// Plain: `yes`, `0755`, `~` resolve to booleans, numbers, null.
-    Plain,
-    /// Quoted or block: always a string.
-    Quoted,
-}
-
-/// Resolves an untagged scalar exactly as the full parser does.
-pub(crate) fn resolve_scalar(value: &str, style: ScalarStyle) -> Value {
-    match style {
-        ScalarStyle::Plain => resolve(value, TScalarStyle::Plain, None),
-        ScalarStyle::Quoted => resolve(value, TScalarStyle::DoubleQuoted, None),
-    }
-}
-
 fn resolve(value: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
     if let Some(t) = tag {
         if t.handle == "!!" || t.handle == "tag:yaml.org,2002:" {
@@ -280,14 +263,6 @@ fn go_parse_int(s: &str) -> Option<i128> {
 
 /// Parses the first YAML document of `text` with YAML 1.1 rules.
 pub fn parse(text: &str) -> Result<Value, String> {
-    if let Some(v) = crate::fastyaml::parse(text) {
-        return Ok(v);
-    }
-    parse_full(text)
-}
-
-/// [`parse`] without the fast path for plainly structured YAML.
-pub(crate) fn parse_full(text: &str) -> Result<Value, String> {
     let mut b = Builder {
         stack: Vec::new(),
         docs: Vec::new(),

@@ -372,7 +372,7 @@ fn to_toml(v: &Value) -> String {
 /// `.Files`: the chart's non-template files.
 pub struct Files {
     /// Path (relative to the chart) and contents, sorted by path.
-    pub files: Vec<(String, crate::chart::FileContent)>,
+    pub files: Vec<(String, crate::files::FileContent)>,
     /// Files that could not be read when a template asked for them; the render fails with
     /// these once the template returns (`.Files` methods have no error to give in Go).
     pub errors: Rc<std::cell::RefCell<Vec<String>>>,
@@ -380,7 +380,7 @@ pub struct Files {
 
 impl Files {
     /// The bytes of one file (empty, and the failure recorded, when it cannot be read).
-    fn read(&self, content: &crate::chart::FileContent) -> std::sync::Arc<[u8]> {
+    fn read(&self, content: &crate::files::FileContent) -> std::sync::Arc<[u8]> {
         content.bytes().unwrap_or_else(|e| {
             self.errors.borrow_mut().push(e);
             std::sync::Arc::from(Vec::new())

@@ -14,8 +14,7 @@ use crate::value::Value;
 
 pub use fmt::{go_quote, sprintf};
 
-/// A template function.
-pub type Func = fn(&mut Exec, Vec<Value>) -> Result<Value, ExecError>;
+pub use crate::template::exec::{Func, FuncMap};
 
 /// Every function templates can call.
 pub fn registry() -> &'static FuncMap {
@@ -27,31 +26,6 @@ pub fn registry() -> &'static FuncMap {
         helm::register(&mut m);
         m.into_iter().collect()
     })
-}
-
-/// The function table, hashed with FNV-1a (names are short).
-pub type FuncMap = HashMap<&'static str, Func, std::hash::BuildHasherDefault<Fnv>>;
-
-/// FNV-1a, a fast hash for short keys.
-#[derive(Default)]
-pub struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
 }
 
 /// Whether `name` is a function templates can call (for the parser).

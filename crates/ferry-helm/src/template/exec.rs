@@ -4,32 +4,40 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use super::parse::{line_col, Arg, BranchKind, Cmd, List, Node, Pipe, Pos};
-use crate::funcs;
 use crate::rand::DetRng;
 use crate::value::Value;
 
-/// An error while executing a template, worded as Go's text/template words it.
-#[derive(Debug, Clone)]
-pub struct ExecError {
-    /// The message.
-    pub message: String,
-    /// Whether the message is already a full `template: ...` error (from a nested template).
-    pub located: bool,
-}
+/// The clock used when `RenderOptions::now` is `None` (the render layer's default): 2025-01-01T00:00:00Z.
+pub const DEFAULT_NOW: i64 = 1_735_689_600;
 
-impl ExecError {
-    /// A plain error message (a function's error).
-    pub fn new(message: impl Into<String>) -> Self {
-        ExecError {
-            message: message.into(),
-            located: false,
-        }
+pub use crate::value::ExecError;
+
+/// A template function.
+pub type Func = fn(&mut Exec, Vec<Value>) -> Result<Value, ExecError>;
+
+/// The function table, hashed with FNV-1a (names are short).
+pub type FuncMap =
+    std::collections::HashMap<&'static str, Func, std::hash::BuildHasherDefault<Fnv>>;
+
+/// FNV-1a, a fast hash for short keys.
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
     }
-}
-
-impl std::fmt::Display for ExecError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
     }
 }
 
@@ -128,7 +136,7 @@ pub struct Exec {
     total_output: usize,
     steps: u64,
     /// Functions.
-    pub funcs: &'static funcs::FuncMap,
+    pub funcs: &'static FuncMap,
     /// The render clock (Unix seconds): what Sprig's `now` returns and where generated
     /// certificates' validity starts.
     pub now: i64,
@@ -138,7 +146,12 @@ pub struct Exec {
 
 impl Exec {
     /// A new execution state.
-    pub fn new(templates: TemplateSet, rng: DetRng, limits: Limits) -> Self {
+    pub fn new(
+        templates: TemplateSet,
+        rng: DetRng,
+        limits: Limits,
+        funcs: &'static FuncMap,
+    ) -> Self {
         Exec {
             templates,
             vars: Vec::new(),
@@ -152,8 +165,8 @@ impl Exec {
             cur_def: None,
             total_output: 0,
             steps: 0,
-            funcs: funcs::registry(),
-            now: crate::render::DEFAULT_NOW,
+            funcs,
+            now: DEFAULT_NOW,
             warnings: Vec::new(),
         }
     }
