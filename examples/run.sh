@@ -36,7 +36,7 @@ FERRY_CACHE_DIR="$out/cache2" "$ferry" build "$spec" --locked -j 1 -o "$out/agai
 a=$(sha256sum "$out/example.tar" | cut -d' ' -f1)
 b=$(sha256sum "$out/again/example.tar" | cut -d' ' -f1)
 if [ "$a" != "$b" ]; then echo "NOT reproducible: $a != $b" >&2; exit 1; fi
-root=$("$ferry" inspect "$out/example.tar" --json -q | grep -m1 '"root"' | sed 's/.*"root": *"\([^"]*\)".*/\1/')
+root=$("$ferry" inspect "$out/example.tar" --json -q | sed -n 's/^  "root": "\([^"]*\)".*/\1/p')
 echo "reproducible: both builds are sha256:$a"
 echo "  bundle root $root: the same on every run with this ferry binary (the archive's sha256 also"
 echo "  covers the signature, and this script makes a new example key each run)"

@@ -118,8 +118,14 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Prints a value as pretty JSON on stdout.
 pub fn print_json<T: serde::Serialize>(value: &T) {
+    use std::io::Write as _;
     match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
+        // A reader that stops early (`| head`) is not an error of ferry's: stop quietly.
+        Ok(text) => match writeln!(std::io::stdout(), "{text}") {
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+            Err(error) => eprintln!("error: cannot print JSON: {error}"),
+            Ok(()) => {}
+        },
         Err(error) => eprintln!("error: cannot print JSON: {error}"),
     }
 }
