@@ -778,7 +778,7 @@ fn an_unknown_kind_names_the_object_and_what_to_install_and_records_the_failure(
 }
 
 #[test]
-fn a_server_error_is_retried_then_named_with_the_object() {
+fn a_persistent_server_error_is_named_with_the_object_and_a_rerun_converges() {
     let dir = tempfile::tempdir().unwrap();
     let bundle = bundle_with_manifest(
         dir.path(),

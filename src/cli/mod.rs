@@ -130,6 +130,18 @@ pub fn print_json<T: serde::Serialize>(value: &T) {
     }
 }
 
+/// `--project-for REGISTRY=PROJECT` rules (push, verify --registry, serve --registry).
+pub fn project_for(rules: &[String]) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut projects = std::collections::BTreeMap::new();
+    for rule in rules {
+        let Some((registry, name)) = rule.split_once('=') else {
+            anyhow::bail!("--project-for expects REGISTRY=PROJECT, got `{rule}`");
+        };
+        projects.insert(registry.to_owned(), name.to_owned());
+    }
+    Ok(projects)
+}
+
 /// A count with its noun in the right number (`1 chart`, `2 charts`).
 pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })

@@ -1,6 +1,5 @@
 //! `ferry push`: a bundle into Harbor or any registry.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -85,13 +84,7 @@ pub fn run(ctx: &Context, args: &PushArgs) -> Result<()> {
         (None, None) if harbor => bundle_name,
         (None, None) => String::new(),
     };
-    let mut projects = BTreeMap::new();
-    for rule in &args.project_for {
-        let Some((registry, name)) = rule.split_once('=') else {
-            bail!("--project-for expects REGISTRY=PROJECT, got `{rule}`");
-        };
-        projects.insert(registry.to_owned(), name.to_owned());
-    }
+    let projects = super::project_for(&args.project_for)?;
     if harbor && project.is_empty() {
         bail!("Harbor needs a project: give --project or --to HOST/PROJECT");
     }

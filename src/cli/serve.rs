@@ -191,30 +191,17 @@ fn registry_mirror(
                 .unwrap_or_default(),
         ),
     };
-    let mut projects = std::collections::BTreeMap::new();
-    for entry in &args.project_for {
-        let (registry, project) = entry
-            .split_once('=')
-            .with_context(|| format!("--project-for {entry}: expected REGISTRY=PROJECT"))?;
-        projects.insert(registry.to_owned(), project.to_owned());
-    }
-    let prefix = |registry: &str, project: &str| {
-        let mut parts: Vec<String> = Vec::new();
-        if !project.is_empty() {
-            parts.push(project.to_owned());
-        }
-        if args.keep_registry {
-            parts.push(registry.replace(':', "-"));
-        }
-        parts.join("/")
+    // The paths `ferry push` put each registry's repositories under.
+    let mapping = ferry::push::Mapping {
+        host: host.clone(),
+        project: project.clone(),
+        projects: super::project_for(&args.project_for)?,
+        keep_registry: args.keep_registry,
     };
     let prefixes = catalog
         .registries()
         .iter()
-        .map(|registry| {
-            let project = projects.get(registry.as_str()).unwrap_or(&project);
-            (registry.clone(), prefix(registry, project))
-        })
+        .map(|registry| (registry.clone(), mapping.prefix(registry)))
         .collect();
     Ok(serve::config::RegistryMirror {
         host,

@@ -1,6 +1,5 @@
 //! `ferry verify --registry`: what a registry holds, against the signed root.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
@@ -97,13 +96,7 @@ pub fn run(
         (None, None) if runtime.block_on(Harbor::new(&client, &host).detect()) => bundle_name,
         (None, None) => String::new(),
     };
-    let mut projects = BTreeMap::new();
-    for rule in &args.project_for {
-        let Some((registry, name)) = rule.split_once('=') else {
-            bail!("--project-for expects REGISTRY=PROJECT, got `{rule}`");
-        };
-        projects.insert(registry.to_owned(), name.to_owned());
-    }
+    let projects = super::project_for(&args.project_for)?;
     let image_map = match &args.image_map {
         Some(path) => Some(ImageMap::read(path)?),
         None => None,

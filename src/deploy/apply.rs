@@ -185,18 +185,18 @@ pub async fn apply_objects(
     let mut new_crds = Vec::new();
     for crd in &crds {
         let live_copy = live.get(&crd.id);
+        let written = apply_one(cluster, crd, live_copy).await?;
+        if written {
+            applied.written += 1;
+        } else {
+            applied.unchanged += 1;
+        }
+        // Wait for what was written, or is not yet Established.
         let established = live_copy.is_some_and(|l| {
             wait::readiness("CustomResourceDefinition", l) == wait::Readiness::Ready
         });
-        if apply_one(cluster, crd, live_copy).await? {
-            applied.written += 1;
+        if written || !established {
             new_crds.push((crd.id.clone(), None));
-        } else {
-            applied.unchanged += 1;
-            // An unchanged CRD that is already Established needs no wait.
-            if !established {
-                new_crds.push((crd.id.clone(), None));
-            }
         }
     }
     if !new_crds.is_empty() {

@@ -33,18 +33,28 @@ impl Mapping {
             .map_or(self.project.as_str(), String::as_str)
     }
 
-    /// The target repository path (without host) of an original reference.
-    pub fn repository(&self, original: &Reference) -> String {
+    /// The path (without host) every repository of an original registry goes under:
+    /// its project, then the registry itself with `keep_registry`; may be empty.
+    pub fn prefix(&self, registry: &str) -> String {
         let mut parts = Vec::new();
-        let project = self.project_for(&original.registry);
+        let project = self.project_for(registry);
         if !project.is_empty() {
             parts.push(project.to_owned());
         }
         if self.keep_registry {
-            parts.push(original.registry.replace(':', "-"));
+            parts.push(registry.replace(':', "-"));
         }
-        parts.push(original.repository.clone());
         parts.join("/")
+    }
+
+    /// The target repository path (without host) of an original reference.
+    pub fn repository(&self, original: &Reference) -> String {
+        let prefix = self.prefix(&original.registry);
+        if prefix.is_empty() {
+            original.repository.clone()
+        } else {
+            format!("{prefix}/{}", original.repository)
+        }
     }
 
     /// The full target reference: host, mapped repository, same tag.
